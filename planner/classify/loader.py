@@ -1,0 +1,115 @@
+"""Load rule files: YAML validated against rules/rules.schema.json; errors read `file:line: message`."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from planner.errors import RuleError
+
+RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+KINDS = ("clients", "acl")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validated rule: its fields, and where it came from (for error messages and provenance)."""
+
+    id: str
+    kind: str
+    fields: Mapping[str, Any]
+    file: str
+    line: int
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return self.fields.get(name, default)
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A safe loader that remembers the line of every mapping as `__line__`."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        mapping = super().construct_mapping(node, deep=deep)
+        mapping["__line__"] = node.start_mark.line + 1
+        return mapping
+
+
+def load_rules(kind: str, extra_dirs: Iterable[Path] = ()) -> tuple[Rule, ...]:
+    """Rules of one kind: the shipped ones, then those in `extra_dirs` (a user's rule with a shipped id replaces it)."""
+    files = sorted((RULES_DIR / kind).glob("*.yaml"))
+    for extra in extra_dirs:
+        files += sorted((extra / kind).glob("*.yaml")) + sorted(extra.glob(f"{kind}*.yaml"))
+    rules: dict[str, Rule] = {}
+    for path in files:
+        shipped = path.is_relative_to(RULES_DIR)
+        for rule in _load_file(path, kind):
+            if rule.id in rules and shipped:
+                first = rules[rule.id]
+                raise RuleError(f"{rule.file}:{rule.line}: duplicate rule id {rule.id} "
+                                f"(first at {first.file}:{first.line})")
+            rules[rule.id] = rule
+    return tuple(rules.values())
+
+
+def _load_file(path: Path, kind: str) -> list[Rule]:
+    try:
+        doc = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise RuleError(f"{path}:{line}: not valid YAML: {getattr(err, 'problem', err)}") from err
+    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
+        raise RuleError(f"{path}:1: a rule file must be a mapping with a `rules:` list")
+    schema = _schema()
+    seen: dict[str, int] = {}
+    out = []
+    for item in doc["rules"]:
+        line = item.pop("__line__", 0) if isinstance(item, dict) else 0
+        clean = _strip_lines(item)
+        _validate(clean, schema, kind, path, line)
+        if clean["id"] in seen:
+            raise RuleError(f"{path}:{line}: duplicate rule id {clean['id']} (first at line {seen[clean['id']]})")
+        seen[clean["id"]] = line
+        _check_regex(clean, path, line)
+        out.append(Rule(clean["id"], kind, clean, str(path), line))
+    return out
+
+
+def _validate(item: Any, schema: dict[str, Any], kind: str, path: Path, line: int) -> None:
+    sub = {"$defs": schema["$defs"], **schema["$defs"][kind]}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(sub).iter_errors(item))
+    if error is not None:
+        where = ".".join(str(p) for p in error.absolute_path) or "rule"
+        if error.validator == "additionalProperties" and "match" in error.absolute_path:
+            raise RuleError(f"{path}:{line}: unknown operator in match: {error.message}")
+        raise RuleError(f"{path}:{line}: {where}: {error.message}")
+
+
+def _check_regex(item: Mapping[str, Any], path: Path, line: int) -> None:
+    pattern = (item.get("match") or {}).get("regex")
+    if pattern is None:
+        return
+    try:
+        re.compile(pattern)
+    except re.error as err:
+        raise RuleError(f"{path}:{line}: bad regex {pattern!r}: {err}") from err
+
+
+def _strip_lines(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+    if isinstance(value, list):
+        return [_strip_lines(v) for v in value]
+    return value
+
+
+def _schema() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((RULES_DIR / "rules.schema.json").read_text())
+    return loaded

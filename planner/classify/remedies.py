@@ -1,0 +1,96 @@
+"""Evidence + client -> what to do: the SigV2 remedy, and how an ACL-dependent request is classed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from planner.classify.loader import Rule
+from planner.classify.useragent import ClientCatalogue
+from planner.classify.version import version_lt
+from planner.model import Client, Evidence
+
+NO_TASK_FAMILIES = frozenset({"aws-internal", "s3-console"})
+INVESTIGATE_FAMILIES = frozenset({"unknown", "browser", "http-library"})
+ACL_WRITE_EVENTS = frozenset({"PutObjectAcl", "PutBucketAcl", "PutObjectVersionAcl"})
+HARMLESS_CANNED_ACL = "bucket-owner-full-control"
+
+
+@dataclass(frozen=True)
+class SigV2Finding:
+    """A SigV2 evidence row, the client behind it, and the task kind it calls for (None: informational)."""
+
+    evidence: Evidence
+    client: Client
+    remedy: str | None
+    target_version: str | None
+
+
+@dataclass(frozen=True)
+class AclFinding:
+    """An ACL evidence row classed as acl-write, cross-account, same-account, anonymous or service access."""
+
+    evidence: Evidence
+    access_kind: str
+    action: str | None
+    access: str | None
+    scope: str | None
+    rule: str | None
+
+
+def sigv2_remedy(evidence: Evidence, client: Client) -> tuple[str | None, str | None]:
+    """(task kind, target version) for a client seen signing SigV2 (facts §1a, §1b, §10b)."""
+    if client.family in NO_TASK_FAMILIES:
+        return None, None
+    if evidence.is_presigned:
+        return "fix-presigned-urls", None
+    if client.end_of_life:
+        return "replace-sdk", None
+    if client.family in INVESTIGATE_FAMILIES:
+        return "investigate-client", None
+    if client.minimum_version and (client.version is None or version_lt(client.version, client.minimum_version)):
+        return "upgrade-sdk", client.minimum_version
+    return "configure-sdk", None
+
+
+def classify_sigv2(evidence: Sequence[Evidence], catalogue: ClientCatalogue) -> tuple[SigV2Finding, ...]:
+    """One finding per SigV2 evidence row."""
+    out = []
+    for ev in evidence:
+        if ev.is_sigv2:
+            client = catalogue.identify(ev.user_agent)
+            remedy, target = sigv2_remedy(ev, client)
+            out.append(SigV2Finding(ev, client, remedy, target))
+    return tuple(out)
+
+
+def sets_acl(ev: Evidence) -> bool:
+    """True when the request set an ACL that BucketOwnerEnforced will refuse (facts §4b)."""
+    return ev.event_name in ACL_WRITE_EVENTS or (ev.acl_header is not None and ev.acl_header != HARMLESS_CANNED_ACL)
+
+
+def access_kind(ev: Evidence) -> str:
+    """How an ACL evidence row is resolved (facts §4c): by the caller, a statement, or enforcement itself."""
+    if sets_acl(ev):
+        return "acl-write"
+    if ev.principal_type == "anonymous":
+        return "anonymous"
+    if ev.principal_type == "AWSService":
+        return "service"
+    if ev.account_id and ev.bucket_account_id and ev.account_id == ev.bucket_account_id:
+        return "same-account"
+    return "cross-account"
+
+
+def classify_acl(evidence: Sequence[Evidence], action_rules: Sequence[Rule]) -> tuple[AclFinding, ...]:
+    """One finding per evidence row that needed or set an ACL."""
+    by_event = {r.fields["event"]: r for r in action_rules}
+    out = []
+    for ev in evidence:
+        if not (ev.acl_required or sets_acl(ev)):
+            continue
+        rule = by_event.get(ev.event_name)
+        fields = rule.fields if rule else {}
+        out.append(AclFinding(ev, access_kind(ev), fields.get("action"), fields.get("access"),
+                              fields.get("scope"), rule.id if rule else None))
+    return tuple(out)

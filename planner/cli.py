@@ -1,0 +1,108 @@
+"""The command line: options -> Config -> one library call -> a short summary. Nothing else lives here."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from datetime import date
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from planner import __version__
+from planner.config import make_config, parse_day
+from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError
+from planner.pipeline import RunResult, run_plan
+from planner.sources.sample import write_sample_logs
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(func: F) -> F:
+    """Turn S3PlanError into one line on stderr and its exit code; tracebacks only with --debug."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        debug = click.get_current_context().find_root().params.get("debug", False)
+        try:
+            return func(*args, **kwargs)
+        except S3PlanError as err:
+            if debug:
+                raise
+            click.echo(f"s3plan: error: {err}", err=True)
+            sys.exit(err.exit_code)
+        except InternalError as err:
+            if debug:
+                raise
+            click.echo(f"s3plan: internal error (a bug, nothing was written for it): {err}", err=True)
+            sys.exit(3)
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="s3plan")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+def main(debug: bool) -> None:
+    """Plan the S3 SigV4 cutover and the move to ACLs disabled, from CloudTrail evidence. Read-only."""
+
+
+@main.command()
+@click.option("--cloudtrail", "cloudtrail", multiple=True, required=True, metavar="PATH",
+              help="CloudTrail tree (AWSLogs/...) or folder of *.json / *.json.gz log files. Repeatable.")
+@click.option("--out", default="s3plan-out", show_default=True, help="Folder for plan.json, the workbook, policies/.")
+@click.option("--since", metavar="YYYY-MM-DD", help="First UTC day to read (inclusive).")
+@click.option("--until", metavar="YYYY-MM-DD", help="Last UTC day to read (inclusive).")
+@click.option("--regions", multiple=True, metavar="LIST", help="Regions to read, comma-separated or repeated.")
+@click.option("--accounts", multiple=True, metavar="LIST", help="Account ids to read, comma-separated or repeated.")
+@click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
+@click.option("--strict", is_flag=True, help="Exit 2 when any input file had to be skipped.")
+@click.option("--fail-on-blockers", is_flag=True, help="Exit 1 when any bucket still has blockers.")
+@click.option("--threads", type=int, help="Engine threads (default: all cores).")
+@friendly_errors
+def plan(**options: Any) -> None:
+    """Read CloudTrail logs and write the migration plan."""
+    fail_on_blockers = options["fail_on_blockers"]
+    config = make_config(**options, progress=sys.stderr.isatty())
+    result = run_plan(config)
+    click.echo(summary(result))
+    if fail_on_blockers and result.has_blockers:
+        sys.exit(EXIT_BLOCKERS)
+
+
+def summary(result: RunResult) -> str:
+    """A few lines: what was read, what was found, where the outputs are."""
+    plan_, run = result.plan, result.plan.run
+    sigv2 = [e for e in plan_.evidence if e.is_sigv2]
+    lines = [
+        f"Read {run.records:,} records from {run.files_read} files "
+        f"({run.window_seen.since or '?'} to {run.window_seen.until or '?'}); "
+        f"{run.files_pruned} pruned by the window, {len(run.skipped)} skipped.",
+        f"SigV2: {len({e.principal for e in sigv2})} callers, {sum(e.requests for e in sigv2):,} requests.",
+        f"ACLs: {len({e.principal for e in plan_.evidence if e.acl_required})} ACL-dependent requesters, "
+        f"{len(plan_.statements)} policy statements drafted.",
+        f"Buckets: {len(plan_.buckets)} seen, {sum(b.sigv4_ready for b in plan_.buckets)} ready to deny SigV2, "
+        f"{sum(b.acls_ready for b in plan_.buckets)} ready to disable ACLs.",
+        f"Tasks: {len(plan_.tasks)}.",
+    ]
+    lines += [f"  skipped {s.path}: {s.reason}" for s in run.skipped[:10]]
+    lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({len(result.written) - 2} drafts)")
+    return "\n".join(lines)
+
+
+@main.command("sample-logs")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--records", default=20_000, show_default=True, type=click.IntRange(min=1))
+@click.option("--seed", default=7, show_default=True, type=int)
+@click.option("--start", default="2026-11-01", show_default=True, metavar="YYYY-MM-DD")
+@click.option("--days", default=7, show_default=True, type=click.IntRange(min=1, max=366))
+@friendly_errors
+def sample_logs(directory: Path, records: int, seed: int, start: str, days: int) -> None:
+    """Write a synthetic CloudTrail log tree (and its ground truth) to DIRECTORY."""
+    first = parse_day("--start", start)
+    assert isinstance(first, date)
+    result = write_sample_logs(directory, records=records, seed=seed, start=first, days=days)
+    click.echo(f"Wrote {result.records:,} records in {result.files} log files (+{result.digest_files} digest files) "
+               f"under {result.root}; ground truth: {result.ground_truth}")

@@ -1,0 +1,73 @@
+"""One frozen, typed Config for a run; validation errors name the option and the value."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from planner.errors import UsageError
+
+REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
+ACCOUNT_RE = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything `s3plan plan` needs; built from options, validated once."""
+
+    cloudtrail: tuple[Path, ...]
+    out: Path
+    since: date | None = None
+    until: date | None = None
+    regions: frozenset[str] = frozenset()
+    accounts: frozenset[str] = frozenset()
+    rules_dirs: tuple[Path, ...] = ()
+    strict: bool = False
+    fail_on_blockers: bool = False
+    threads: int | None = None
+    progress: bool = False
+    generated_at: str | None = field(default=None, compare=False)
+
+
+def parse_day(option: str, value: str | None) -> date | None:
+    """A YYYY-MM-DD option value, or a UsageError naming the option."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as err:
+        raise UsageError(f"{option} {value!r}: expected a day as YYYY-MM-DD") from err
+
+
+def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], example: str) -> frozenset[str]:
+    """Comma-separated or repeated option values, each checked against `pattern`."""
+    items = {v.strip() for value in values for v in value.split(",") if v.strip()}
+    for item in sorted(items):
+        if not pattern.match(item):
+            raise UsageError(f"{option} {item!r}: not valid (expected something like {example})")
+    return frozenset(items)
+
+
+def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None, until: str | None = None,
+                regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
+                strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
+                progress: bool = False) -> Config:
+    """Validate option values into a Config."""
+    paths = tuple(Path(p) for p in cloudtrail)
+    if not paths:
+        raise UsageError("--cloudtrail: give at least one folder or file of CloudTrail logs")
+    start, end = parse_day("--since", since), parse_day("--until", until)
+    if start and end and start > end:
+        raise UsageError(f"--since {since} is after --until {until}")
+    if threads is not None and threads < 1:
+        raise UsageError(f"--threads {threads}: must be 1 or more")
+    return Config(
+        cloudtrail=paths, out=Path(out), since=start, until=end,
+        regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
+        accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
+        rules_dirs=tuple(Path(r) for r in rules_dirs), strict=strict, fail_on_blockers=fail_on_blockers,
+        threads=threads, progress=progress,
+    )

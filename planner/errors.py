@@ -1,0 +1,29 @@
+"""Error types and the exit codes they map to (0 ok, 1 blockers, 2 usage/config/input)."""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_BLOCKERS = 1
+EXIT_INPUT = 2
+
+
+class S3PlanError(Exception):
+    """An error the user can act on: one clear line, a known exit code, no traceback."""
+
+    exit_code = EXIT_INPUT
+
+
+class UsageError(S3PlanError):
+    """Bad options or configuration values."""
+
+
+class InputError(S3PlanError):
+    """A missing, empty or unreadable input."""
+
+
+class RuleError(S3PlanError):
+    """A rule file that does not validate; the message starts with `file:line:`."""
+
+
+class InternalError(Exception):
+    """A bug: a safety invariant or consistency check failed. Never caught quietly."""

@@ -1,0 +1,208 @@
+"""Frozen dataclasses that every stage passes on: evidence, clients, tasks, statements, buckets, plan."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+TASK_KINDS = (
+    "upgrade-sdk",
+    "configure-sdk",
+    "replace-sdk",
+    "fix-presigned-urls",
+    "investigate-client",
+    "stop-setting-acls",
+    "review-policy-statement",
+    "disable-acls",
+    "enforce-sigv4",
+)
+
+
+def stable_id(prefix: str, *parts: object) -> str:
+    """A short id that depends only on `parts`, so the same thing keeps its id across runs."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return f"{prefix}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One aggregate of requests that share every key field (DESIGN.md §4)."""
+
+    source: str
+    bucket: str | None
+    bucket_account_id: str | None
+    region: str | None
+    event_name: str
+    principal: str
+    principal_type: str
+    account_id: str | None
+    user_agent: str | None
+    signature_version: str | None
+    auth_method: str | None
+    acl_required: bool
+    acl_header: str | None
+    requests: int
+    errors: int
+    first_seen: str | None
+    last_seen: str | None
+    source_ips: tuple[str, ...] = ()
+    session_names: tuple[str, ...] = ()
+    key_prefixes: tuple[str, ...] = ()
+    key_prefix_count: int = 0
+
+    @property
+    def key(self) -> tuple[object, ...]:
+        """The fields that identify the aggregate (measures excluded)."""
+        return (
+            self.source, self.bucket, self.bucket_account_id, self.region, self.event_name,
+            self.principal, self.principal_type, self.account_id, self.user_agent,
+            self.signature_version, self.auth_method, self.acl_required, self.acl_header,
+        )
+
+    @property
+    def id(self) -> str:
+        """Stable evidence id, used by tasks and statements to cite their evidence."""
+        return stable_id("E", *self.key)
+
+    @property
+    def is_sigv2(self) -> bool:
+        return self.signature_version == "SigV2"
+
+    @property
+    def is_presigned(self) -> bool:
+        return self.auth_method == "QueryString"
+
+
+@dataclass(frozen=True)
+class Client:
+    """What signed the requests: SDK/tool family, version, and what the AWS table says about it."""
+
+    family: str
+    version: str | None
+    minimum_version: str | None
+    rule: str
+    setting: str | None = None
+    docs: str | None = None
+    end_of_life: bool = False
+
+
+@dataclass(frozen=True)
+class Task:
+    """One piece of work for a person, with the evidence that asks for it."""
+
+    id: str
+    kind: str
+    title: str
+    principal: str | None
+    buckets: tuple[str, ...]
+    evidence: tuple[str, ...]
+    action: str
+    requests: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+    client: Client | None = None
+    target_version: str | None = None
+    user_agents: tuple[str, ...] = ()
+    source_ips: tuple[str, ...] = ()
+    rules: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    wave: int = 0
+
+
+@dataclass(frozen=True)
+class Statement:
+    """A drafted bucket-policy statement that replaces access an ACL granted."""
+
+    bucket: str
+    sid: str
+    principal: str
+    access: str
+    document: Mapping[str, Any]
+    evidence: tuple[str, ...]
+    requests: int
+    first_seen: str | None
+    last_seen: str | None
+    risk: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Something that stops a bucket from being switched over yet."""
+
+    kind: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class BucketReport:
+    """Readiness of one bucket for both migrations."""
+
+    bucket: str
+    account_id: str | None
+    requests: int
+    sigv2_requests: int
+    acl_requests: int
+    sigv4_ready: bool
+    acls_ready: bool
+    blockers: tuple[Blocker, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """An input file that was not read, and why: a value, never a silent drop."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Window:
+    """A UTC day range, both ends inclusive; `None` means open."""
+
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a source returns: aggregated evidence plus the counts the plan reports."""
+
+    evidence: tuple[Evidence, ...]
+    bucket_requests: Mapping[str, int]
+    bucket_accounts: Mapping[str, str]
+    records: int
+    window_seen: Window
+    files_read: int
+    files_pruned: int
+    skipped: tuple[SkippedFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Where the plan came from: sources, window, files, tool version."""
+
+    tool_version: str
+    generated_at: str
+    sources: tuple[str, ...]
+    window_requested: Window
+    window_seen: Window
+    records: int
+    files_read: int
+    files_pruned: int
+    skipped: tuple[SkippedFile, ...]
+    rules: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The whole plan: everything the writers need, nothing they must compute."""
+
+    run: RunInfo
+    evidence: tuple[Evidence, ...]
+    tasks: tuple[Task, ...]
+    statements: tuple[Statement, ...]
+    buckets: tuple[BucketReport, ...]
+    notes: tuple[str, ...] = field(default=())

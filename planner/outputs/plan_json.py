@@ -1,0 +1,70 @@
+"""plan.json: the whole plan as a documented public interface (docs/plan-json.md, docs/plan.schema.json)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from planner.model import Evidence, Plan, Task
+from planner.outputs.atomic import write_bytes
+
+SCHEMA_VERSION = "1.0"
+EVIDENCE_FIELDS = (
+    "source", "bucket", "bucket_account_id", "region", "event_name", "principal", "principal_type", "account_id",
+    "user_agent", "signature_version", "auth_method", "acl_required", "acl_header", "requests", "errors",
+    "first_seen", "last_seen", "source_ips", "session_names", "key_prefixes", "key_prefix_count",
+)
+
+
+def plan_to_dict(plan: Plan) -> dict[str, Any]:
+    """The plan as plain JSON values, in a stable order."""
+    run = asdict(plan.run)
+    run["skipped"] = [asdict(s) for s in plan.run.skipped]
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "run": run,
+        "evidence": [evidence_to_dict(e) for e in plan.evidence],
+        "tasks": [task_to_dict(t) for t in plan.tasks],
+        "statements": [
+            {"bucket": s.bucket, "sid": s.sid, "principal": s.principal, "access": s.access,
+             "statement": dict(s.document), "evidence": list(s.evidence), "requests": s.requests,
+             "first_seen": s.first_seen, "last_seen": s.last_seen, "risk": list(s.risk), "notes": list(s.notes)}
+            for s in plan.statements
+        ],
+        "buckets": [
+            {**{k: v for k, v in asdict(b).items() if k != "blockers"},
+             "blockers": [asdict(x) for x in b.blockers]}
+            for b in plan.buckets
+        ],
+        "notes": list(plan.notes),
+    }
+
+
+def evidence_to_dict(ev: Evidence) -> dict[str, Any]:
+    """One evidence row with its stable id."""
+    row: dict[str, Any] = {"id": ev.id}
+    for name in EVIDENCE_FIELDS:
+        value = getattr(ev, name)
+        row[name] = list(value) if isinstance(value, tuple) else value
+    return row
+
+
+def task_to_dict(task: Task) -> dict[str, Any]:
+    """One task; SDK tasks carry `client` {family, version, minimum_version, rule}."""
+    row = asdict(task)
+    row["client"] = None if task.client is None else {
+        "family": task.client.family, "version": task.client.version,
+        "minimum_version": task.client.minimum_version, "rule": task.client.rule,
+    }
+    for key, value in row.items():
+        if isinstance(value, tuple):
+            row[key] = list(value)
+    return row
+
+
+def write_plan_json(plan: Plan, path: Path) -> None:
+    """Write plan.json atomically: sorted keys, 2-space indent, UTF-8."""
+    text = json.dumps(plan_to_dict(plan), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    write_bytes(path, text.encode())

@@ -1,0 +1,188 @@
+"""migration-plan.xlsx: the tracker people work in. Every log-derived string is written as inert text."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
+
+from planner.model import Plan
+from planner.outputs.atomic import write_with
+from planner.outputs.plan_json import evidence_to_dict
+
+MAX_CELL = 32_767
+TRUNCATION_MARK = " …[cut by s3plan]"
+STATUSES = ("Todo", "In progress", "Blocked", "Done", "Won't do")
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="305496")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One sheet column: header, width, and how to get the value from a row object."""
+
+    header: str
+    width: int
+    value: Callable[[Any], Any]
+
+
+def text(value: Any) -> Any:
+    """A cell value that Excel will show as written: no formulas, no control characters, within the cell limit."""
+    if value is None or isinstance(value, (bool, int, float)):
+        return value
+    if isinstance(value, (list, tuple)):
+        value = ", ".join(str(v) for v in value)
+    value = _ILLEGAL.sub("\ufffd", str(value))
+    if len(value) > MAX_CELL:
+        value = value[: MAX_CELL - len(TRUNCATION_MARK)] + TRUNCATION_MARK
+    return value
+
+
+def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any]) -> None:
+    """Header, rows as text cells, frozen header, autofilter, widths."""
+    ws.append([c.header for c in columns])
+    for cell in ws[1]:
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
+    for n, row in enumerate(rows, start=2):
+        for col, column in enumerate(columns, start=1):
+            cell = ws.cell(row=n, column=col, value=text(column.value(row)))
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the string starts with
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+    for col, column in enumerate(columns, start=1):
+        ws.column_dimensions[get_column_letter(col)].width = column.width
+
+
+TASK_COLUMNS = (
+    Column("Task id", 16, lambda t: t.id), Column("Kind", 22, lambda t: t.kind), Column("Title", 60, lambda t: t.title),
+    Column("Owner", 18, lambda t: None), Column("Wave", 6, lambda t: t.wave), Column("Status", 12, lambda t: "Todo"),
+    Column("Due date", 12, lambda t: None), Column("Notes", 30, lambda t: None),
+    Column("Depends on", 30, lambda t: t.depends_on), Column("Buckets", 30, lambda t: t.buckets),
+    Column("Requests", 10, lambda t: t.requests), Column("First seen", 21, lambda t: t.first_seen),
+    Column("Last seen", 21, lambda t: t.last_seen), Column("Principal", 50, lambda t: t.principal),
+    Column("Action", 80, lambda t: t.action), Column("User agents", 60, lambda t: t.user_agents),
+    Column("Source IPs", 30, lambda t: t.source_ips), Column("Rules", 12, lambda t: t.rules),
+)
+SIGV2_TASK_KINDS = ("upgrade-sdk", "configure-sdk", "replace-sdk", "fix-presigned-urls", "investigate-client")
+SIGV2_COLUMNS = (
+    Column("Task id", 16, lambda t: t.id), Column("Remedy", 20, lambda t: t.kind),
+    Column("Principal", 50, lambda t: t.principal),
+    Column("Client family", 18, lambda t: t.client.family if t.client else "presigned URL"),
+    Column("Version", 14, lambda t: t.client.version if t.client else None),
+    Column("Minimum version", 14, lambda t: t.client.minimum_version if t.client else None),
+    Column("Buckets", 30, lambda t: t.buckets), Column("Requests", 10, lambda t: t.requests),
+    Column("Last seen", 21, lambda t: t.last_seen), Column("User agents", 70, lambda t: t.user_agents),
+)
+ACL_COLUMNS = (
+    Column("Bucket", 28, lambda e: e["bucket"]), Column("Operation", 18, lambda e: e["event_name"]),
+    Column("Principal", 50, lambda e: e["principal"]), Column("Principal type", 14, lambda e: e["principal_type"]),
+    Column("Account", 14, lambda e: e["account_id"]), Column("Bucket owner", 14, lambda e: e["bucket_account_id"]),
+    Column("aclRequired", 11, lambda e: "Yes" if e["acl_required"] else ""),
+    Column("ACL header", 26, lambda e: e["acl_header"]), Column("Requests", 10, lambda e: e["requests"]),
+    Column("Key prefixes", 30, lambda e: e["key_prefixes"]), Column("Last seen", 21, lambda e: e["last_seen"]),
+    Column("Evidence id", 16, lambda e: e["id"]),
+)
+STATEMENT_COLUMNS = (
+    Column("Bucket", 28, lambda s: s.bucket), Column("Sid", 40, lambda s: s.sid),
+    Column("Principal", 50, lambda s: s.principal), Column("Access", 14, lambda s: s.access),
+    Column("Actions", 30, lambda s: s.document.get("Action")), Column("Resources", 50, lambda s: s.document.get("Resource")),
+    Column("Requests", 10, lambda s: s.requests), Column("Risk", 40, lambda s: s.risk),
+    Column("Draft file", 30, lambda s: f"policies/{s.bucket}.json"),
+)
+BUCKET_COLUMNS = (
+    Column("Bucket", 28, lambda b: b.bucket), Column("Account", 14, lambda b: b.account_id),
+    Column("Requests", 10, lambda b: b.requests), Column("SigV2 requests", 12, lambda b: b.sigv2_requests),
+    Column("ACL requests", 12, lambda b: b.acl_requests), Column("SigV4 ready", 11, lambda b: "yes" if b.sigv4_ready else "no"),
+    Column("ACLs ready", 11, lambda b: "yes" if b.acls_ready else "no"),
+    Column("Blockers", 80, lambda b: [f"{x.kind}: {x.detail}" for x in b.blockers]),
+)
+EVIDENCE_COLUMNS = tuple(
+    Column(name, 14 if name not in ("principal", "user_agent") else 50, lambda e, n=name: e[n])
+    for name in ("id", "bucket", "event_name", "principal", "principal_type", "account_id", "user_agent",
+                 "signature_version", "auth_method", "acl_required", "acl_header", "requests", "errors",
+                 "first_seen", "last_seen", "region", "bucket_account_id", "source_ips")
+)
+
+
+def _overview(ws: Worksheet, plan: Plan) -> None:
+    sigv2 = [e for e in plan.evidence if e.is_sigv2]
+    acl_principals = {e.principal for e in plan.evidence if e.acl_required}
+    rows = [
+        ("s3plan migration plan", ""),
+        ("Window seen", f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}"),
+        ("Records scanned", plan.run.records),
+        ("SigV2 callers", len({e.principal for e in sigv2})),
+        ("SigV2 requests", sum(e.requests for e in sigv2)),
+        ("ACL-dependent requesters", len(acl_principals)),
+        ("Buckets seen", len(plan.buckets)),
+        ("Buckets ready to deny SigV2", sum(b.sigv4_ready for b in plan.buckets)),
+        ("Buckets ready to disable ACLs", sum(b.acls_ready for b in plan.buckets)),
+        ("Tasks", len(plan.tasks)),
+        ("Policy statements drafted", len(plan.statements)),
+        ("Files skipped", len(plan.run.skipped)),
+    ]
+    for key, value in rows:
+        ws.append([key, text(value)])
+    ws["A1"].font = Font(bold=True, size=14)
+    ws.column_dimensions["A"].width = 32
+    ws.column_dimensions["B"].width = 30
+
+
+def _run(ws: Worksheet, plan: Plan) -> None:
+    run = plan.run
+    for key, value in (
+        ("Tool version", run.tool_version), ("Generated at", run.generated_at), ("Sources", run.sources),
+        ("Window requested", f"{run.window_requested.since or 'open'} to {run.window_requested.until or 'open'}"),
+        ("Window seen", f"{run.window_seen.since or '?'} to {run.window_seen.until or '?'}"),
+        ("Records scanned", run.records), ("Files read", run.files_read), ("Files pruned by path", run.files_pruned),
+        ("Files skipped", len(run.skipped)), ("Rules", run.rules),
+    ):
+        ws.append([key, text(value)])
+    ws.append([])
+    ws.append(["Skipped file", "Reason"])
+    for skipped in run.skipped:
+        ws.append([text(skipped.path), text(skipped.reason)])
+    ws.column_dimensions["A"].width = 60
+    ws.column_dimensions["B"].width = 80
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"
+
+
+def build_workbook(plan: Plan) -> Workbook:
+    """All sheets of the tracker, in order."""
+    wb = Workbook()
+    overview = wb.active
+    overview.title = "Overview"
+    _overview(overview, plan)
+    tasks = wb.create_sheet("Tasks")
+    write_sheet(tasks, TASK_COLUMNS, plan.tasks)
+    status = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=True)
+    tasks.add_data_validation(status)
+    status.add(f"F2:F{max(tasks.max_row, 2)}")
+    write_sheet(wb.create_sheet("SigV2 clients"), SIGV2_COLUMNS, [t for t in plan.tasks if t.kind in SIGV2_TASK_KINDS])
+    evidence = [evidence_to_dict(e) for e in plan.evidence]
+    write_sheet(wb.create_sheet("ACL dependencies"), ACL_COLUMNS,
+                [e for e in evidence if e["acl_required"] or e["acl_header"]])
+    write_sheet(wb.create_sheet("Policy statements"), STATEMENT_COLUMNS, plan.statements)
+    write_sheet(wb.create_sheet("Buckets"), BUCKET_COLUMNS, plan.buckets)
+    write_sheet(wb.create_sheet("Evidence"), EVIDENCE_COLUMNS, evidence)
+    _run(wb.create_sheet("Run"), plan)
+    return wb
+
+
+def write_workbook(plan: Plan, path: Path) -> None:
+    """Write the workbook atomically."""
+    workbook = build_workbook(plan)
+    write_with(path, workbook.save)

@@ -1,0 +1,108 @@
+"""The only module that wires the stages: sources -> evidence -> classify -> policy -> plan -> outputs."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from planner import __version__
+from planner.classify.loader import load_rules
+from planner.classify.remedies import classify_acl, classify_sigv2
+from planner.classify.useragent import ClientCatalogue
+from planner.config import Config
+from planner.errors import InputError
+from planner.model import Blocker, Plan, RunInfo, ScanResult, Window
+from planner.outputs.plan_json import write_plan_json
+from planner.outputs.policy_files import write_policy_files
+from planner.outputs.workbook import write_workbook
+from planner.plan.graph import build_plan
+from planner.policy.check import check_statement, fit_to_limit
+from planner.policy.draft import draft_statements
+from planner.sources.cloudtrail import CloudTrailFiles
+from planner.sources.files import Selection
+
+WORKBOOK = "migration-plan.xlsx"
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The plan and where it was written."""
+
+    plan: Plan
+    out: Path
+    written: tuple[Path, ...]
+
+    @property
+    def has_blockers(self) -> bool:
+        return any(b.blockers for b in self.plan.buckets)
+
+
+def scan(config: Config) -> ScanResult:
+    """Gather evidence from the configured sources."""
+    selection = Selection(config.since, config.until, config.regions, config.accounts)
+    progress = _progress if config.progress else None
+    return CloudTrailFiles(config.cloudtrail, selection, config.threads, progress).scan()
+
+
+def make_plan(config: Config, result: ScanResult) -> Plan:
+    """Classify the evidence, draft statements, check them, and plan the work."""
+    client_rules, acl_rules = load_rules("clients", config.rules_dirs), load_rules("acl", config.rules_dirs)
+    sigv2 = classify_sigv2(result.evidence, ClientCatalogue(client_rules))
+    acl = classify_acl(result.evidence, acl_rules)
+    drafted, notes = draft_statements(acl)
+    by_id = {e.id: e for e in result.evidence}
+    actions = {r.fields["event"]: r.fields["action"] for r in acl_rules}
+    for statement in drafted:
+        check_statement(statement, by_id, actions)
+    statements, too_large = fit_to_limit(drafted)
+    extra: dict[str, list[Blocker]] = defaultdict(list)
+    for bucket, blocker in too_large:
+        extra[bucket].append(blocker)
+    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, statements, extra)
+    run = RunInfo(
+        tool_version=__version__, generated_at=config.generated_at or _now(),
+        sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail),
+        window_requested=Window(_iso(config.since), _iso(config.until)), window_seen=result.window_seen,
+        records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
+        skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)),
+    )
+    return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes)
+
+
+def run_plan(config: Config) -> RunResult:
+    """Scan, plan and write every output; `--strict` turns skipped files into an error before writing."""
+    result = scan(config)
+    if config.strict and result.skipped:
+        first = result.skipped[0]
+        raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
+    plan = make_plan(config, result)
+    return RunResult(plan, config.out, tuple(write_outputs(plan, config.out)))
+
+
+def write_outputs(plan: Plan, out: Path) -> list[Path]:
+    """plan.json, the workbook (the previous one kept as a timestamped backup) and the policy drafts."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_plan_json(plan, out / "plan.json")
+    workbook = out / WORKBOOK
+    if workbook.exists():
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        shutil.copy2(workbook, out / f"migration-plan.{stamp}.xlsx")
+    write_workbook(plan, workbook)
+    policies = write_policy_files(plan.statements, out / "policies")
+    return [out / "plan.json", workbook, *policies]
+
+
+def _iso(day: object) -> str | None:
+    return None if day is None else str(day)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def _progress(message: str) -> None:
+    print(f"s3plan: {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,129 @@
+"""The plan: tasks as a dependency graph (waves = topological generations) and readiness per bucket."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+import networkx as nx
+
+from planner.classify.remedies import AclFinding, SigV2Finding
+from planner.errors import InternalError
+from planner.model import Blocker, BucketReport, Statement, Task, stable_id
+from planner.plan.tasks import review_tasks, sdk_tasks, stop_acl_tasks
+
+ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-acl-access", "service-acl-access",
+                               "policy-too-large", "acl-condition-in-policy"})
+
+
+@dataclasses.dataclass(frozen=True)
+class PlanParts:
+    """What the plan stage hands on: tasks in wave order and one report per bucket."""
+
+    tasks: tuple[Task, ...]
+    buckets: tuple[BucketReport, ...]
+    graph: nx.DiGraph
+
+
+def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str, str],
+               sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statements: Sequence[Statement],
+               extra_blockers: Mapping[str, Sequence[Blocker]] | None = None) -> PlanParts:
+    """Tasks with dependencies and waves, and every bucket's readiness and blockers."""
+    work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements)
+    blockers = _blockers(sigv2, acl, statements, extra_blockers or {})
+    buckets = sorted(set(bucket_requests) | {f.evidence.bucket for f in (*sigv2, *acl) if f.evidence.bucket})
+    work += _bucket_tasks(buckets, work, sigv2, acl, blockers)
+    graph = _graph(work)
+    waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
+    tasks = sorted((dataclasses.replace(t, wave=waves[t.id]) for t in work), key=lambda t: (t.wave, t.kind, t.id))
+    reports = tuple(_report(b, bucket_requests, bucket_accounts, sigv2, acl, blockers.get(b, [])) for b in buckets)
+    return PlanParts(tuple(tasks), reports, graph)
+
+
+def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[SigV2Finding],
+                  acl: Sequence[AclFinding], blockers: Mapping[str, Sequence[Blocker]]) -> list[Task]:
+    sigv2_buckets = {f.evidence.bucket for f in sigv2 if f.remedy is not None}
+    acl_buckets = {f.evidence.bucket for f in acl}
+    out = []
+    for bucket in buckets:
+        if bucket in sigv2_buckets:
+            deps = tuple(sorted(t.id for t in work if bucket in t.buckets and t.kind in _SDK_KINDS))
+            out.append(Task(
+                id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket}",
+                principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
+                action=("When no SigV2 request is seen for a full window, add a Deny statement with the condition "
+                        "StringEquals s3:signatureversion = AWS (facts §10b) to the bucket policy.")))
+        if bucket in acl_buckets:
+            deps = tuple(sorted(t.id for t in work if bucket in t.buckets
+                                and t.kind in ("stop-setting-acls", "review-policy-statement")))
+            open_blockers = "; ".join(f"{b.kind}: {b.detail}" for b in blockers.get(bucket, ()))
+            out.append(Task(
+                id=stable_id("DIS", bucket), kind="disable-acls", title=f"Disable ACLs on {bucket}",
+                principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
+                action=(f"1. aws s3api put-bucket-policy --bucket {bucket} --policy file://policies/{bucket}.json "
+                        f"(after review)  2. aws s3api put-bucket-ownership-controls --bucket {bucket} "
+                        "--ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'. "
+                        "s3plan runs neither." + (f" Open blockers: {open_blockers}" if open_blockers else ""))))
+    return out
+
+
+_SDK_KINDS = frozenset({"upgrade-sdk", "configure-sdk", "replace-sdk", "fix-presigned-urls", "investigate-client"})
+
+
+def _graph(tasks: Sequence[Task]) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    for task in tasks:
+        graph.add_node(task.id, kind=task.kind, title=task.title)
+    for task in tasks:
+        for dep in task.depends_on:
+            if dep not in graph:
+                raise InternalError(f"task {task.id} depends on unknown task {dep}")
+            graph.add_edge(dep, task.id)
+    if not nx.is_directed_acyclic_graph(graph):
+        cycle = " -> ".join(a for a, _ in nx.find_cycle(graph))
+        raise InternalError(f"the task graph has a cycle: {cycle}")
+    return graph
+
+
+def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statements: Sequence[Statement],
+              extra: Mapping[str, Sequence[Blocker]]) -> dict[str, list[Blocker]]:
+    out: dict[str, list[Blocker]] = defaultdict(list)
+    callers: dict[str, set[str]] = defaultdict(set)
+    for f in sigv2:
+        if f.evidence.bucket:
+            callers[f.evidence.bucket].add(f.evidence.principal)
+    for bucket, principals in callers.items():
+        out[bucket].append(Blocker("sigv2-callers", f"{len(principals)} caller(s) still sign SigV2: "
+                                   + ", ".join(sorted(principals)[:5])))
+    by_kind: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for f in acl:
+        if f.evidence.bucket:
+            by_kind[(f.evidence.bucket, f.access_kind)].add(f.evidence.principal)
+    texts = {
+        "acl-write": ("acl-writers", "caller(s) still set ACLs"),
+        "anonymous": ("anonymous-acl-access", "anonymous access relied on a public ACL (no public statement is drafted)"),
+        "service": ("service-acl-access", "AWS service access relied on an ACL"),
+    }
+    for (bucket, kind), principals in sorted(by_kind.items()):
+        if kind in texts:
+            name, text = texts[kind]
+            out[bucket].append(Blocker(name, f"{text}: {', '.join(sorted(principals)[:5])}"))
+    for bucket in sorted({s.bucket for s in statements}):
+        count = sum(1 for s in statements if s.bucket == bucket)
+        out[bucket].append(Blocker("acl-dependent-access", f"{count} drafted statement(s) to review and apply"))
+    for bucket, items in extra.items():
+        out[bucket].extend(items)
+    return out
+
+
+def _report(bucket: str, requests: Mapping[str, int], accounts: Mapping[str, str], sigv2: Sequence[SigV2Finding],
+            acl: Sequence[AclFinding], blockers: Sequence[Blocker]) -> BucketReport:
+    sigv2_requests = sum(f.evidence.requests for f in sigv2 if f.evidence.bucket == bucket)
+    acl_requests = sum(f.evidence.requests for f in acl if f.evidence.bucket == bucket)
+    return BucketReport(
+        bucket=bucket, account_id=accounts.get(bucket), requests=requests.get(bucket, 0),
+        sigv2_requests=sigv2_requests, acl_requests=acl_requests, sigv4_ready=sigv2_requests == 0,
+        acls_ready=not any(b.kind in ACL_BLOCKER_KINDS for b in blockers),
+        blockers=tuple(sorted(blockers, key=lambda b: (b.kind, b.detail))),
+    )

@@ -1,0 +1,139 @@
+"""Findings and statements -> tasks: SDK work per (principal, client), ACL work per caller and bucket."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from planner.classify.remedies import AclFinding, SigV2Finding
+from planner.classify.version import parse_version, version_lt
+from planner.model import Client, Evidence, Statement, Task, stable_id
+
+ID_PREFIX = {
+    "upgrade-sdk": "UPG", "configure-sdk": "CFG", "replace-sdk": "RPL", "fix-presigned-urls": "PRE",
+    "investigate-client": "INV", "stop-setting-acls": "ACL", "review-policy-statement": "REV",
+    "disable-acls": "DIS", "enforce-sigv4": "ENF",
+}
+SAMPLES = 5
+
+
+def sdk_tasks(findings: Sequence[SigV2Finding]) -> list[Task]:
+    """One task per (remedy, principal, client family, major version); presigned URLs per signer."""
+    groups: dict[tuple[str, str, str, int], list[SigV2Finding]] = defaultdict(list)
+    for f in findings:
+        if f.remedy is None:
+            continue
+        major = 0 if f.remedy == "fix-presigned-urls" else _major(f.client)
+        family = "" if f.remedy == "fix-presigned-urls" else f.client.family
+        groups[(f.remedy, f.evidence.principal, family, major)].append(f)
+    return [_sdk_task(key, group) for key, group in sorted(groups.items())]
+
+
+def _major(client: Client) -> int:
+    version = parse_version(client.version)
+    return version.major if version else 0
+
+
+def _sdk_task(key: tuple[str, str, str, int], group: Sequence[SigV2Finding]) -> Task:
+    kind, principal, family, major = key
+    client = _oldest(f.client for f in group)
+    target = group[0].target_version
+    evidence = [f.evidence for f in group]
+    return Task(
+        id=stable_id(ID_PREFIX[kind], principal, family, major), kind=kind,
+        title=_sdk_title(kind, principal, client, target), principal=principal,
+        buckets=_buckets(evidence), evidence=_ids(evidence), action=_sdk_action(kind, client, target, evidence),
+        client=None if kind == "fix-presigned-urls" else client, target_version=target,
+        user_agents=_sample(e.user_agent for e in evidence), source_ips=_sample(ip for e in evidence for ip in e.source_ips),
+        rules=tuple(sorted({f.client.rule for f in group})), **_measures(evidence),
+    )
+
+
+def _oldest(clients: Iterable[Client]) -> Client:
+    oldest: Client | None = None
+    for c in clients:
+        if oldest is None or version_lt(c.version, oldest.version):
+            oldest = c
+    assert oldest is not None
+    return oldest
+
+
+def _sdk_title(kind: str, principal: str, client: Client, target: str | None) -> str:
+    name = f"{client.family} {client.version or '(version unknown)'}"
+    return {
+        "upgrade-sdk": f"Upgrade {name} to {target} or later ({principal})",
+        "configure-sdk": f"Turn on SigV4 in {name} ({principal})",
+        "replace-sdk": f"Replace {name}, which is end of life ({principal})",
+        "fix-presigned-urls": f"Sign presigned URLs with SigV4 ({principal})",
+        "investigate-client": f"Identify the SigV2 client {client.family} {client.version or ''} ({principal})".replace(" (", " (", 1),
+    }[kind]
+
+
+def _sdk_action(kind: str, client: Client, target: str | None, evidence: Sequence[Evidence]) -> str:
+    setting = f" Setting: {client.setting}." if client.setting else ""
+    docs = f" See {client.docs}." if client.docs else ""
+    if kind == "upgrade-sdk":
+        return f"Upgrade to {target} or later; versions before it sign S3 requests with SigV2 by default.{setting}{docs}"
+    if kind == "configure-sdk":
+        return f"This version supports SigV4 but was seen signing SigV2: change its configuration.{setting}{docs}"
+    if kind == "replace-sdk":
+        return f"{client.family} is end of life and keeps SigV2 in SigV2 regions; move to a supported SDK.{setting}{docs}"
+    if kind == "fix-presigned-urls":
+        agents = ", ".join(_sample(e.user_agent for e in evidence)) or "unknown"
+        return ("Presigned URLs signed by this principal use SigV2 (AuthenticationMethod=QueryString). Fix the "
+                "application that generates them: set SigV4 and the bucket's Region in its SDK client. "
+                f"The user agents are the downloaders, not the signer: {agents}.")
+    return "The user agent is not a known AWS SDK or tool: find the owner of this client from the principal, IPs and user agents."
+
+
+def stop_acl_tasks(findings: Sequence[AclFinding]) -> list[Task]:
+    """One task per caller that sets ACLs: those requests fail once ACLs are disabled (facts §4b)."""
+    groups: dict[str, list[Evidence]] = defaultdict(list)
+    for f in findings:
+        if f.access_kind == "acl-write":
+            groups[f.evidence.principal].append(f.evidence)
+    tasks = []
+    for principal, evidence in sorted(groups.items()):
+        how = sorted({e.event_name if e.acl_header is None else f"{e.event_name} with {e.acl_header}" for e in evidence})
+        tasks.append(Task(
+            id=stable_id("ACL", principal), kind="stop-setting-acls",
+            title=f"Stop setting ACLs ({principal})", principal=principal, buckets=_buckets(evidence),
+            evidence=_ids(evidence), user_agents=_sample(e.user_agent for e in evidence),
+            source_ips=_sample(ip for e in evidence for ip in e.source_ips),
+            action=(f"Observed: {'; '.join(how)}. After BucketOwnerEnforced these requests fail with "
+                    "AccessControlListNotSupported; remove the ACL headers and calls (x-amz-acl: "
+                    "bucket-owner-full-control is still accepted) and grant access in the bucket policy instead."),
+            **_measures(evidence),
+        ))
+    return tasks
+
+
+def review_tasks(statements: Sequence[Statement]) -> list[Task]:
+    """One review task per drafted statement."""
+    return [
+        Task(id=stable_id("REV", s.bucket, s.sid), kind="review-policy-statement",
+             title=f"Review statement {s.sid} on {s.bucket}", principal=s.principal, buckets=(s.bucket,),
+             evidence=s.evidence, requests=s.requests, first_seen=s.first_seen, last_seen=s.last_seen,
+             action=(f"Check that {s.principal} should keep {s.access} access, then add the statement from "
+                     f"policies/{s.bucket}.json to the bucket policy."))
+        for s in statements
+    ]
+
+
+def _buckets(evidence: Iterable[Evidence]) -> tuple[str, ...]:
+    return tuple(sorted({e.bucket for e in evidence if e.bucket}))
+
+
+def _ids(evidence: Iterable[Evidence]) -> tuple[str, ...]:
+    return tuple(sorted({e.id for e in evidence}))
+
+
+def _sample(values: Iterable[str | None]) -> tuple[str, ...]:
+    return tuple(sorted({v for v in values if v}))[:SAMPLES]
+
+
+def _measures(evidence: Sequence[Evidence]) -> dict[str, object]:
+    firsts = [e.first_seen for e in evidence if e.first_seen]
+    lasts = [e.last_seen for e in evidence if e.last_seen]
+    return {"requests": sum(e.requests for e in evidence), "first_seen": min(firsts) if firsts else None,
+            "last_seen": max(lasts) if lasts else None}

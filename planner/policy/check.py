@@ -1,0 +1,79 @@
+"""Safety invariants, checked on every draft before it is written. A violation is a bug, never a warning."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from planner.errors import InternalError
+from planner.model import Blocker, Evidence, Statement
+from planner.policy.draft import policy_document
+
+BUCKET_POLICY_LIMIT = 20 * 1024  # bytes of the policy with whitespace removed (facts §9)
+SESSION_MARKERS = (":assumed-role/", "arn:aws:sts::", ":federated-user/")
+
+
+def check_statement(stmt: Statement, evidence: Mapping[str, Evidence], allowed_actions: Mapping[str, str]) -> None:
+    """Raise InternalError unless the statement grants no more than its evidence shows."""
+    doc = stmt.document
+    cited = [evidence[e] for e in stmt.evidence]
+
+    def fail(why: str) -> None:
+        raise InternalError(f"unsafe draft {stmt.sid} for {stmt.bucket}: {why}")
+
+    if doc.get("Effect") != "Allow":
+        fail("only Allow statements are drafted")
+    if not cited:
+        fail("no evidence cited")
+    actions = _as_list(doc.get("Action"))
+    if not actions or any("*" in a or "?" in a for a in actions):
+        fail(f"wildcard or empty action {actions}")
+    observed = {allowed_actions.get(e.event_name) for e in cited}
+    if not set(actions) <= observed:
+        fail(f"actions {sorted(set(actions) - observed)} were not observed")
+    _check_principal(doc.get("Principal"), cited, fail)
+    for resource in _as_list(doc.get("Resource")):
+        if resource != f"arn:aws:s3:::{stmt.bucket}" and not resource.startswith(f"arn:aws:s3:::{stmt.bucket}/"):
+            fail(f"resource {resource} is outside the bucket")
+
+
+def _check_principal(principal: Any, cited: Sequence[Evidence], fail: Any) -> None:
+    anonymous = all(e.principal_type == "anonymous" for e in cited)
+    if principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))):
+        if not anonymous:
+            fail("Principal * without anonymous evidence")
+        return
+    if not isinstance(principal, dict) or set(principal) != {"AWS"}:
+        fail(f"unexpected principal {principal!r}")
+    names = _as_list(principal["AWS"])
+    if any(marker in n for n in names for marker in SESSION_MARKERS):
+        fail(f"session principal {names}")
+    if set(names) != {e.principal for e in cited}:
+        fail(f"principal {names} is not the evidence's principal")
+
+
+def minified_size(policy: Mapping[str, Any]) -> int:
+    """Bytes of the policy as JSON with whitespace removed: what the 20 KB limit counts."""
+    return len(json.dumps(policy, separators=(",", ":"), sort_keys=True).encode())
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+def fit_to_limit(statements: Sequence[Statement]) -> tuple[tuple[Statement, ...], list[tuple[str, Blocker]]]:
+    """Keep the drafts that fit the 20 KB bucket-policy limit; a bucket whose draft does not gets a blocker."""
+    kept: list[Statement] = []
+    blockers: list[tuple[str, Blocker]] = []
+    for bucket in sorted({s.bucket for s in statements}):
+        items = [s for s in statements if s.bucket == bucket]
+        size = minified_size(policy_document(items))
+        if size > BUCKET_POLICY_LIMIT:
+            blockers.append((bucket, Blocker("policy-too-large", f"the draft is {size} bytes, over the "
+                                             f"{BUCKET_POLICY_LIMIT}-byte bucket-policy limit; no draft written")))
+        else:
+            kept.extend(items)
+    return tuple(kept), blockers

@@ -1,0 +1,180 @@
+"""Local CloudTrail source: files on disk -> DuckDB evidence query -> ScanResult."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from planner.errors import InputError
+from planner.model import Evidence, ScanResult, SkippedFile, Window
+from planner.sources import engine
+from planner.sources.files import Listing, Selection, list_files, sniff
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CloudTrailFiles:
+    """CloudTrail log files under one or more local paths."""
+
+    paths: tuple[Path, ...]
+    selection: Selection = field(default_factory=Selection)
+    threads: int | None = None
+    progress: Progress | None = None
+    name: str = "cloudtrail"
+
+    def scan(self) -> ScanResult:
+        """List, prune, sniff, then aggregate every readable file in one engine pass."""
+        listings = [list_files(p, self.selection) for p in self.paths]
+        files = [f for lst in listings for f in lst.selected]
+        pruned = sum(lst.pruned for lst in listings)
+        if not files:
+            raise InputError(_nothing_found(self.paths, listings))
+        sets, skipped = _sort_by_layout(files)
+        self._say(f"scanning {sum(map(len, (sets.wrapped, sets.lines, sets.arrays)))} files")
+        rows, bad = _run_tolerant(self._query(), sets, _window_params(self.selection), self.threads)
+        skipped.extend(bad)
+        read = len(files) - len(skipped)
+        if read == 0:
+            raise InputError(f"{', '.join(map(str, self.paths))}: no readable CloudTrail log file "
+                             f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
+        return to_scan_result(rows, files_read=read, files_pruned=pruned, skipped=tuple(skipped))
+
+    def _query(self) -> Any:
+        since, until = _window_params(self.selection).get("since"), _window_params(self.selection).get("until")
+        return engine.with_filter(engine.parse_athena("evidence"), engine.window_condition(since, until))
+
+    def _say(self, text: str) -> None:
+        if self.progress:
+            self.progress(text)
+
+
+def _nothing_found(paths: Sequence[Path], listings: Sequence[Listing]) -> str:
+    where = ", ".join(map(str, paths))
+    pruned = sum(lst.pruned for lst in listings)
+    if pruned:
+        return f"{where}: {pruned} CloudTrail files found but none inside --since/--until/--regions/--accounts"
+    return f"{where}: no CloudTrail log files (*.json, *.json.gz) found; point --cloudtrail at AWSLogs/ or a folder of logs"
+
+
+def _window_params(sel: Selection) -> dict[str, str]:
+    params = {}
+    if sel.since:
+        params["since"] = f"{sel.since.isoformat()}T00:00:00Z"
+    if sel.until:
+        params["until"] = f"{(sel.until + timedelta(days=1)).isoformat()}T00:00:00Z"
+    return params
+
+
+def _sort_by_layout(files: Sequence[Path]) -> tuple[engine.FileSets, list[SkippedFile]]:
+    groups: dict[str, list[str]] = defaultdict(list)
+    skipped: list[SkippedFile] = []
+    for path in files:
+        layout = sniff(path)
+        if isinstance(layout, SkippedFile):
+            skipped.append(layout)
+        else:
+            groups[layout].append(str(path))
+    sets = engine.FileSets(tuple(groups["wrapped"]), tuple(groups["lines"]), tuple(groups["arrays"]))
+    return sets, skipped
+
+
+def _run_tolerant(query: Any, sets: engine.FileSets, params: dict[str, str],
+                  threads: int | None) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+    """Run the query; a file the engine cannot read is set aside with the reason and the rest re-run."""
+    bad: list[SkippedFile] = []
+    con = engine.connect(threads)
+    while sets:
+        try:
+            return engine.run_query(con, query, sets, params), bad
+        except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as err:
+            message = str(err).splitlines()[0]
+            culprit = engine.input_error_file(message, _all(sets)) or _find_bad_file(con, sets)
+            if culprit is None:
+                raise InputError(f"the engine could not read the logs: {message}") from err
+            bad.append(SkippedFile(culprit, _reason(message)))
+            sets = _without(sets, culprit)
+    return [], bad
+
+
+def _find_bad_file(con: duckdb.DuckDBPyConnection, sets: engine.FileSets) -> str | None:
+    """When the engine's message names no file, try each file alone (slow, but only on failure)."""
+    query = engine.parse_athena("evidence")
+    for path in _all(sets):
+        one = engine.FileSets(**{k: (path,) if path in getattr(sets, k) else () for k in ("wrapped", "lines", "arrays")})
+        try:
+            engine.run_query(con, query, one, {})
+        except duckdb.Error:
+            return path
+    return None
+
+
+def _all(sets: engine.FileSets) -> list[str]:
+    return [*sets.wrapped, *sets.lines, *sets.arrays]
+
+
+def _without(sets: engine.FileSets, path: str) -> engine.FileSets:
+    return engine.FileSets(*(tuple(p for p in getattr(sets, k) if p != path) for k in ("wrapped", "lines", "arrays")))
+
+
+def _reason(message: str) -> str:
+    for prefix in ("IO Error: ", "Invalid Input Error: ", "Conversion Error: "):
+        message = message.removeprefix(prefix)
+    return message.strip()[:300]
+
+
+def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pruned: int,
+                   skipped: tuple[SkippedFile, ...]) -> ScanResult:
+    """Fold the query's rows (kinds evidence / s3 / other) into evidence, bucket totals and the window seen."""
+    evidence: list[Evidence] = []
+    bucket_requests: dict[str, int] = defaultdict(int)
+    bucket_accounts: dict[str, str] = {}
+    records = 0
+    firsts, lasts = [], []
+    for row in rows:
+        records += int(row["records"])
+        if row["first_seen"]:
+            firsts.append(row["first_seen"])
+            lasts.append(row["last_seen"])
+        if row["bucket"]:
+            bucket_requests[row["bucket"]] += int(row["requests"] if row["kind"] == "evidence" else row["records"])
+            if row["bucket_account_id"]:
+                bucket_accounts.setdefault(row["bucket"], row["bucket_account_id"])
+        if row["kind"] == "evidence":
+            evidence.append(evidence_from_row(row))
+    evidence.sort(key=lambda e: tuple("" if v is None else str(v) for v in e.key))
+    window = Window(_day(min(firsts)) if firsts else None, _day(max(lasts)) if lasts else None)
+    return ScanResult(tuple(evidence), dict(bucket_requests), bucket_accounts, records, window,
+                      files_read, files_pruned, skipped)
+
+
+def evidence_from_row(row: dict[str, Any], source: str = "cloudtrail") -> Evidence:
+    """One evidence row from the query's columns."""
+    return Evidence(
+        source=source, bucket=row["bucket"], bucket_account_id=row["bucket_account_id"], region=row["region"],
+        event_name=row["event_name"], principal=row["principal"], principal_type=row["principal_type"],
+        account_id=row["account_id"], user_agent=row["user_agent"], signature_version=row["signature_version"],
+        auth_method=row["auth_method"], acl_required=bool(row["acl_required"]), acl_header=row["acl_header"],
+        requests=int(row["requests"]), errors=int(row["errors"]), first_seen=row["first_seen"],
+        last_seen=row["last_seen"], source_ips=tuple(row["source_ips"] or ()),
+        session_names=tuple(row["session_names"] or ()), key_prefixes=tuple(row["key_prefixes"] or ()),
+        key_prefix_count=int(row["key_prefix_count"] or 0),
+    )
+
+
+def _day(timestamp: str) -> str:
+    return timestamp[:10]
+
+
+def parse_day(text: str) -> date:
+    """A YYYY-MM-DD day, or an InputError naming the value."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError as err:
+        raise InputError(f"{text!r} is not a day; use YYYY-MM-DD") from err

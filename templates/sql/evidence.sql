@@ -1,0 +1,120 @@
+-- s3plan evidence query (Athena / Trino dialect; run as-is on Athena, transpiled by sqlglot for DuckDB).
+--
+-- One pass over the CloudTrail table returns aggregated rows, never raw records:
+--   kind = 'evidence' : S3 requests that signed with SigV2, needed an ACL (aclRequired = 'Yes'), set an ACL
+--                       (PutObjectAcl/PutBucketAcl, x-amz-acl other than bucket-owner-full-control, any
+--                       x-amz-grant-* header), or came from outside the bucket owner's account (anonymous
+--                       callers and other accounts: the access an ACL may grant, shown as context even when
+--                       aclRequired is absent, e.g. in logs older than the field), one row per combination
+--                       of the key columns;
+--   kind = 's3'       : every other S3 request, collapsed to one row per bucket (for bucket totals);
+--   kind = 'other'    : every non-S3 record, one row (so the run can report records scanned).
+-- A request that is both SigV2 and aclRequired is one row with both flags. Duplicate deliveries of the
+-- same request (same requestid, or eventid when there is none) count once in `requests`.
+-- Sources: the AWS guide's seed queries (s3-migration-facts.md §7b), aclRequired semantics (§4c),
+-- principal shapes (§5c), SignatureVersion/AuthenticationMethod (§5e), bucket owner from resources (§5f).
+WITH classified AS (
+  SELECT
+    eventsource = 's3.amazonaws.com' AS is_s3,
+    json_extract_scalar(requestparameters, '$.bucketName') AS bucket,
+    element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid AS bucket_account_id,
+    awsregion AS region,
+    eventname AS event_name,
+    useridentity,
+    useragent,
+    json_extract_scalar(additionaleventdata, '$.SignatureVersion') AS signature_version,
+    json_extract_scalar(additionaleventdata, '$.AuthenticationMethod') AS auth_method,
+    coalesce(json_extract_scalar(additionaleventdata, '$.aclRequired') = 'Yes', false) AS acl_required,
+    json_extract_scalar(requestparameters, '$["x-amz-acl"]') AS canned_acl,
+    CASE
+      WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-full-control"]') IS NOT NULL THEN 'x-amz-grant-full-control'
+      WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-read"]') IS NOT NULL THEN 'x-amz-grant-read'
+      WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-read-acp"]') IS NOT NULL THEN 'x-amz-grant-read-acp'
+      WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-write"]') IS NOT NULL THEN 'x-amz-grant-write'
+      WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-write-acp"]') IS NOT NULL THEN 'x-amz-grant-write-acp'
+    END AS grant_header,
+    json_extract_scalar(requestparameters, '$.key') AS object_key,
+    coalesce(requestid, eventid) AS request_key,
+    useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') OR useridentity.type = 'AWSAccount'
+      OR useridentity.accountid <> coalesce(
+        element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid, recipientaccountid
+      ) AS is_outside,
+    errorcode,
+    sourceipaddress,
+    eventtime
+  FROM cloudtrail
+),
+flagged AS (
+  SELECT
+    *,
+    is_s3 AND (
+      signature_version = 'SigV2'
+      OR acl_required
+      OR event_name IN ('PutObjectAcl', 'PutBucketAcl')
+      OR (canned_acl IS NOT NULL AND canned_acl <> 'bucket-owner-full-control')
+      OR grant_header IS NOT NULL
+      OR coalesce(is_outside, false)
+    ) AS is_evidence
+  FROM classified
+),
+requests AS (
+  SELECT
+    CASE WHEN is_evidence THEN 'evidence' WHEN is_s3 THEN 's3' ELSE 'other' END AS kind,
+    CASE WHEN is_s3 THEN bucket END AS bucket,
+    CASE WHEN is_s3 THEN bucket_account_id END AS bucket_account_id,
+    CASE WHEN is_evidence THEN region END AS region,
+    CASE WHEN is_evidence THEN event_name END AS event_name,
+    CASE WHEN NOT is_evidence THEN NULL
+      WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
+      WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.arn IS NOT NULL
+        THEN useridentity.sessioncontext.sessionissuer.arn
+      WHEN useridentity.type = 'AWSService' THEN coalesce(useridentity.invokedby, sourceipaddress)
+      WHEN useridentity.type = 'AWSAccount' THEN concat('arn:aws:iam::', useridentity.accountid, ':root')
+      ELSE coalesce(useridentity.arn, useridentity.principalid, 'unknown')
+    END AS principal,
+    CASE WHEN NOT is_evidence THEN NULL
+      WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
+      ELSE coalesce(useridentity.type, 'Unknown')
+    END AS principal_type,
+    CASE WHEN NOT is_evidence OR useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN NULL
+      ELSE useridentity.accountid
+    END AS account_id,
+    CASE WHEN NOT is_evidence THEN NULL
+      WHEN useragent LIKE '[%]' THEN substr(useragent, 2, length(useragent) - 2)
+      ELSE useragent
+    END AS user_agent,
+    CASE WHEN is_evidence THEN signature_version END AS signature_version,
+    CASE WHEN is_evidence THEN auth_method END AS auth_method,
+    is_evidence AND acl_required AS acl_required,
+    CASE WHEN is_evidence THEN coalesce(canned_acl, grant_header) END AS acl_header,
+    CASE WHEN is_evidence AND useridentity.type = 'AssumedRole'
+      THEN split_part(useridentity.arn, '/', 3)
+    END AS session_name,
+    CASE WHEN is_evidence AND object_key IS NOT NULL
+      THEN CASE WHEN strpos(object_key, '/') > 0
+        THEN substr(object_key, 1, strpos(object_key, '/'))
+        ELSE object_key
+      END
+    END AS key_prefix,
+    CASE WHEN is_evidence THEN request_key END AS request_key,
+    CASE WHEN is_evidence THEN sourceipaddress END AS source_ip,
+    errorcode,
+    eventtime
+  FROM flagged
+)
+SELECT
+  kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+  user_agent, signature_version, auth_method, acl_required, acl_header,
+  count(*) AS records,
+  count(DISTINCT request_key) AS requests,
+  count(errorcode) AS errors,
+  min(eventtime) AS first_seen,
+  max(eventtime) AS last_seen,
+  slice(array_sort(array_agg(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), 1, 5) AS source_ips,
+  slice(array_sort(array_agg(DISTINCT session_name) FILTER (WHERE session_name IS NOT NULL)), 1, 5) AS session_names,
+  slice(array_sort(array_agg(DISTINCT key_prefix) FILTER (WHERE key_prefix IS NOT NULL)), 1, 50) AS key_prefixes,
+  count(DISTINCT key_prefix) AS key_prefix_count
+FROM requests
+GROUP BY
+  kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+  user_agent, signature_version, auth_method, acl_required, acl_header
