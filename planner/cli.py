@@ -88,7 +88,8 @@ def summary(result: RunResult) -> str:
         f"Tasks: {len(plan_.tasks)}.",
     ]
     lines += [f"  skipped {s.path}: {s.reason}" for s in run.skipped[:10]]
-    lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({len(result.written) - 2} drafts)")
+    drafts = len(result.written) - 2
+    lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({drafts} drafts)")
     return "\n".join(lines)
 
 

@@ -38,6 +38,7 @@ class _LineLoader(yaml.SafeLoader):
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         mapping = super().construct_mapping(node, deep=deep)
         mapping["__line__"] = node.start_mark.line + 1
+        mapping["__keylines__"] = {k.value: k.start_mark.line + 1 for k, _ in node.value if isinstance(k.value, str)}
         return mapping
 
 
@@ -71,21 +72,25 @@ def _load_file(path: Path, kind: str) -> list[Rule]:
     seen: dict[str, int] = {}
     out = []
     for item in doc["rules"]:
-        line = item.pop("__line__", 0) if isinstance(item, dict) else 0
+        line = item.get("__line__", 0) if isinstance(item, dict) else 0
+        keylines = item.get("__keylines__", {}) if isinstance(item, dict) else {}
         clean = _strip_lines(item)
-        _validate(clean, schema, kind, path, line)
+        _validate(clean, schema, kind, path, line, keylines)
         if clean["id"] in seen:
             raise RuleError(f"{path}:{line}: duplicate rule id {clean['id']} (first at line {seen[clean['id']]})")
         seen[clean["id"]] = line
-        _check_regex(clean, path, line)
+        _check_regex(clean, path, keylines.get("match", line))
         out.append(Rule(clean["id"], kind, clean, str(path), line))
     return out
 
 
-def _validate(item: Any, schema: dict[str, Any], kind: str, path: Path, line: int) -> None:
+def _validate(item: Any, schema: dict[str, Any], kind: str, path: Path, line: int,
+              keylines: Mapping[str, int]) -> None:
     sub = {"$defs": schema["$defs"], **schema["$defs"][kind]}
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(sub).iter_errors(item))
     if error is not None:
+        if error.absolute_path:
+            line = keylines.get(str(error.absolute_path[0]), line)
         where = ".".join(str(p) for p in error.absolute_path) or "rule"
         if error.validator == "additionalProperties" and "match" in error.absolute_path:
             raise RuleError(f"{path}:{line}: unknown operator in match: {error.message}")
@@ -104,7 +109,7 @@ def _check_regex(item: Mapping[str, Any], path: Path, line: int) -> None:
 
 def _strip_lines(value: Any) -> Any:
     if isinstance(value, dict):
-        return {k: _strip_lines(v) for k, v in value.items() if k != "__line__"}
+        return {k: _strip_lines(v) for k, v in value.items() if k not in ("__line__", "__keylines__")}
     if isinstance(value, list):
         return [_strip_lines(v) for v in value]
     return value

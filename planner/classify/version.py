@@ -39,5 +39,8 @@ def version_lt(a: str | None, b: str | None) -> bool:
     if va is None or vb is None:
         return False
     width = max(len(va.release), len(vb.release))
-    pad = lambda v: (v.release + (0,) * (width - len(v.release)), v.final)  # noqa: E731
-    return pad(va) < pad(vb)
+
+    def padded(v: Version) -> tuple[tuple[int, ...], int]:
+        return v.release + (0,) * (width - len(v.release)), v.final
+
+    return padded(va) < padded(vb)

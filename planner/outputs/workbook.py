@@ -95,19 +95,25 @@ ACL_COLUMNS = (
 STATEMENT_COLUMNS = (
     Column("Bucket", 28, lambda s: s.bucket), Column("Sid", 40, lambda s: s.sid),
     Column("Principal", 50, lambda s: s.principal), Column("Access", 14, lambda s: s.access),
-    Column("Actions", 30, lambda s: s.document.get("Action")), Column("Resources", 50, lambda s: s.document.get("Resource")),
+    Column("Actions", 30, lambda s: s.document.get("Action")),
+    Column("Resources", 50, lambda s: s.document.get("Resource")),
     Column("Requests", 10, lambda s: s.requests), Column("Risk", 40, lambda s: s.risk),
     Column("Draft file", 30, lambda s: f"policies/{s.bucket}.json"),
 )
 BUCKET_COLUMNS = (
     Column("Bucket", 28, lambda b: b.bucket), Column("Account", 14, lambda b: b.account_id),
     Column("Requests", 10, lambda b: b.requests), Column("SigV2 requests", 12, lambda b: b.sigv2_requests),
-    Column("ACL requests", 12, lambda b: b.acl_requests), Column("SigV4 ready", 11, lambda b: "yes" if b.sigv4_ready else "no"),
+    Column("ACL requests", 12, lambda b: b.acl_requests),
+    Column("SigV4 ready", 11, lambda b: "yes" if b.sigv4_ready else "no"),
     Column("ACLs ready", 11, lambda b: "yes" if b.acls_ready else "no"),
     Column("Blockers", 80, lambda b: [f"{x.kind}: {x.detail}" for x in b.blockers]),
 )
+def _field(name: str) -> Callable[[Any], Any]:
+    return lambda row: row[name]
+
+
 EVIDENCE_COLUMNS = tuple(
-    Column(name, 14 if name not in ("principal", "user_agent") else 50, lambda e, n=name: e[n])
+    Column(name, 14 if name not in ("principal", "user_agent") else 50, _field(name))
     for name in ("id", "bucket", "event_name", "principal", "principal_type", "account_id", "user_agent",
                  "signature_version", "auth_method", "acl_required", "acl_header", "requests", "errors",
                  "first_seen", "last_seen", "region", "bucket_account_id", "source_ips")

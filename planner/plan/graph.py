@@ -32,7 +32,8 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
     """Tasks with dependencies and waves, and every bucket's readiness and blockers."""
     work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements)
     blockers = _blockers(sigv2, acl, statements, extra_blockers or {})
-    buckets = sorted(set(bucket_requests) | {f.evidence.bucket for f in (*sigv2, *acl) if f.evidence.bucket})
+    seen = [f.evidence.bucket for f in sigv2] + [f.evidence.bucket for f in acl]
+    buckets = sorted(set(bucket_requests) | {b for b in seen if b})
     work += _bucket_tasks(buckets, work, sigv2, acl, blockers)
     graph = _graph(work)
     waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
@@ -90,9 +91,9 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
               extra: Mapping[str, Sequence[Blocker]]) -> dict[str, list[Blocker]]:
     out: dict[str, list[Blocker]] = defaultdict(list)
     callers: dict[str, set[str]] = defaultdict(set)
-    for f in sigv2:
-        if f.evidence.bucket:
-            callers[f.evidence.bucket].add(f.evidence.principal)
+    for sf in sigv2:
+        if sf.evidence.bucket:
+            callers[sf.evidence.bucket].add(sf.evidence.principal)
     for bucket, principals in callers.items():
         out[bucket].append(Blocker("sigv2-callers", f"{len(principals)} caller(s) still sign SigV2: "
                                    + ", ".join(sorted(principals)[:5])))
@@ -102,7 +103,8 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
             by_kind[(f.evidence.bucket, f.access_kind)].add(f.evidence.principal)
     texts = {
         "acl-write": ("acl-writers", "caller(s) still set ACLs"),
-        "anonymous": ("anonymous-acl-access", "anonymous access relied on a public ACL (no public statement is drafted)"),
+        "anonymous": ("anonymous-acl-access",
+                      "anonymous access relied on a public ACL (no public statement is drafted)"),
         "service": ("service-acl-access", "AWS service access relied on an ACL"),
     }
     for (bucket, kind), principals in sorted(by_kind.items()):

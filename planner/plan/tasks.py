@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import TypedDict
 
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.classify.version import parse_version, version_lt
@@ -44,7 +45,7 @@ def _sdk_task(key: tuple[str, str, str, int], group: Sequence[SigV2Finding]) -> 
         title=_sdk_title(kind, principal, client, target), principal=principal,
         buckets=_buckets(evidence), evidence=_ids(evidence), action=_sdk_action(kind, client, target, evidence),
         client=None if kind == "fix-presigned-urls" else client, target_version=target,
-        user_agents=_sample(e.user_agent for e in evidence), source_ips=_sample(ip for e in evidence for ip in e.source_ips),
+        user_agents=_sample(e.user_agent for e in evidence), source_ips=_ips(evidence),
         rules=tuple(sorted({f.client.rule for f in group})), **_measures(evidence),
     )
 
@@ -65,7 +66,7 @@ def _sdk_title(kind: str, principal: str, client: Client, target: str | None) ->
         "configure-sdk": f"Turn on SigV4 in {name} ({principal})",
         "replace-sdk": f"Replace {name}, which is end of life ({principal})",
         "fix-presigned-urls": f"Sign presigned URLs with SigV4 ({principal})",
-        "investigate-client": f"Identify the SigV2 client {client.family} {client.version or ''} ({principal})".replace(" (", " (", 1),
+        "investigate-client": f"Identify the SigV2 client {name} ({principal})",
     }[kind]
 
 
@@ -73,17 +74,20 @@ def _sdk_action(kind: str, client: Client, target: str | None, evidence: Sequenc
     setting = f" Setting: {client.setting}." if client.setting else ""
     docs = f" See {client.docs}." if client.docs else ""
     if kind == "upgrade-sdk":
-        return f"Upgrade to {target} or later; versions before it sign S3 requests with SigV2 by default.{setting}{docs}"
+        return (f"Upgrade to {target} or later; versions before it sign S3 requests with SigV2 by default."
+                f"{setting}{docs}")
     if kind == "configure-sdk":
         return f"This version supports SigV4 but was seen signing SigV2: change its configuration.{setting}{docs}"
     if kind == "replace-sdk":
-        return f"{client.family} is end of life and keeps SigV2 in SigV2 regions; move to a supported SDK.{setting}{docs}"
+        return (f"{client.family} is end of life and keeps SigV2 in SigV2 regions; move to a supported SDK."
+                f"{setting}{docs}")
     if kind == "fix-presigned-urls":
         agents = ", ".join(_sample(e.user_agent for e in evidence)) or "unknown"
         return ("Presigned URLs signed by this principal use SigV2 (AuthenticationMethod=QueryString). Fix the "
                 "application that generates them: set SigV4 and the bucket's Region in its SDK client. "
                 f"The user agents are the downloaders, not the signer: {agents}.")
-    return "The user agent is not a known AWS SDK or tool: find the owner of this client from the principal, IPs and user agents."
+    return ("The user agent is not a known AWS SDK or tool: find the owner of this client from the principal, "
+            "source IPs and user agents.")
 
 
 def stop_acl_tasks(findings: Sequence[AclFinding]) -> list[Task]:
@@ -94,12 +98,13 @@ def stop_acl_tasks(findings: Sequence[AclFinding]) -> list[Task]:
             groups[f.evidence.principal].append(f.evidence)
     tasks = []
     for principal, evidence in sorted(groups.items()):
-        how = sorted({e.event_name if e.acl_header is None else f"{e.event_name} with {e.acl_header}" for e in evidence})
+        how = sorted({e.event_name if e.acl_header is None else f"{e.event_name} with {e.acl_header}"
+                      for e in evidence})
         tasks.append(Task(
             id=stable_id("ACL", principal), kind="stop-setting-acls",
             title=f"Stop setting ACLs ({principal})", principal=principal, buckets=_buckets(evidence),
             evidence=_ids(evidence), user_agents=_sample(e.user_agent for e in evidence),
-            source_ips=_sample(ip for e in evidence for ip in e.source_ips),
+            source_ips=_ips(evidence),
             action=(f"Observed: {'; '.join(how)}. After BucketOwnerEnforced these requests fail with "
                     "AccessControlListNotSupported; remove the ACL headers and calls (x-amz-acl: "
                     "bucket-owner-full-control is still accepted) and grant access in the bucket policy instead."),
@@ -132,7 +137,18 @@ def _sample(values: Iterable[str | None]) -> tuple[str, ...]:
     return tuple(sorted({v for v in values if v}))[:SAMPLES]
 
 
-def _measures(evidence: Sequence[Evidence]) -> dict[str, object]:
+def _ips(evidence: Iterable[Evidence]) -> tuple[str, ...]:
+    return _sample(ip for e in evidence for ip in e.source_ips)
+
+
+class _Measures(TypedDict):
+    requests: int
+    first_seen: str | None
+    last_seen: str | None
+
+
+def _measures(evidence: Sequence[Evidence]) -> _Measures:
+    """Request count and first/last seen over evidence rows."""
     firsts = [e.first_seen for e in evidence if e.first_seen]
     lasts = [e.last_seen for e in evidence if e.last_seen]
     return {"requests": sum(e.requests for e in evidence), "first_seen": min(firsts) if firsts else None,

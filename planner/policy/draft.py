@@ -83,7 +83,9 @@ def object_pattern(prefix: str) -> str:
 
 def make_sid(bucket: str, principal: str, access: str, scope: str) -> str:
     """A stable, readable Sid of [A-Za-z0-9] (facts §9): S3PlanAcl<Access><Name><hash>."""
-    name = re.sub(r"[^A-Za-z0-9]", "", principal.rsplit("/", 1)[-1].rsplit(":", 1)[-1].title())[:24]
+    account_root = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):root$", principal)
+    label = f"Account{account_root.group(1)}" if account_root else principal.rsplit("/", 1)[-1].title()
+    name = re.sub(r"[^A-Za-z0-9]", "", label)[:24]
     digest = hashlib.sha256(f"{bucket}|{principal}|{access}|{scope}".encode()).hexdigest()[:6]
     camel = "".join(part.title() for part in f"{access}-{scope}".split("-"))
     return f"S3PlanAcl{camel}{name}{digest}"

@@ -60,7 +60,8 @@ def _nothing_found(paths: Sequence[Path], listings: Sequence[Listing]) -> str:
     pruned = sum(lst.pruned for lst in listings)
     if pruned:
         return f"{where}: {pruned} CloudTrail files found but none inside --since/--until/--regions/--accounts"
-    return f"{where}: no CloudTrail log files (*.json, *.json.gz) found; point --cloudtrail at AWSLogs/ or a folder of logs"
+    return (f"{where}: no CloudTrail log files (*.json, *.json.gz) found; "
+            "point --cloudtrail at AWSLogs/ or a folder of logs")
 
 
 def _window_params(sel: Selection) -> dict[str, str]:
@@ -107,7 +108,7 @@ def _find_bad_file(con: duckdb.DuckDBPyConnection, sets: engine.FileSets) -> str
     """When the engine's message names no file, try each file alone (slow, but only on failure)."""
     query = engine.parse_athena("evidence")
     for path in _all(sets):
-        one = engine.FileSets(**{k: (path,) if path in getattr(sets, k) else () for k in ("wrapped", "lines", "arrays")})
+        one = engine.FileSets(*((path,) if path in getattr(sets, k) else () for k in ("wrapped", "lines", "arrays")))
         try:
             engine.run_query(con, query, one, {})
         except duckdb.Error:

@@ -87,12 +87,13 @@ def athena_sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
-def parse_athena(name: str) -> exp.Expression:
+def parse_athena(name: str) -> exp.Expr:
     """Parse a shipped query as Athena SQL; a query that does not parse is a bug."""
-    return sqlglot.parse_one(athena_sql(name), read="athena")
+    parsed: exp.Expr = sqlglot.parse_one(athena_sql(name), read="athena")
+    return parsed
 
 
-def with_filter(query: exp.Expression, condition: exp.Expression | None, cte: str = "classified") -> exp.Expression:
+def with_filter(query: exp.Expr, condition: exp.Expr | None, cte: str = "classified") -> exp.Expr:
     """Add `condition` (already built from validated values) to the WHERE of the named CTE."""
     if condition is None:
         return query
@@ -104,17 +105,20 @@ def with_filter(query: exp.Expression, condition: exp.Expression | None, cte: st
     raise ValueError(f"query has no CTE named {cte!r}")
 
 
-def window_condition(since: str | None, until_exclusive: str | None) -> exp.Expression | None:
+def window_condition(since: str | None, until_exclusive: str | None) -> exp.Expr | None:
     """eventtime >= since AND eventtime < until, as bound parameters (ISO strings compare in order)."""
-    parts: list[exp.Expression] = []
+    parts: list[exp.Expr] = []
     if since:
         parts.append(exp.GTE(this=exp.column("eventtime"), expression=exp.Placeholder(this="since")))
     if until_exclusive:
         parts.append(exp.LT(this=exp.column("eventtime"), expression=exp.Placeholder(this="until")))
-    return exp.and_(*parts) if parts else None
+    if not parts:
+        return None
+    condition: exp.Expr = exp.and_(*parts)
+    return condition
 
 
-def to_duckdb(query: exp.Expression) -> str:
+def to_duckdb(query: exp.Expr) -> str:
     """Transpile an Athena query for DuckDB."""
     return query.sql(dialect="duckdb")
 
@@ -138,7 +142,7 @@ def _scan_sql(sets: FileSets) -> str:
     return " UNION ALL ".join(parts)
 
 
-def run_query(con: duckdb.DuckDBPyConnection, query: exp.Expression, sets: FileSets,
+def run_query(con: duckdb.DuckDBPyConnection, query: exp.Expr, sets: FileSets,
               params: dict[str, Any]) -> list[dict[str, Any]]:
     """Run one Athena-dialect query over the file sets; returns rows as dicts."""
     body = to_duckdb(query)
@@ -147,7 +151,7 @@ def run_query(con: duckdb.DuckDBPyConnection, query: exp.Expression, sets: FileS
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     cur = con.execute(sql, {**bound, **used})
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, row)) for row in cur.fetchall()]
+    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
 def _strip_leading_comments(sql: str) -> str:

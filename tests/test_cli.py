@@ -1,0 +1,74 @@
+"""The command line: exit codes, one-line errors, outputs in --out, the workbook backup."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from planner.cli import main
+from tests.conftest import mixed_tree
+
+
+def run(*args: str):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_plan_writes_outputs_and_exits_0(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    out = tmp_path / "out"
+    result = run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    assert "SigV2: 2 callers" in result.output
+    assert (out / "plan.json").exists() and (out / "migration-plan.xlsx").exists()
+    assert sorted(p.name for p in (out / "policies").iterdir()) == ["bucket-a.json", "bucket-b.json"]
+    policy = json.loads((out / "policies" / "bucket-a.json").read_text())
+    assert policy["Version"] == "2012-10-17" and policy["Statement"]
+
+
+def test_fail_on_blockers_exits_1(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    result = run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "o"), "--fail-on-blockers")
+    assert result.exit_code == 1
+    assert (tmp_path / "o" / "plan.json").exists()
+
+
+def test_previous_workbook_is_kept_as_a_backup(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out)).exit_code == 0
+    backups = list(out.glob("migration-plan.*.xlsx"))
+    assert len(backups) == 1
+
+
+def test_input_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    cases = [
+        (["plan", "--cloudtrail", str(tmp_path / "missing"), "--out", str(tmp_path / "o")], "no such file or folder"),
+        (["plan", "--cloudtrail", str(tmp_path), "--out", str(tmp_path / "o")], "no CloudTrail log files"),
+        (["plan", "--cloudtrail", str(tmp_path), "--since", "2026-13-01"], "--since '2026-13-01'"),
+        (["plan", "--cloudtrail", str(tmp_path), "--regions", "us-east-1,Mars"], "--regions 'Mars'"),
+        (["plan", "--cloudtrail", str(tmp_path), "--accounts", "12345"], "--accounts '12345'"),
+        (["plan", "--cloudtrail", str(tmp_path), "--since", "2026-11-05", "--until", "2026-11-01"], "is after"),
+    ]
+    for args, fragment in cases:
+        result = run(*args)
+        assert result.exit_code == 2, (args, result.output)
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0], (args, result.output)
+
+
+def test_strict_turns_skipped_files_into_exit_2(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    extra = tmp_path / "loose"
+    extra.mkdir()
+    (extra / "broken.json.gz").write_bytes(b"\x1f\x8bnot really gzip")
+    args = ["plan", "--cloudtrail", str(tmp_path / "tree"), "--cloudtrail", str(extra), "--out", str(tmp_path / "o")]
+    relaxed = run(*args)
+    assert relaxed.exit_code == 0 and "skipped" in relaxed.output and "broken.json.gz" in relaxed.output
+    plan = json.loads((tmp_path / "o" / "plan.json").read_text())
+    assert [Path(s["path"]).name for s in plan["run"]["skipped"]] == ["broken.json.gz"]
+    strict = run(*args, "--strict", "--out", str(tmp_path / "strict"))
+    assert strict.exit_code == 2 and "broken.json.gz" in strict.output
+    assert not (tmp_path / "strict").exists()

@@ -1,0 +1,104 @@
+"""Rule files: schema-checked, errors as `file:line: message`, exit 2 from the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from planner.classify.loader import load_rules
+from planner.classify.useragent import ClientCatalogue
+from planner.classify.version import parse_version, version_lt
+from planner.cli import main
+from planner.errors import RuleError
+from tests.conftest import mixed_tree
+
+CATALOGUE = ClientCatalogue(load_rules("clients"))
+
+GOOD = """rules:
+  - id: SDK-900
+    title: In-house uploader
+    family: my-uploader
+    match: {regex: '^my-uploader/(?P<version>[0-9.]+)'}
+    minimum_version: "2.0"
+    source: team wiki
+"""
+
+
+def _rules_dir(tmp_path: Path, body: str) -> Path:
+    folder = tmp_path / "rules" / "clients"
+    folder.mkdir(parents=True)
+    (folder / "custom.yaml").write_text(body)
+    return tmp_path / "rules"
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    (GOOD.replace("'^my-uploader/(?P<version>[0-9.]+)'", "'^my-uploader/(?P<version>[0-9.]+'"), "custom.yaml:5: bad regex"),
+    (GOOD.replace("match: {regex:", "match: {startswith:"), "custom.yaml:5: unknown operator"),
+    (GOOD + GOOD.replace("rules:\n", ""), "custom.yaml:8: duplicate rule id SDK-900 (first at line 2)"),
+    (GOOD.replace("    source: team wiki\n", ""), "custom.yaml:2: rule: 'source' is a required property"),
+    ("rules: [\n", "custom.yaml:2: not valid YAML"),
+])
+def test_bad_rule_files_name_file_and_line(tmp_path: Path, body: str, message: str) -> None:
+    extra = _rules_dir(tmp_path, body)
+    with pytest.raises(RuleError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        load_rules("clients", [extra])
+    mixed_tree(tmp_path / "tree")
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "o"),
+                                       "--rules", str(extra)])
+    assert result.exit_code == 2
+    assert message.split(":")[0] in result.output and "Traceback" not in result.output
+
+
+def test_user_rules_add_families(tmp_path: Path) -> None:
+    rules = load_rules("clients", [_rules_dir(tmp_path, GOOD)])
+    client = ClientCatalogue(rules).identify("[my-uploader/1.2 linux]")
+    assert (client.family, client.version, client.rule) == ("my-uploader", "1.2", "SDK-900")
+
+
+@pytest.mark.parametrize(("agent", "family", "version"), [
+    ("[aws-cli/1.11.10 Python/2.7.8 Linux/3.2.45 botocore/1.4.67]", "aws-cli-v1", "1.11.10"),
+    ("aws-cli/2.13.25 Python/3.11.5 Linux/6.8.0-56-generic exe/x86_64.ubuntu.24 prompt/off", "aws-cli-v2", "2.13.25"),
+    ("[Boto3/1.4.4 Python/2.7.12 Darwin/16.5.0 Botocore/1.5.12]", "boto3", "1.4.4"),
+    ("Boto3/1.28.62 md/Botocore#1.31.62 ua/2.0 os/macos#22.6.0 Botocore/1.31.62", "boto3", "1.28.62"),
+    ("[aws-sdk-java/1.11.504 Linux/4.14.186 OpenJDK_64-Bit_Server_VM/11.0.2+9 java/11.0.2]", "aws-sdk-java-v1", "1.11.504"),
+    ("aws-sdk-java/2.0.0-preview-9-SNAPSHOT Mac_OS_X/10.11.6 Java/1.8.0_151", "aws-sdk-java-v2", "2.0.0-preview-9-SNAPSHOT"),
+    ("Hadoop 3.3.4, aws-sdk-java/1.12.262 Linux/5.10 cfg/retry-mode/legacy", "hadoop-s3a", "1.12.262"),
+    ("ElasticMapReduce/1.0.0 emrfs/s3n {}, aws-sdk-java/1.11.129 Linux/4.4.35", "emrfs", "1.11.129"),
+    ("[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.750 Linux/5.10.226]", "aws-internal", None),
+    ("aws-sdk-nodejs/2.586.0 darwin/v13.2.0 promise", "aws-sdk-js-v2", "2.586.0"),
+    ("aws-sdk-go/1.44.237 (go1.19.7; linux; arm64)", "aws-sdk-go-v1", "1.44.237"),
+    ("AWSPowerShell/3.3.365.0 .NET_Runtime/4.0 .NET_Framework/4.0", "aws-powershell", "3.3.365.0"),
+    ("aws-sdk-ruby2/2.11.19 ruby/2.3.1 x86_64-linux", "aws-sdk-ruby-v2", "2.11.19"),
+    ("cloudtrail.amazonaws.com", "aws-internal", None),
+    ("AWS Internal", "aws-internal", None),
+    ("[Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36]", "browser", None),
+    ("curl/7.15.1", "http-library", None),
+    ("", "unknown", None),
+    ("\x00\xff garbage \x1b[31m", "unknown", None),
+])
+def test_user_agents_from_the_facts_file(agent: str, family: str, version: str | None) -> None:
+    client = CATALOGUE.identify(agent)
+    assert (client.family, client.version) == (family, version)
+
+
+def test_versions_compare_like_sdks_print_them() -> None:
+    assert version_lt("1.11.200", "1.11.201") and not version_lt("1.11.201", "1.11.201")
+    assert version_lt("1.9.0", "1.11.201")
+    assert version_lt("2.0.0dev3", "2.0.0") and version_lt("2.0.0-preview-9-SNAPSHOT", "2.0.0")
+    assert version_lt("3.1.10", "3.3.0.0") and not version_lt("3.3.0.0", "3.3")
+    assert not version_lt(None, "1.0") and not version_lt("garbage", "1.0")
+
+
+@given(st.text())
+def test_version_parser_never_raises(text: str) -> None:
+    parsed = parse_version(text)
+    assert parsed is None or all(part >= 0 for part in parsed.release)
+
+
+@given(st.text(max_size=2000))
+def test_identify_never_raises(text: str) -> None:
+    assert CATALOGUE.identify(text).family

@@ -1,0 +1,80 @@
+"""The workbook, read back with openpyxl: sheets, tracker columns, and log strings kept as inert text."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from openpyxl import load_workbook
+
+from planner.config import make_config
+from planner.model import Evidence, SkippedFile
+from planner.outputs.workbook import MAX_CELL, TRUNCATION_MARK, text, write_workbook
+from planner.pipeline import make_plan, scan
+from tests.conftest import mixed_tree
+from tests.golden_run import FIXED_CLOCK
+
+SHEETS = ["Overview", "Tasks", "SigV2 clients", "ACL dependencies", "Policy statements", "Buckets", "Evidence", "Run"]
+
+
+def _plan(tmp_path: Path):
+    mixed_tree(tmp_path / "tree")
+    config = make_config(cloudtrail=[str(tmp_path / "tree")], out=str(tmp_path / "out"))
+    config = dataclasses.replace(config, generated_at=FIXED_CLOCK)
+    return make_plan(config, scan(config))
+
+
+def _evil(plan, agent: str):
+    first = plan.evidence[0]
+    evil: Evidence = dataclasses.replace(first, user_agent=agent, principal=agent)
+    return dataclasses.replace(plan, evidence=(evil, *plan.evidence[1:]))
+
+
+def test_sheets_and_tracker_columns(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    wb = load_workbook(path)
+    assert wb.sheetnames == SHEETS
+    tasks = wb["Tasks"]
+    header = [c.value for c in tasks[1]]
+    assert header[:8] == ["Task id", "Kind", "Title", "Owner", "Wave", "Status", "Due date", "Notes"]
+    ids = [row[0].value for row in tasks.iter_rows(min_row=2)]
+    assert ids == [t.id for t in plan.tasks]
+    assert tasks.freeze_panes == "A2"
+    assert tasks.auto_filter.ref.startswith("A1:")
+    validations = tasks.data_validations.dataValidation
+    assert validations and "Won't do" in validations[0].formula1
+    buckets = {r[0].value: r[5].value for r in wb["Buckets"].iter_rows(min_row=2)}
+    assert buckets == {b.bucket: ("yes" if b.sigv4_ready else "no") for b in plan.buckets}
+
+
+def test_formula_like_log_strings_are_stored_as_text(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    agents = ['=HYPERLINK("http://x.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)"]
+    for n, agent in enumerate(agents):
+        path = tmp_path / f"evil{n}.xlsx"
+        write_workbook(_evil(plan, agent), path)
+        sheet = load_workbook(path)["Evidence"]
+        header = [c.value for c in sheet[1]]
+        cells = [row[header.index("user_agent")] for row in sheet.iter_rows(min_row=2)]
+        evil = [c for c in cells if c.value == agent]
+        assert evil, agent
+        assert all(c.data_type == "s" for c in evil), agent
+
+
+def test_control_characters_and_huge_strings_are_made_safe() -> None:
+    assert text("a\x00b\x1bc") == "a\ufffdb\ufffdc"
+    long = text("x" * 40_000)
+    assert len(long) == MAX_CELL and long.endswith(TRUNCATION_MARK)
+    assert text(None) is None and text(3) == 3 and text(["a", "b"]) == "a, b"
+
+
+def test_run_sheet_lists_skipped_files(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    run = dataclasses.replace(plan.run, skipped=(SkippedFile("/logs/=bad.json.gz", "=not gzip"),))
+    path = tmp_path / "run.xlsx"
+    write_workbook(dataclasses.replace(plan, run=run), path)
+    rows = [list(r) for r in load_workbook(path)["Run"].iter_rows()]
+    match = [r for r in rows if [c.value for c in r] == ["/logs/=bad.json.gz", "=not gzip"]]
+    assert match and all(c.data_type == "s" for c in match[0])
