@@ -42,9 +42,7 @@ def evidence_key(rec: dict[str, Any]) -> tuple[Any, ...] | None:
     canned = params.get("x-amz-acl")
     grant = next((g for g in GRANTS if params.get(g) is not None), None)
     anonymous = ident.get("accountId") in ANONYMOUS
-    owner = bucket_owner(rec) or rec.get("recipientAccountId")
-    outside = anonymous or ident.get("type") == "AWSAccount" or (
-        ident.get("accountId") is not None and owner is not None and ident.get("accountId") != owner)
+    outside = anonymous or ident.get("type") == "AWSAccount"
     sets = rec["eventName"] in ("PutObjectAcl", "PutBucketAcl") or (
         canned is not None and canned != "bucket-owner-full-control") or grant is not None
     if not (sigv == "SigV2" or acl_req or sets or outside):

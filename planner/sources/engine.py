@@ -17,17 +17,15 @@ from planner.errors import InputError
 
 SQL_DIR = Path(__file__).resolve().parents[2] / "templates" / "sql"
 
-# The columns s3plan reads, with CloudTrail's own (camelCase) key names. Declaring them is required: DuckDB's
-# schema inference samples the first files only, so a key such as `aclRequired` that first appears later would
-# fail to bind. requestParameters and additionalEventData stay JSON text, as in the Athena table (facts §7b).
+# The columns s3plan's queries read, with CloudTrail's own (camelCase) key names. Declaring them is required:
+# DuckDB's schema inference samples the first files only, so a key such as `aclRequired` that first appears later
+# would fail to bind. Parsing costs grow with every declared field, so only what the queries use is declared; a
+# query that reads another column fails its DuckDB test until the column is added here.
 _IDENTITY = (
     "STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, accountId VARCHAR, invokedBy VARCHAR, "
-    "accessKeyId VARCHAR, userName VARCHAR, sessionContext STRUCT(attributes STRUCT(mfaAuthenticated VARCHAR, "
-    "creationDate VARCHAR), sessionIssuer STRUCT(type VARCHAR, principalId VARCHAR, arn VARCHAR, "
-    "accountId VARCHAR, userName VARCHAR)))"
+    "sessionContext STRUCT(sessionIssuer STRUCT(type VARCHAR, arn VARCHAR, accountId VARCHAR)))"
 )
 RECORD_COLUMNS: dict[str, str] = {
-    "eventVersion": "VARCHAR",
     "userIdentity": _IDENTITY,
     "eventTime": "VARCHAR",
     "eventSource": "VARCHAR",
@@ -41,28 +39,16 @@ RECORD_COLUMNS: dict[str, str] = {
     "requestID": "VARCHAR",
     "eventID": "VARCHAR",
     "resources": "STRUCT(ARN VARCHAR, accountId VARCHAR, type VARCHAR)[]",
-    "eventType": "VARCHAR",
     "recipientAccountId": "VARCHAR",
-    "vpcEndpointId": "VARCHAR",
 }
-_RECORD_STRUCT = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in RECORD_COLUMNS.items()) + ")"
+# Athena declares these STRING and the queries read them with json_extract_scalar (facts §7b). Locally, each
+# `json_extract_scalar(col, '$.key')` becomes a field of a declared struct, so DuckDB parses every record once
+# instead of re-parsing the JSON text for every key.
+JSON_STRING_COLUMNS = {"requestparameters": "requestParameters", "additionaleventdata": "additionalEventData"}
+_SIMPLE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
-# The Athena CloudTrail table's shape (facts §7c), lower-case names, over one unnested record `r`.
-_ATHENA_SHAPE = """
-    r.eventVersion AS eventversion,
-    {{'type': r.userIdentity.type, 'principalid': r.userIdentity.principalId, 'arn': r.userIdentity.arn,
-      'accountid': r.userIdentity.accountId, 'invokedby': r.userIdentity.invokedBy,
-      'accesskeyid': r.userIdentity.accessKeyId, 'username': r.userIdentity.userName,
-      'sessioncontext': {{'sessionissuer': {{'type': r.userIdentity.sessionContext.sessionIssuer.type,
-          'arn': r.userIdentity.sessionContext.sessionIssuer.arn,
-          'accountid': r.userIdentity.sessionContext.sessionIssuer.accountId}}}}}} AS useridentity,
-    r.eventTime AS eventtime, r.eventSource AS eventsource, r.eventName AS eventname,
-    r.awsRegion AS awsregion, r.sourceIPAddress AS sourceipaddress, r.userAgent AS useragent,
-    r.errorCode AS errorcode, r.requestParameters AS requestparameters,
-    r.additionalEventData AS additionaleventdata, r.requestID AS requestid, r.eventID AS eventid,
-    [{{'arn': x.ARN, 'accountid': x.accountId, 'type': x.type}} FOR x IN r.resources] AS resources,
-    r.eventType AS eventtype, r.recipientAccountId AS recipientaccountid, r.vpcEndpointId AS vpcendpointid
-"""
+# The relation has the Athena CloudTrail table's column names (facts §7c): DuckDB, like Athena, resolves column
+# and struct field names without regard to case, so CloudTrail's camelCase keys serve as they are.
 # A wrapped log file is one JSON object, so its size bounds the object; one record is far smaller (facts §5b).
 WRAPPED_MAX_BYTES = 64 * 1024 * 1024
 RECORD_MAX_BYTES = 4 * 1024 * 1024
@@ -123,30 +109,70 @@ def to_duckdb(query: exp.Expr) -> str:
     return query.sql(dialect="duckdb")
 
 
-def _scan_sql(sets: FileSets) -> str:
+def json_fields(query: exp.Expr) -> tuple[exp.Expr, dict[str, tuple[str, ...]]]:
+    """Rewrite `json_extract_scalar(col, '$.key')` on the JSON string columns into struct field access.
+
+    Returns the rewritten query and, per column, the keys its struct must declare. A column used any other way
+    keeps the JSON type (no keys), so every query still runs, only slower.
+    """
+    query = query.copy()
+    keys: dict[str, set[str]] = {name: set() for name in JSON_STRING_COLUMNS}
+    other_uses = {c.name for c in query.find_all(exp.Column) if c.name in JSON_STRING_COLUMNS
+                  and not isinstance(c.parent, exp.JSONExtractScalar)}
+    for node in list(query.find_all(exp.JSONExtractScalar)):
+        column, key = node.this, _simple_key(node.expression)
+        if isinstance(column, exp.Column) and column.name in keys and column.name not in other_uses and key:
+            keys[column.name].add(key)
+            node.replace(exp.Dot(this=exp.column(column.name), expression=exp.to_identifier(key, quoted=True)))
+    return query, {name: tuple(sorted(k)) for name, k in keys.items() if name not in other_uses}
+
+
+def _simple_key(path: exp.Expr | None) -> str | None:
+    if isinstance(path, exp.JSONPath) and len(path.expressions) == 2:
+        step = path.expressions[1]
+        if isinstance(step, exp.JSONPathKey) and _SIMPLE_KEY.match(str(step.this)):
+            return str(step.this)
+    return None
+
+
+def record_columns(struct_keys: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """Declared record columns: JSON string columns narrowed to structs of the keys the query reads."""
+    columns = dict(RECORD_COLUMNS)
+    for athena_name, keys in struct_keys.items():
+        fields = ", ".join(f'"{k}" VARCHAR' for k in keys) or '"bucketName" VARCHAR'
+        columns[JSON_STRING_COLUMNS[athena_name]] = f"STRUCT({fields})"
+    return columns
+
+
+def _scan_sql(sets: FileSets, columns: dict[str, str]) -> str:
     """The `cloudtrail` relation over the file sets; file lists are bound parameters, never spliced."""
     parts = []
-    shape = _ATHENA_SHAPE.format()
+    record = "STRUCT(" + ", ".join(f'"{k}" {v}' for k, v in columns.items()) + ")"
     if sets.wrapped:
         parts.append(
-            f"SELECT {shape} FROM (SELECT unnest(Records) AS r FROM read_json($wrapped, "
-            f"columns = {{'Records': '{_RECORD_STRUCT}[]'}}, format = 'unstructured', {_OPTIONS}{WRAPPED_MAX_BYTES}))"
+            f"SELECT unnest(r) FROM (SELECT unnest(Records) AS r FROM read_json($wrapped, "
+            f"columns = {{'Records': '{_quote(record)}[]'}}, format = 'unstructured', {_OPTIONS}{WRAPPED_MAX_BYTES}))"
         )
-    cols = "{" + ", ".join(f"'{k}': '{v}'" for k, v in RECORD_COLUMNS.items()) + "}"
+    cols = "{" + ", ".join(f"'{k}': '{_quote(v)}'" for k, v in columns.items()) + "}"
     for name, fmt in (("lines", "newline_delimited"), ("arrays", "array")):
         if getattr(sets, name):
             parts.append(
-                f"SELECT {shape} FROM (SELECT struct_pack({', '.join(f'{k} := {k}' for k in RECORD_COLUMNS)})"
-                f" AS r FROM read_json(${name}, columns = {cols}, format = '{fmt}', {_OPTIONS}{RECORD_MAX_BYTES}))"
+                f"SELECT {', '.join(columns)} FROM read_json(${name}, columns = {cols}, format = '{fmt}', "
+                f"{_OPTIONS}{RECORD_MAX_BYTES})"
             )
     return " UNION ALL ".join(parts)
+
+
+def _quote(type_text: str) -> str:
+    return type_text.replace("'", "''")
 
 
 def run_query(con: duckdb.DuckDBPyConnection, query: exp.Expr, sets: FileSets,
               params: dict[str, Any]) -> list[dict[str, Any]]:
     """Run one Athena-dialect query over the file sets; returns rows as dicts."""
-    body = to_duckdb(query)
-    sql = f"WITH cloudtrail AS ({_scan_sql(sets)}) {_strip_leading_comments(body)}"
+    rewritten, struct_keys = json_fields(query)
+    body = to_duckdb(rewritten)
+    sql = f"WITH cloudtrail AS ({_scan_sql(sets, record_columns(struct_keys))}) {_strip_leading_comments(body)}"
     bound = {k: list(getattr(sets, k)) for k in ("wrapped", "lines", "arrays") if getattr(sets, k)}
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     cur = con.execute(sql, {**bound, **used})

@@ -17,7 +17,7 @@ WITH classified AS (
   SELECT
     eventsource = 's3.amazonaws.com' AS is_s3,
     json_extract_scalar(requestparameters, '$.bucketName') AS bucket,
-    element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid AS bucket_account_id,
+    resources,
     awsregion AS region,
     eventname AS event_name,
     useridentity,
@@ -35,10 +35,6 @@ WITH classified AS (
     END AS grant_header,
     json_extract_scalar(requestparameters, '$.key') AS object_key,
     coalesce(requestid, eventid) AS request_key,
-    useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') OR useridentity.type = 'AWSAccount'
-      OR useridentity.accountid <> coalesce(
-        element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid, recipientaccountid
-      ) AS is_outside,
     errorcode,
     sourceipaddress,
     eventtime
@@ -53,7 +49,9 @@ flagged AS (
       OR event_name IN ('PutObjectAcl', 'PutBucketAcl')
       OR (canned_acl IS NOT NULL AND canned_acl <> 'bucket-owner-full-control')
       OR grant_header IS NOT NULL
-      OR coalesce(is_outside, false)
+      -- callers from outside the bucket owner's account, as the bucket owner's trail records them (facts §5c)
+      OR coalesce(useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL'), false)
+      OR coalesce(useridentity.type = 'AWSAccount', false)
     ) AS is_evidence
   FROM classified
 ),
@@ -61,7 +59,11 @@ requests AS (
   SELECT
     CASE WHEN is_evidence THEN 'evidence' WHEN is_s3 THEN 's3' ELSE 'other' END AS kind,
     CASE WHEN is_s3 THEN bucket END AS bucket,
-    CASE WHEN is_s3 THEN bucket_account_id END AS bucket_account_id,
+    -- the bucket owner (facts §5f), looked up per evidence row; other rows keep their resources for one lookup
+    -- per bucket after aggregation
+    CASE WHEN is_evidence THEN element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid
+    END AS bucket_account_id,
+    CASE WHEN is_s3 AND NOT is_evidence THEN resources END AS other_resources,
     CASE WHEN is_evidence THEN region END AS region,
     CASE WHEN is_evidence THEN event_name END AS event_name,
     CASE WHEN NOT is_evidence THEN NULL
@@ -101,20 +103,45 @@ requests AS (
     errorcode,
     eventtime
   FROM flagged
+),
+-- Two steps instead of DISTINCT aggregates over every record: first one row per request (duplicate deliveries
+-- fold together; every other S3 or non-S3 record has no request key and folds into its bucket's row), then the
+-- evidence rows with their samples, over the few rows left.
+per_request AS (
+  SELECT
+    kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+    user_agent, signature_version, auth_method, acl_required, acl_header, request_key,
+    count(*) AS records,
+    count(errorcode) AS errors,
+    min(eventtime) AS first_seen,
+    max(eventtime) AS last_seen,
+    arbitrary(source_ip) AS source_ip,
+    arbitrary(session_name) AS session_name,
+    arbitrary(key_prefix) AS key_prefix,
+    arbitrary(other_resources) AS other_resources
+  FROM requests
+  GROUP BY
+    kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+    user_agent, signature_version, auth_method, acl_required, acl_header, request_key
 )
 SELECT
-  kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+  kind, bucket,
+  coalesce(
+    bucket_account_id,
+    element_at(filter(arbitrary(other_resources), r -> r.type = 'AWS::S3::Bucket'), 1).accountid
+  ) AS bucket_account_id,
+  region, event_name, principal, principal_type, account_id,
   user_agent, signature_version, auth_method, acl_required, acl_header,
-  count(*) AS records,
-  count(DISTINCT request_key) AS requests,
-  count(errorcode) AS errors,
-  min(eventtime) AS first_seen,
-  max(eventtime) AS last_seen,
+  sum(records) AS records,
+  count(request_key) AS requests,
+  sum(CASE WHEN request_key IS NULL THEN errors WHEN errors > 0 THEN 1 ELSE 0 END) AS errors,
+  min(first_seen) AS first_seen,
+  max(last_seen) AS last_seen,
   slice(array_sort(array_agg(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), 1, 5) AS source_ips,
   slice(array_sort(array_agg(DISTINCT session_name) FILTER (WHERE session_name IS NOT NULL)), 1, 5) AS session_names,
   slice(array_sort(array_agg(DISTINCT key_prefix) FILTER (WHERE key_prefix IS NOT NULL)), 1, 50) AS key_prefixes,
   count(DISTINCT key_prefix) AS key_prefix_count
-FROM requests
+FROM per_request
 GROUP BY
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
   user_agent, signature_version, auth_method, acl_required, acl_header
