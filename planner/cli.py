@@ -107,3 +107,7 @@ def sample_logs(directory: Path, records: int, seed: int, start: str, days: int)
     result = write_sample_logs(directory, records=records, seed=seed, start=first, days=days)
     click.echo(f"Wrote {result.records:,} records in {result.files} log files (+{result.digest_files} digest files) "
                f"under {result.root}; ground truth: {result.ground_truth}")
+
+
+if __name__ == "__main__":
+    main()

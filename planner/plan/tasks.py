@@ -42,7 +42,7 @@ def _sdk_task(key: tuple[str, str, str, int], group: Sequence[SigV2Finding]) -> 
     evidence = [f.evidence for f in group]
     return Task(
         id=stable_id(ID_PREFIX[kind], principal, family, major), kind=kind,
-        title=_sdk_title(kind, principal, client, target), principal=principal,
+        title=_sdk_title(kind, principal, client, target, evidence[0].user_agent), principal=principal,
         buckets=_buckets(evidence), evidence=_ids(evidence), action=_sdk_action(kind, client, target, evidence),
         client=None if kind == "fix-presigned-urls" else client, target_version=target,
         user_agents=_sample(e.user_agent for e in evidence), source_ips=_ips(evidence),
@@ -59,14 +59,15 @@ def _oldest(clients: Iterable[Client]) -> Client:
     return oldest
 
 
-def _sdk_title(kind: str, principal: str, client: Client, target: str | None) -> str:
+def _sdk_title(kind: str, principal: str, client: Client, target: str | None, agent: str | None) -> str:
     name = f"{client.family} {client.version or '(version unknown)'}"
+    shown = (agent or "(no user agent)")[:60]
     return {
         "upgrade-sdk": f"Upgrade {name} to {target} or later ({principal})",
         "configure-sdk": f"Turn on SigV4 in {name} ({principal})",
         "replace-sdk": f"Replace {name}, which is end of life ({principal})",
         "fix-presigned-urls": f"Sign presigned URLs with SigV4 ({principal})",
-        "investigate-client": f"Identify the SigV2 client {name} ({principal})",
+        "investigate-client": f"Identify the SigV2 client '{shown}' ({principal})",
     }[kind]
 
 
