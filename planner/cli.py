@@ -60,7 +60,9 @@ def main(debug: bool) -> None:
 @click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
 @click.option("--strict", is_flag=True, help="Exit 2 when any input file had to be skipped.")
 @click.option("--fail-on-blockers", is_flag=True, help="Exit 1 when any bucket still has blockers.")
-@click.option("--threads", type=int, help="Engine threads (default: all cores).")
+@click.option("--threads", type=int, help="Worker processes and engine threads (default: all cores).")
+@click.option("--prefilter/--no-prefilter", default=True, show_default=True,
+              help="Pre-filter records in C before the engine (--no-prefilter: the engine reads every record).")
 @friendly_errors
 def plan(**options: Any) -> None:
     """Read CloudTrail logs and write the migration plan."""

@@ -29,6 +29,7 @@ class Config:
     fail_on_blockers: bool = False
     threads: int | None = None
     progress: bool = False
+    prefilter: bool = True
     generated_at: str | None = field(default=None, compare=False)
 
 
@@ -54,7 +55,7 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
 def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
-                progress: bool = False) -> Config:
+                progress: bool = False, prefilter: bool = True) -> Config:
     """Validate option values into a Config."""
     paths = tuple(Path(p) for p in cloudtrail)
     if not paths:
@@ -69,5 +70,5 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
         rules_dirs=tuple(Path(r) for r in rules_dirs), strict=strict, fail_on_blockers=fail_on_blockers,
-        threads=threads, progress=progress,
+        threads=threads, progress=progress, prefilter=prefilter,
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -13,7 +16,7 @@ import duckdb
 
 from planner.errors import InputError
 from planner.model import Evidence, ScanResult, SkippedFile, Window
-from planner.sources import engine
+from planner.sources import engine, prefilter
 from planner.sources.files import Listing, Selection, list_files, sniff
 
 Progress = Callable[[str], None]
@@ -27,6 +30,7 @@ class CloudTrailFiles:
     selection: Selection = field(default_factory=Selection)
     threads: int | None = None
     progress: Progress | None = None
+    use_prefilter: bool = True
     name: str = "cloudtrail"
 
     def scan(self) -> ScanResult:
@@ -37,8 +41,11 @@ class CloudTrailFiles:
         if not files:
             raise InputError(_nothing_found(self.paths, listings))
         sets, skipped = _sort_by_layout(files)
-        self._say(f"scanning {sum(map(len, (sets.wrapped, sets.lines, sets.arrays)))} files")
-        rows, bad = _run_tolerant(self._query(), sets, _window_params(self.selection), self.threads)
+        if self.use_prefilter and prefilter.available():
+            rows, bad = self._scan_prefiltered(sets)
+        else:
+            self._say(f"scanning {len(_all(sets))} files")
+            rows, bad = _run_tolerant(self._query(), sets, _window_params(self.selection), self.threads)
         skipped.extend(bad)
         read = len(files) - len(skipped)
         if read == 0:
@@ -50,9 +57,48 @@ class CloudTrailFiles:
         since, until = _window_params(self.selection).get("since"), _window_params(self.selection).get("until")
         return engine.with_filter(engine.parse_athena("evidence"), engine.window_condition(since, until))
 
+    def _scan_prefiltered(self, sets: engine.FileSets) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+        """Pre-filter in worker processes, then run the query on the candidates and on files it gave back."""
+        params = _window_params(self.selection)
+        pairs = [(p, layout) for layout in ("wrapped", "lines", "arrays") for p in getattr(sets, layout)]
+        workers = self.threads or os.cpu_count() or 1
+        with tempfile.TemporaryDirectory(prefix="s3plan-scan-") as tmp:
+            meter = _Meter(len(pairs), self.progress)
+            results = prefilter.filter_files(pairs, params.get("since"), params.get("until"), Path(tmp), workers,
+                                             meter.file_done)
+            back = {layout: tuple(r.path for r in results if r.fallback and r.layout == layout)
+                    for layout in ("wrapped", "lines", "arrays")}
+            candidates = tuple(sorted(str(p) for p in Path(tmp).glob("candidates-*.json")))
+            work = engine.FileSets(back["wrapped"], back["lines"] + candidates, back["arrays"])
+            rows, bad = _run_tolerant(self._query(), work, params, self.threads) if work else ([], [])
+        if any(b.path in candidates for b in bad):
+            self._say("the engine refused pre-filtered records; reading every file with the engine instead")
+            return _run_tolerant(self._query(), sets, params, self.threads)
+        return rows + prefilter.group_rows([r for r in results if not r.fallback]), bad
+
     def _say(self, text: str) -> None:
         if self.progress:
             self.progress(text)
+
+
+class _Meter:
+    """Progress of the pre-filter: files, records, records/s and ETA, reported about twice a second."""
+
+    def __init__(self, total: int, progress: Progress | None) -> None:
+        self.total, self.progress = total, progress
+        self.files = self.records = 0
+        self.start = self.last = time.monotonic()
+
+    def file_done(self, item: prefilter.Filtered) -> None:
+        self.files += 1
+        self.records += item.records
+        now = time.monotonic()
+        if self.progress and (now - self.last >= 0.5 or self.files == self.total):
+            self.last = now
+            rate = self.records / max(now - self.start, 1e-6)
+            eta = (self.total - self.files) * (now - self.start) / self.files
+            self.progress(f"{self.files}/{self.total} files, {self.records:,} records, {rate:,.0f} records/s, "
+                          f"ETA {eta:.0f} s")
 
 
 def _nothing_found(paths: Sequence[Path], listings: Sequence[Listing]) -> str:

@@ -1,0 +1,94 @@
+"""The fast local scan: worker processes decompress each file and run the C pre-filter over it; only records
+that could be evidence reach the engine, which runs the same SQL on them. The rest are counted in C."""
+
+from __future__ import annotations
+
+import os
+import types
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_prefilter: types.ModuleType | None
+try:  # the C extension is optional: without a compiler the engine reads every file itself
+    from planner.sources import _prefilter
+except ImportError:  # pragma: no cover - exercised only where the build failed
+    _prefilter = None
+
+_inflate: types.ModuleType
+try:
+    from isal import isal_zlib as _inflate
+except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
+    _inflate = zlib
+
+RECORD_DEPTH = {"wrapped": 2, "arrays": 1, "lines": 0}
+
+
+@dataclass(frozen=True)
+class Filtered:
+    """What the pre-filter made of one file: counted groups, or a fall-back to the engine."""
+
+    path: str
+    layout: str
+    records: int
+    groups: tuple[tuple[bool, str | None, int, str | None, str | None, str | None], ...]
+    fallback: bool
+
+
+def available() -> bool:
+    """True when the C pre-filter was built."""
+    return _prefilter is not None
+
+
+def filter_file(path: str, layout: str, since: str | None, until: str | None, out_dir: str) -> Filtered:
+    """Decompress and pre-filter one file; candidates are appended to this worker's NDJSON file in `out_dir`."""
+    assert _prefilter is not None
+    try:
+        raw = Path(path).read_bytes()
+        data = _inflate.decompress(raw, 31) if raw[:2] == b"\x1f\x8b" else raw
+        result = _prefilter.scan(data, RECORD_DEPTH[layout], since, until)
+    except (OSError, zlib.error, ValueError, EOFError):
+        result = None
+    if result is None:
+        return Filtered(path, layout, 0, (), True)
+    candidates, records, groups = result
+    if candidates:
+        with open(os.path.join(out_dir, f"candidates-{os.getpid()}.json"), "ab") as fh:
+            fh.write(candidates)
+    return Filtered(path, layout, records, tuple(groups), False)
+
+
+def filter_files(files: Sequence[tuple[str, str]], since: str | None, until: str | None, out_dir: Path,
+                 workers: int, on_file: Callable[[Filtered], None] | None = None) -> list[Filtered]:
+    """Pre-filter every (path, layout) in `workers` processes; results in completion order."""
+    done: list[Filtered] = []
+    for item in _map(files, since, until, str(out_dir), workers):
+        done.append(item)
+        if on_file:
+            on_file(item)
+    return done
+
+
+def _map(files: Sequence[tuple[str, str]], since: str | None, until: str | None, out_dir: str,
+         workers: int) -> Iterator[Filtered]:
+    if workers <= 1 or len(files) <= 1:
+        for path, layout in files:
+            yield filter_file(path, layout, since, until, out_dir)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(filter_file, path, layout, since, until, out_dir) for path, layout in files]
+        for future in futures:
+            yield future.result()
+
+
+def group_rows(results: Sequence[Filtered]) -> list[dict[str, Any]]:
+    """The counted groups as rows shaped like the evidence query's `s3` and `other` rows."""
+    rows = []
+    for item in results:
+        for is_s3, bucket, count, first, last, owner in item.groups:
+            rows.append({"kind": "s3" if is_s3 else "other", "bucket": bucket, "bucket_account_id": owner,
+                         "records": count, "requests": 0, "first_seen": first, "last_seen": last})
+    return rows

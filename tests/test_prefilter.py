@@ -1,0 +1,159 @@
+"""The C pre-filter: it must give exactly the evidence of the plain engine path, and never crash on any input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from planner.sources import _prefilter, prefilter
+from planner.sources.cloudtrail import CloudTrailFiles
+from planner.sources.files import Selection
+from planner.sources.sample import write_sample_logs
+from tests.conftest import ANONYMOUS, log_path, mixed_tree, role, s3_record, write_log
+
+
+def both(paths: list[Path], selection: Selection | None = None) -> tuple[Any, Any]:
+    sel = selection or Selection()
+    fast = CloudTrailFiles(tuple(paths), sel, threads=2, use_prefilter=True).scan()
+    plain = CloudTrailFiles(tuple(paths), sel, threads=2, use_prefilter=False).scan()
+    return fast, plain
+
+
+def assert_same(fast: Any, plain: Any) -> None:
+    assert fast.evidence == plain.evidence
+    assert fast.bucket_requests == plain.bucket_requests
+    assert fast.bucket_accounts == plain.bucket_accounts
+    assert fast.records == plain.records
+    assert fast.window_seen == plain.window_seen
+    assert fast.files_read == plain.files_read
+    assert [s.path for s in fast.skipped] == [s.path for s in plain.skipped]
+
+
+def test_the_extension_is_built() -> None:
+    assert prefilter.available(), "the C pre-filter did not build: is a C compiler installed?"
+
+
+def test_same_as_plain_on_the_mixed_tree_and_real_records(tmp_path: Path, fixtures: Path) -> None:
+    mixed_tree(tmp_path)
+    assert_same(*both([tmp_path, fixtures / "otrf"]))
+
+
+def test_same_as_plain_on_a_generated_tree_with_a_window(tmp_path: Path) -> None:
+    write_sample_logs(tmp_path, records=6_000, seed=3, days=4, records_per_file=300)
+    assert_same(*both([tmp_path]))
+    assert_same(*both([tmp_path], Selection(since=date(2026, 11, 2), until=date(2026, 11, 3))))
+
+
+def test_same_as_plain_with_bad_files_among_good_ones(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    good = write_log(tmp_path / "loose" / "good.json.gz", [s3_record(sigv="SigV2", request_id="G1")])
+    body = json.dumps({"Records": [s3_record(request_id=f"T{i}") for i in range(50)]}).encode()
+    (tmp_path / "loose" / "truncated.json.gz").write_bytes(gzip.compress(body[: len(body) - 40]))
+    (tmp_path / "loose" / "corrupt.json.gz").write_bytes(good.read_bytes()[:30])
+    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "opensearch-catalog" / "samples-large.json"
+    shutil.copy(shared, tmp_path / "loose" / "samples-large.json")
+    fast, plain = both([tmp_path / "tree", tmp_path / "loose"])
+    assert_same(fast, plain)
+    assert len(fast.skipped) == 3
+
+
+def test_layouts_pretty_lines_and_arrays(tmp_path: Path) -> None:
+    records = [s3_record(sigv="SigV2", request_id="P1"), s3_record(request_id="P2", bucket="other"),
+               s3_record(identity=ANONYMOUS, sigv=None, auth=None, request_id="P3")]
+    (tmp_path / "pretty.json").write_text(json.dumps({"Records": records}, indent=4))
+    (tmp_path / "lines.json").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    (tmp_path / "array.json").write_text(json.dumps(records, indent=1))
+    fast, plain = both([tmp_path])
+    assert_same(fast, plain)
+    assert fast.records == 9
+
+
+def test_scan_splits_records_and_counts_the_rest() -> None:
+    records = [s3_record(sigv="SigV2", request_id="A"), s3_record(request_id="B"), s3_record(request_id="C"),
+               {**s3_record(request_id="D"), "eventSource": "ec2.amazonaws.com"}]
+    out = _prefilter.scan(json.dumps({"Records": records}).encode(), 2, None, None)
+    assert out is not None
+    candidates, count, groups = out
+    assert count == 4
+    assert [json.loads(line)["requestID"] for line in candidates.splitlines()] == ["A"]
+    assert sorted(groups, key=str) == sorted([
+        (True, "bucket-a", 2, "2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z", "111122223333"),
+        (False, None, 1, "2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z", None)], key=str)
+
+
+@pytest.mark.parametrize("text", [
+    b'{"Records":[{"a":1}', b'{"Records":[{"a":1}]}}', b'{"Records":[1,2]}', b'{"Records":[{"a" 1}]}',
+    b'{"Records":[{"a":"unterminated}]}', b'[{"a":1},]x', b'{"Other":[{"eventSource":"s3.amazonaws.com"}]}',
+    b'{"Records":[{"k":[}]]}', b"\xff\xfe\x00garbage",
+])
+def test_malformed_files_are_given_back_to_the_engine(text: bytes) -> None:
+    assert _prefilter.scan(text, 2, None, None) is None
+
+
+@given(st.binary(max_size=400), st.integers(min_value=0, max_value=2))
+def test_never_crashes_on_arbitrary_bytes(data: bytes, depth: int) -> None:
+    result = _prefilter.scan(data, depth, None, "2026-01-01")
+    assert result is None or isinstance(result, tuple)
+
+
+# Records with the variations the pre-filter must not get wrong: escapes, odd types, repeated keys, nesting.
+# JSON text of values, escapes included ("\\u0062" is "b" written with an escape).
+_value = st.sampled_from(['"s3.amazonaws.com"', '"ec2.amazonaws.com"', '"bucket-a"', '"bucket-\\u0062"', '"SigV2"',
+                          '"SigV4"', '"AWSAccount"', '"IAMUser"', '"anonymous"', '"Yes"', '"a\\"b"',
+                          '"2026-11-02T10:00:00Z"', '""', "null", "7", "true", '["x"]', '{"bucketName":"b"}'])
+
+
+@st.composite
+def raw_record(draw: st.DrawFn) -> str:
+    fields = {
+        "eventSource": draw(st.sampled_from(['"s3.amazonaws.com"', '"ec2.amazonaws.com"', "null", '"s3.amazonaws\\u002ecom"'])),
+        "eventName": draw(st.sampled_from(['"GetObject"', '"PutObjectAcl"', '"PutObject"'])),
+        "eventTime": draw(st.sampled_from(['"2026-11-02T10:00:00Z"', '"2026-11-05T00:00:00Z"', "null", "12"])),
+        "requestID": json.dumps(draw(st.text(alphabet="ABC", min_size=1, max_size=3))),
+        "requestParameters": "{" + ",".join(
+            f'"{k}":{draw(_value)}' for k in draw(st.lists(st.sampled_from(
+                ["bucketName", "key", "x-amz-acl", "x-amz-grant-read", "bucket\\u004eame", "host"]), max_size=3))) + "}",
+        "additionalEventData": "{" + ",".join(
+            f'"{k}":{draw(_value)}' for k in draw(st.lists(st.sampled_from(
+                ["SignatureVersion", "aclRequired", "AuthenticationMethod"]), max_size=3))) + "}",
+        "userIdentity": "{" + ",".join(
+            f'"{k}":{draw(_value)}' for k in draw(st.lists(st.sampled_from(["type", "accountId", "arn"]),
+                                                             max_size=3))) + "}",
+        "resources": draw(st.sampled_from(['[]', '[{"type":"AWS::S3::Bucket","accountId":"111122223333"}]', "null",
+                                           '[{"type":"AWS::S3::Object","ARN":"x"},{"accountId":"2","type":"AWS::S3::Bucket"}]'])),
+    }
+    keys = draw(st.permutations(list(fields)))
+    sep = draw(st.sampled_from([",", ", ", ",\n  "]))
+    return "{" + sep.join(f'"{k}": {fields[k]}' for k in keys) + "}"
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(raw_record(), min_size=1, max_size=12))
+def test_same_as_plain_on_varied_records(tmp_path_factory: pytest.TempPathFactory, records: list[str]) -> None:
+    folder = tmp_path_factory.mktemp("varied")
+    (folder / "a.json").write_text('{"Records": [' + ",\n".join(records) + "]}")
+    for selection in (Selection(), Selection(since=date(2026, 11, 2), until=date(2026, 11, 3))):
+        try:
+            plain = CloudTrailFiles((folder,), selection, threads=1, use_prefilter=False).scan()
+        except Exception as err:  # the plain path refusing the file is fine, as long as the fast path agrees
+            with pytest.raises(type(err)):
+                CloudTrailFiles((folder,), selection, threads=1, use_prefilter=True).scan()
+            continue
+        fast = CloudTrailFiles((folder,), selection, threads=1, use_prefilter=True).scan()
+        assert_same(fast, plain)
+
+
+def test_candidates_of_a_role_keep_their_principal(tmp_path: Path) -> None:
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"),
+              [s3_record(identity=role("999988887777", "partner"), acl_required=True, request_id="R1")])
+    fast, plain = both([tmp_path])
+    assert_same(fast, plain)
+    assert fast.evidence[0].principal == "arn:aws:iam::999988887777:role/partner"
