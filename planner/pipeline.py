@@ -76,6 +76,8 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
 def run_plan(config: Config) -> RunResult:
     """Scan, plan and write every output; `--strict` turns skipped files into an error before writing."""
     result = scan(config)
+    if config.progress:
+        print("\r\033[K", end="", file=sys.stderr, flush=True)
     if config.strict and result.skipped:
         first = result.skipped[0]
         raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
@@ -105,4 +107,5 @@ def _now() -> str:
 
 
 def _progress(message: str) -> None:
-    print(f"s3plan: {message}", file=sys.stderr, flush=True)
+    """One status line on a terminal, rewritten in place (only used when stderr is a terminal)."""
+    print(f"\r\033[Ks3plan: {message}", end="", file=sys.stderr, flush=True)
