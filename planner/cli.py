@@ -69,6 +69,8 @@ def plan(**options: Any) -> None:
     fail_on_blockers = options["fail_on_blockers"]
     config = make_config(**options, progress=sys.stderr.isatty())
     result = run_plan(config)
+    for skipped in result.plan.run.skipped:
+        click.echo(f"s3plan: skipped {skipped.path}: {skipped.reason}", err=True)
     click.echo(summary(result))
     if fail_on_blockers and result.has_blockers:
         sys.exit(EXIT_BLOCKERS)
@@ -89,7 +91,6 @@ def summary(result: RunResult) -> str:
         f"{sum(b.acls_ready for b in plan_.buckets)} ready to disable ACLs.",
         f"Tasks: {len(plan_.tasks)}.",
     ]
-    lines += [f"  skipped {s.path}: {s.reason}" for s in run.skipped[:10]]
     drafts = len(result.written) - 2
     lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({drafts} drafts)")
     return "\n".join(lines)

@@ -55,8 +55,8 @@ def test_input_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     for args, fragment in cases:
         result = run(*args)
         assert result.exit_code == 2, (args, result.output)
-        lines = result.output.strip().splitlines()
-        assert len(lines) == 1 and fragment in lines[0], (args, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and fragment in lines[0] and not result.stdout, (args, result.output)
 
 
 def test_strict_turns_skipped_files_into_exit_2(tmp_path: Path) -> None:
@@ -66,9 +66,10 @@ def test_strict_turns_skipped_files_into_exit_2(tmp_path: Path) -> None:
     (extra / "broken.json.gz").write_bytes(b"\x1f\x8bnot really gzip")
     args = ["plan", "--cloudtrail", str(tmp_path / "tree"), "--cloudtrail", str(extra), "--out", str(tmp_path / "o")]
     relaxed = run(*args)
-    assert relaxed.exit_code == 0 and "skipped" in relaxed.output and "broken.json.gz" in relaxed.output
+    assert relaxed.exit_code == 0 and "1 skipped" in relaxed.stdout
+    assert relaxed.stderr.startswith("s3plan: skipped ") and "broken.json.gz" in relaxed.stderr
     plan = json.loads((tmp_path / "o" / "plan.json").read_text())
     assert [Path(s["path"]).name for s in plan["run"]["skipped"]] == ["broken.json.gz"]
     strict = run(*args, "--strict", "--out", str(tmp_path / "strict"))
-    assert strict.exit_code == 2 and "broken.json.gz" in strict.output
+    assert strict.exit_code == 2 and "broken.json.gz" in strict.stderr
     assert not (tmp_path / "strict").exists()
