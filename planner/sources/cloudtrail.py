@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+from sqlglot import exp
 
 from planner.errors import InputError
 from planner.model import Evidence, ScanResult, SkippedFile, Window
@@ -53,9 +54,10 @@ class CloudTrailFiles:
                              f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
         return to_scan_result(rows, files_read=read, files_pruned=pruned, skipped=tuple(skipped))
 
-    def _query(self) -> Any:
-        since, until = _window_params(self.selection).get("since"), _window_params(self.selection).get("until")
-        return engine.with_filter(engine.parse_athena("evidence"), engine.window_condition(since, until))
+    def _query(self) -> exp.Expr:
+        params = _window_params(self.selection)
+        condition = engine.window_condition(params.get("since"), params.get("until"))
+        return engine.with_filter(engine.parse_athena("evidence"), condition)
 
     def _scan_prefiltered(self, sets: engine.FileSets) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
         """Pre-filter in worker processes, then run the query on the candidates and on files it gave back."""
@@ -132,7 +134,7 @@ def _sort_by_layout(files: Sequence[Path]) -> tuple[engine.FileSets, list[Skippe
     return sets, skipped
 
 
-def _run_tolerant(query: Any, sets: engine.FileSets, params: dict[str, str],
+def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, str],
                   threads: int | None) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
     """Run the query; a file the engine cannot read is set aside with the reason and the rest re-run."""
     bad: list[SkippedFile] = []

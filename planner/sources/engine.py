@@ -199,8 +199,8 @@ def connect(threads: int | None = None, memory_limit: str = "768MB") -> duckdb.D
 
 
 def input_error_file(message: str, candidates: Sequence[str]) -> str | None:
-    """The file a DuckDB error message names, if any of `candidates`."""
-    for path in candidates:
+    """The file a DuckDB error message names, if any of `candidates` (the longest match: paths can nest)."""
+    for path in sorted(candidates, key=len, reverse=True):
         if path in message:
             return path
     return None
