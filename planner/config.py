@@ -63,12 +63,18 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
     start, end = parse_day("--since", since), parse_day("--until", until)
     if start and end and start > end:
         raise UsageError(f"--since {since} is after --until {until}")
+    if Path(out).exists() and not Path(out).is_dir():
+        raise UsageError(f"--out {out}: is a file; give a folder for plan.json, the workbook and policies/")
+    rules = tuple(Path(r) for r in rules_dirs)
+    for folder in rules:
+        if not folder.is_dir():
+            raise UsageError(f"--rules {folder}: no such folder")
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads}: must be 1 or more")
     return Config(
         cloudtrail=paths, out=Path(out), since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
-        rules_dirs=tuple(Path(r) for r in rules_dirs), strict=strict, fail_on_blockers=fail_on_blockers,
+        rules_dirs=rules, strict=strict, fail_on_blockers=fail_on_blockers,
         threads=threads, progress=progress, prefilter=prefilter,
     )

@@ -21,6 +21,10 @@ class InputError(S3PlanError):
     """A missing, empty or unreadable input."""
 
 
+class OutputError(S3PlanError):
+    """An output that cannot be written (a file where a folder belongs, no space, no permission)."""
+
+
 class RuleError(S3PlanError):
     """A rule file that does not validate; the message starts with `file:line:`."""
 

@@ -14,7 +14,7 @@ from planner.classify.loader import load_rules
 from planner.classify.remedies import classify_acl, classify_sigv2
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
-from planner.errors import InputError
+from planner.errors import InputError, OutputError
 from planner.model import Blocker, Plan, RunInfo, ScanResult, Window
 from planner.outputs.plan_json import write_plan_json
 from planner.outputs.policy_files import write_policy_files
@@ -55,9 +55,9 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     acl = classify_acl(result.evidence, acl_rules)
     drafted, notes = draft_statements(acl)
     by_id = {e.id: e for e in result.evidence}
-    actions = {r.fields["event"]: r.fields["action"] for r in acl_rules}
+    mapping = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in acl_rules}
     for statement in drafted:
-        check_statement(statement, by_id, actions)
+        check_statement(statement, by_id, mapping)
     statements, too_large = fit_to_limit(drafted)
     extra: dict[str, list[Blocker]] = defaultdict(list)
     for bucket, blocker in too_large:
@@ -82,7 +82,11 @@ def run_plan(config: Config) -> RunResult:
         first = result.skipped[0]
         raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
     plan = make_plan(config, result)
-    return RunResult(plan, config.out, tuple(write_outputs(plan, config.out)))
+    try:
+        written = write_outputs(plan, config.out)
+    except OSError as err:
+        raise OutputError(f"{err.filename or config.out}: cannot write the outputs ({err.strerror or err})") from err
+    return RunResult(plan, config.out, tuple(written))
 
 
 def write_outputs(plan: Plan, out: Path) -> list[Path]:

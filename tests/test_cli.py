@@ -8,7 +8,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from planner.cli import main
-from tests.conftest import mixed_tree
+from tests.conftest import mixed_tree, s3_record, write_log
 
 
 def run(*args: str):
@@ -57,6 +57,27 @@ def test_input_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         assert result.exit_code == 2, (args, result.output)
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and fragment in lines[0] and not result.stdout, (args, result.output)
+
+
+def test_out_and_rules_must_be_folders(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    (tmp_path / "afile").write_text("x")
+    for args, fragment in [(["--out", str(tmp_path / "afile")], "is a file"),
+                           (["--out", str(tmp_path / "o"), "--rules", str(tmp_path / "none")], "no such folder")]:
+        result = run("plan", "--cloudtrail", str(tmp_path / "tree"), *args)
+        assert result.exit_code == 2 and fragment in result.stderr and "Traceback" not in result.output
+
+
+def test_a_rerun_removes_drafts_that_no_longer_apply(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    out = tmp_path / "out"
+    assert run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out)).exit_code == 0
+    assert (out / "policies" / "bucket-a.json").exists()
+    quiet = tmp_path / "quiet"
+    write_log(quiet / "a.json.gz", [s3_record(request_id="Q1")])
+    assert run("plan", "--cloudtrail", str(quiet), "--out", str(out)).exit_code == 0
+    assert list((out / "policies").iterdir()) == []
+    assert not [p for p in out.iterdir() if p.name.startswith(".policies")]
 
 
 def test_strict_turns_skipped_files_into_exit_2(tmp_path: Path) -> None:

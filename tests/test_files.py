@@ -99,6 +99,14 @@ def test_bad_files_are_reported_and_the_rest_read(tmp_path: Path) -> None:
     assert [e.requests for e in result.evidence] == [1]
 
 
+def test_names_the_engine_would_glob_are_skipped_with_a_reason(tmp_path: Path) -> None:
+    write_log(tmp_path / "a.json.gz", [s3_record(request_id="A")])
+    write_log(tmp_path / "*.json.gz", [s3_record(request_id="B")])
+    result = CloudTrailFiles((tmp_path,)).scan()
+    assert result.records == 1
+    assert [Path(s.path).name for s in result.skipped] == ["*.json.gz"] and "rename" in result.skipped[0].reason
+
+
 def test_sniff_layouts(tmp_path: Path) -> None:
     wrapped = write_log(tmp_path / "a.json.gz", [s3_record()])
     lines = tmp_path / "b.json"

@@ -17,7 +17,7 @@ from planner.policy.check import BUCKET_POLICY_LIMIT, check_statement, fit_to_li
 from planner.policy.draft import draft_statements, make_sid, object_pattern
 
 ACL_RULES = load_rules("acl")
-ACTIONS = {r.fields["event"]: r.fields["action"] for r in ACL_RULES}
+ACTIONS = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in ACL_RULES}
 
 
 def ev(**kw: Any) -> Evidence:
@@ -42,6 +42,28 @@ def test_cross_account_read_becomes_a_scoped_allow() -> None:
     assert stmt.document["Action"] == ["s3:GetObject"]
     assert stmt.document["Resource"] == ["arn:aws:s3:::bucket-a/a.txt", "arn:aws:s3:::bucket-a/exports/*"]
     assert stmt.requests == 4 and len(stmt.evidence) == 2
+
+
+def test_actions_are_granted_only_on_the_prefixes_they_were_seen_on() -> None:
+    """A write seen on uploads/ and a delete seen on important/ must not become both actions on both prefixes."""
+    stmts = draft(ev(event_name="PutObject", key_prefixes=("uploads/",)),
+                  ev(event_name="DeleteObject", key_prefixes=("important/",)))
+    pairs = {(a, r) for s in stmts for a in s.document["Action"]
+             for r in ([s.document["Resource"]] if isinstance(s.document["Resource"], str) else s.document["Resource"])}
+    assert pairs == {("s3:PutObject", "arn:aws:s3:::bucket-a/uploads/*"),
+                     ("s3:DeleteObject", "arn:aws:s3:::bucket-a/important/*")}
+    assert len({s.sid for s in stmts}) == 2
+
+
+def test_a_statement_joining_unobserved_pairs_is_refused() -> None:
+    put, delete = ev(event_name="PutObject", key_prefixes=("uploads/",)), ev(event_name="DeleteObject",
+                                                                           key_prefixes=("important/",))
+    stmt = draft(put, delete)[0]
+    joined = _with(stmt, Action=["s3:DeleteObject", "s3:PutObject"],
+                   Resource=["arn:aws:s3:::bucket-a/important/*", "arn:aws:s3:::bucket-a/uploads/*"])
+    joined = dataclasses.replace(joined, evidence=(put.id, delete.id))
+    with pytest.raises(InternalError, match="no evidence shows"):
+        check_statement(joined, {put.id: put, delete.id: delete}, ACTIONS)
 
 
 def test_list_is_on_the_bucket_and_separate_from_object_access() -> None:
@@ -76,6 +98,8 @@ def _with(stmt: Statement, **changes: Any) -> Statement:
     {"Principal": {"AWS": "arn:aws:sts::999988887777:assumed-role/partner/s1"}},
     {"Principal": {"AWS": "arn:aws:iam::123456789012:root"}},
     {"Resource": "arn:aws:s3:::other-bucket/*"}, {"Resource": "*"}, {"Resource": "arn:aws:s3:::bucket-a2/x"},
+    {"Resource": "arn:aws:s3:::bucket-a/*"}, {"Resource": "arn:aws:s3:::bucket-a/other/*"},
+    {"Principal": {"AWS": "arn:aws:iam::999988887777:role/*"}},
     {"Effect": "Deny"},
 ])
 def test_safety_invariants_refuse_broader_drafts(changes: dict[str, Any]) -> None:
@@ -94,8 +118,8 @@ def test_safety_invariants_refuse_broader_drafts(changes: dict[str, Any]) -> Non
 def test_every_draft_names_only_its_own_principal_and_passes_the_checks(rows: list[Any]) -> None:
     evidence = [ev(principal=f"arn:aws:iam::{acct}:user/u", account_id=acct, principal_type="IAMUser",
                    event_name=event, bucket=bucket, key_prefixes=tuple(sorted(set(prefixes))),
-                   key_prefix_count=len(set(prefixes)))
-                for acct, event, bucket, prefixes in rows]
+                   key_prefix_count=len(set(prefixes)), user_agent=f"agent/{n}")
+                for n, (acct, event, bucket, prefixes) in enumerate(rows)]
     by_id = {e.id: e for e in evidence}
     for stmt in draft(*evidence):
         check_statement(stmt, by_id, ACTIONS)
@@ -113,9 +137,10 @@ def test_policy_over_the_size_limit_becomes_a_blocker() -> None:
 
 
 def test_sids_are_stable_alphanumeric_and_distinct() -> None:
-    a = make_sid("b", "arn:aws:iam::999988887777:role/partner-reader", "read", "object")
-    assert a == make_sid("b", "arn:aws:iam::999988887777:role/partner-reader", "read", "object")
+    a = make_sid("b", "arn:aws:iam::999988887777:role/partner-reader", "read-object")
+    assert a == make_sid("b", "arn:aws:iam::999988887777:role/partner-reader", "read-object")
     assert a.isalnum() and a.startswith("S3PlanAclReadObjectPartnerReader")
-    assert make_sid("b", "arn:aws:iam::222233334444:root", "read", "object").startswith(
+    assert make_sid("b", "arn:aws:iam::222233334444:root", "read-object").startswith(
         "S3PlanAclReadObjectAccount222233334444")
-    assert a != make_sid("b", "arn:aws:iam::999988887777:role/partner-reader", "list", "bucket")
+    assert a != make_sid("b", "arn:aws:iam::999988887777:role/partner-reader", "list-bucket")
+    assert a != make_sid("b", "arn:aws:iam::999988887777:role/partner-reader", "read-object", "s3:GetObject")

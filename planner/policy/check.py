@@ -8,14 +8,19 @@ from typing import Any
 
 from planner.errors import InternalError
 from planner.model import Blocker, Evidence, Statement
-from planner.policy.draft import policy_document
+from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, policy_document, resources_of
 
 BUCKET_POLICY_LIMIT = 20 * 1024  # bytes of the policy with whitespace removed (facts §9)
 SESSION_MARKERS = (":assumed-role/", "arn:aws:sts::", ":federated-user/")
 
 
-def check_statement(stmt: Statement, evidence: Mapping[str, Evidence], allowed_actions: Mapping[str, str]) -> None:
-    """Raise InternalError unless the statement grants no more than its evidence shows."""
+def check_statement(stmt: Statement, evidence: Mapping[str, Evidence],
+                    mapping: Mapping[str, tuple[str, str]]) -> None:
+    """Raise InternalError unless the statement grants no more than its evidence shows.
+
+    `mapping` is the ACL rules' event -> (policy action, scope): every (action, resource) pair of the statement
+    must be one that a cited evidence row shows.
+    """
     doc = stmt.document
     cited = [evidence[e] for e in stmt.evidence]
 
@@ -29,10 +34,17 @@ def check_statement(stmt: Statement, evidence: Mapping[str, Evidence], allowed_a
     actions = _as_list(doc.get("Action"))
     if not actions or any("*" in a or "?" in a for a in actions):
         fail(f"wildcard or empty action {actions}")
-    observed = {allowed_actions.get(e.event_name) for e in cited}
+    observed = {mapping[e.event_name][0] for e in cited if e.event_name in mapping}
     if not set(actions) <= observed:
         fail(f"actions {sorted(set(actions) - observed)} were not observed")
+    shown = {(mapping[e.event_name][0], r) for e in cited if e.event_name in mapping
+             for r in resources_of(stmt.bucket, mapping[e.event_name][1], e)}
+    unbacked = sorted((a, r) for a in actions for r in _as_list(doc.get("Resource")) if (a, r) not in shown)
+    if unbacked:
+        fail(f"no evidence shows {unbacked[0][0]} on {unbacked[0][1]}")
     _check_principal(doc.get("Principal"), cited, fail)
+    if not BUCKET_NAME.match(stmt.bucket):
+        fail("not a valid bucket name")
     for resource in _as_list(doc.get("Resource")):
         if resource != f"arn:aws:s3:::{stmt.bucket}" and not resource.startswith(f"arn:aws:s3:::{stmt.bucket}/"):
             fail(f"resource {resource} is outside the bucket")
@@ -49,6 +61,8 @@ def _check_principal(principal: Any, cited: Sequence[Evidence], fail: Any) -> No
     names = _as_list(principal["AWS"])
     if any(marker in n for n in names for marker in SESSION_MARKERS):
         fail(f"session principal {names}")
+    if not all(IAM_PRINCIPAL.match(n) for n in names):
+        fail(f"principal {names} is not an IAM role, user or account ARN")
     if set(names) != {e.principal for e in cited}:
         fail(f"principal {names} is not the evidence's principal")
 

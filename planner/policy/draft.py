@@ -9,11 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from planner.classify.remedies import AclFinding
-from planner.model import Statement
+from planner.model import Evidence, Statement
 
 POLICY_VERSION = "2012-10-17"
-# An IAM principal the evidence can name: an account root, a user or a role (never an STS session).
-IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(root|user/.+|role/.+)$")
+# An IAM principal the evidence can name: an account root, a user or a role (never an STS session), in IAM's
+# own name characters, so no wildcard can slip into a Principal.
+IAM_PRINCIPAL = re.compile(r"\Aarn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[\w+=,.@/-]+)\Z")
+# An S3 bucket name (general purpose buckets): the only names a draft's resources may use.
+BUCKET_NAME = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 # IAM wildcards in an object key must stay literal: `${*}`, `${?}`, `${$}` (IAM policy variables).
 _LITERAL = {"*": "${*}", "?": "${?}", "$": "${$}"}
 
@@ -26,23 +29,43 @@ def draft_statements(findings: Sequence[AclFinding]) -> tuple[tuple[Statement, .
         ev = f.evidence
         if f.access_kind != "cross-account" or not ev.bucket:
             continue
+        if not BUCKET_NAME.match(ev.bucket) or ".." in ev.bucket:
+            notes.append(f"{ev.bucket!r} is not a valid bucket name; no statement drafted")
+            continue
         if f.action is None or f.access is None or f.scope is None:
             notes.append(f"{ev.bucket}: {ev.event_name} by {ev.principal} relied on an ACL, but no rule maps "
                          f"{ev.event_name} to a policy action; review it by hand")
             continue
-        if not IAM_PRINCIPAL.match(ev.principal):
+        if not ev.principal or not IAM_PRINCIPAL.match(ev.principal):
             notes.append(f"{ev.bucket}: {ev.principal} is not a role, user or account ARN; no statement drafted")
             continue
         groups[(ev.bucket, ev.principal, f.access, f.scope)].append(f)
-    statements = [_statement(key, group) for key, group in sorted(groups.items())]
+    statements = [stmt for key, group in sorted(groups.items()) for stmt in _statements(key, group)]
     return tuple(statements), tuple(notes)
 
 
-def _statement(key: tuple[str, str, str, str], group: Sequence[AclFinding]) -> Statement:
+def _statements(key: tuple[str, str, str, str], group: Sequence[AclFinding]) -> list[Statement]:
+    """One statement per set of actions that the evidence shows on the same resources: never action x prefix
+    pairs that were not observed together."""
     bucket, principal, access, scope = key
-    actions = sorted({f.action for f in group if f.action})
-    resources, risk = _resources(bucket, scope, group)
-    sid = make_sid(bucket, principal, access, scope)
+    by_action: dict[str, set[str]] = defaultdict(set)
+    for f in group:
+        assert f.action is not None
+        by_action[f.action].update(resources_of(bucket, scope, f.evidence))
+    by_resources: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for action, shown in sorted(by_action.items()):
+        by_resources[tuple(sorted(shown))].append(action)
+    out = []
+    for resources, actions in sorted(by_resources.items(), key=lambda item: item[1]):
+        cited = [f for f in group if f.action in actions]
+        out.append(_statement(bucket, principal, f"{access}-{scope}", actions, list(resources), cited))
+    return out
+
+
+def _statement(bucket: str, principal: str, access: str, actions: list[str], resources: list[str],
+               group: Sequence[AclFinding]) -> Statement:
+    # actions, not resources: a statement keeps its Sid (and its review task its id) as more prefixes are seen
+    sid = make_sid(bucket, principal, access, "|".join(actions))
     document: dict[str, Any] = {
         "Sid": sid,
         "Effect": "Allow",
@@ -54,25 +77,29 @@ def _statement(key: tuple[str, str, str, str], group: Sequence[AclFinding]) -> S
     firsts = [e.first_seen for e in evidence if e.first_seen]
     lasts = [e.last_seen for e in evidence if e.last_seen]
     return Statement(
-        bucket=bucket, sid=sid, principal=principal, access=f"{access}-{scope}", document=document,
+        bucket=bucket, sid=sid, principal=principal, access=access, document=document,
         evidence=tuple(sorted({e.id for e in evidence})), requests=sum(e.requests for e in evidence),
         first_seen=min(firsts) if firsts else None, last_seen=max(lasts) if lasts else None,
-        risk=tuple(risk), notes=tuple(sorted({f"rule {f.rule}" for f in group if f.rule})),
+        risk=tuple(_risks(group)), notes=tuple(sorted({f"rule {f.rule}" for f in group if f.rule})),
     )
 
 
-def _resources(bucket: str, scope: str, group: Sequence[AclFinding]) -> tuple[list[str], list[str]]:
-    """Bucket ARN for bucket-scoped actions; observed key prefixes for object actions."""
+def resources_of(bucket: str, scope: str, ev: Evidence) -> list[str]:
+    """The resources one evidence row shows: the bucket, its observed key prefixes, or (no keys) every object."""
     if scope == "bucket":
-        return [f"arn:aws:s3:::{bucket}"], []
-    prefixes = sorted({p for f in group for p in f.evidence.key_prefixes})
+        return [f"arn:aws:s3:::{bucket}"]
+    if not ev.key_prefixes:
+        return [f"arn:aws:s3:::{bucket}/*"]
+    return [f"arn:aws:s3:::{bucket}/{object_pattern(p)}" for p in ev.key_prefixes]
+
+
+def _risks(group: Sequence[AclFinding]) -> list[str]:
     risk = []
-    if any(f.evidence.key_prefix_count > len(f.evidence.key_prefixes) for f in group):
+    if any(f.scope == "object" and f.evidence.key_prefix_count > len(f.evidence.key_prefixes) for f in group):
         risk.append("more key prefixes were observed than listed; the statement covers only those listed")
-    if not prefixes:
+    if any(f.scope == "object" and not f.evidence.key_prefixes for f in group):
         risk.append("no object keys in the evidence: the resource is every object in the bucket")
-        return [f"arn:aws:s3:::{bucket}/*"], risk
-    return [f"arn:aws:s3:::{bucket}/{object_pattern(p)}" for p in prefixes], risk
+    return risk
 
 
 def object_pattern(prefix: str) -> str:
@@ -81,13 +108,13 @@ def object_pattern(prefix: str) -> str:
     return literal + "*" if prefix.endswith("/") else literal
 
 
-def make_sid(bucket: str, principal: str, access: str, scope: str) -> str:
-    """A stable, readable Sid of [A-Za-z0-9] (facts §9): S3PlanAcl<Access><Name><hash>."""
+def make_sid(bucket: str, principal: str, access: str, detail: str = "") -> str:
+    """A stable, readable Sid of [A-Za-z0-9] (facts §9): S3PlanAcl<Access><Name><hash of everything>."""
     account_root = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):root$", principal)
     label = f"Account{account_root.group(1)}" if account_root else principal.rsplit("/", 1)[-1].title()
     name = re.sub(r"[^A-Za-z0-9]", "", label)[:24]
-    digest = hashlib.sha256(f"{bucket}|{principal}|{access}|{scope}".encode()).hexdigest()[:6]
-    camel = "".join(part.title() for part in f"{access}-{scope}".split("-"))
+    digest = hashlib.sha256(f"{bucket}|{principal}|{access}|{detail}".encode()).hexdigest()[:6]
+    camel = "".join(part.title() for part in access.split("-"))
     return f"S3PlanAcl{camel}{name}{digest}"
 
 

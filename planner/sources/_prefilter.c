@@ -157,6 +157,7 @@ static int str_eq(str_t s, const char *lit) { return s.n >= 0 && key_is(s.p, s.n
 
 /* Whether the record might be evidence: a superset of the SQL's is_evidence, for S3 records. */
 static void judge(record_t *r) {
+    if (r->event_time.n >= TIME_MAX || r->owner.n >= OWNER_MAX) r->candidate = 1;  /* too long to keep here */
     if (r->candidate || !str_eq(r->event_source, "s3.amazonaws.com")) return;
     if (r->sigv.n >= 0 && !str_eq(r->sigv, "SigV4")) r->candidate = 1;
     if (str_eq(r->event_name, "PutObjectAcl") || str_eq(r->event_name, "PutBucketAcl")) r->candidate = 1;
@@ -287,6 +288,20 @@ static Py_ssize_t string_end(const char *s, Py_ssize_t n, Py_ssize_t i) {
     }
 }
 
+/* Any byte below 0x20, eight bytes at a time. */
+static int has_control(const char *p, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        if ((x - 0x2020202020202020ULL) & ~x & 0x8080808080808080ULL) {
+            for (int k = 0; k < 8; k++) if ((unsigned char)p[i + k] < 0x20) return 1;
+        }
+    }
+    for (; i < n; i++) if ((unsigned char)p[i] < 0x20) return 1;
+    return 0;
+}
+
 static int has_backslash(const char *p, Py_ssize_t n) { return n > 0 && memchr(p, '\\', (size_t)n) != NULL; }
 
 /* true, false, null, or a JSON number. */
@@ -349,11 +364,49 @@ static PyObject *groups_to_list(table_t *t) {
     return list;
 }
 
+/* What may come next in an open container (by absolute depth), so malformed JSON is refused as the engine would. */
+enum { ST_TOP_MANY, ST_TOP_ONE, ST_TOP_DONE, ST_KEY_OR_END, ST_KEY, ST_VALUE, ST_VALUE_OR_END, ST_COMMA_OR_END };
+
+/* A value starts in the container at `depth`: allowed only where a value is expected. */
+static int begin_value(char *state, int depth) {
+    char st = state[depth];
+    if (st == ST_TOP_MANY) return depth == 0;
+    if (st == ST_TOP_ONE) { state[depth] = ST_TOP_DONE; return 1; }
+    if (st == ST_VALUE || st == ST_VALUE_OR_END) { state[depth] = ST_COMMA_OR_END; return 1; }
+    return 0;
+}
+
+/* Whether a container of kind `c` ('{' or '[') is the shape the engine declares under `key`. */
+static int container_fits(enum key_id key, char c) {
+    switch (key) {
+    case K_REQUEST_PARAMETERS: case K_ADDITIONAL: case K_USER_IDENTITY: case K_SESSION_CONTEXT: case K_SESSION_ISSUER:
+        return c == '{';
+    case K_RESOURCES:
+        return c == '[';
+    case K_OTHER: case K_NONE:
+        return 1;
+    default:
+        return 0;                                             /* a container where a string belongs */
+    }
+}
+
+static void record_reset(record_t *r) {
+    memset(r, 0, sizeof *r);
+    r->event_time.n = r->event_source.n = r->event_name.n = r->bucket.n = -1;
+    r->id_type.n = r->id_account.n = r->sigv.n = r->owner.n = -1;
+    r->res_type.n = r->res_account.n = -1;
+}
+
 static PyObject *scan(PyObject *self, PyObject *args) {
     Py_buffer view;
     int record_depth;
     PyObject *since_obj, *until_obj;
     if (!PyArg_ParseTuple(args, "y*iOO", &view, &record_depth, &since_obj, &until_obj)) return NULL;
+    if (record_depth < 0 || record_depth > 2) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "record_depth must be 0, 1 or 2");
+        return NULL;
+    }
     str_t since, until;
     if (optional_str(since_obj, &since) < 0 || optional_str(until_obj, &until) < 0) {
         PyBuffer_Release(&view);
@@ -364,14 +417,14 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     table_t table = {NULL, 0, 0};
     out_t out = {NULL, 0, 0};
     long long records = 0;
-    int depth = 0, ok = 1, nomem = 0, records_key = record_depth != 2, top_done = 0;
+    int depth = 0, ok = 1, nomem = 0, records_keys = 0, in_records = record_depth != 2;
     enum key_id keys[MAX_DEPTH + 2];                          /* last key seen, by depth relative to the record */
     uint64_t seen_keys[MAX_DEPTH + 2];                        /* classified keys seen in the open object */
-    char is_obj[MAX_DEPTH + 2], expect_key[MAX_DEPTH + 2];    /* by absolute depth */
+    char is_obj[MAX_DEPTH + 2], state[MAX_DEPTH + 2];         /* by absolute depth */
     memset(keys, 0, sizeof keys);
     memset(seen_keys, 0, sizeof seen_keys);
     memset(is_obj, 0, sizeof is_obj);
-    memset(expect_key, 0, sizeof expect_key);
+    state[0] = record_depth == 0 ? ST_TOP_MANY : ST_TOP_ONE;
     record_t rec;
     memset(&rec, 0, sizeof rec);
     Py_ssize_t rec_start = -1;
@@ -381,37 +434,33 @@ static PyObject *scan(PyObject *self, PyObject *args) {
     while (ok && (i = skip_ws(s, n, i)) < n) {
         char c = s[i];
         int rel = depth - record_depth;                       /* depth relative to the record, when inside one */
-        int in_obj = depth > 0 && is_obj[depth];
         if (c == '{' || c == '[') {
-            if ((in_obj && expect_key[depth]) || (depth == 0 && record_depth > 0 && top_done)) { ok = 0; break; }
+            if (!begin_value(state, depth)) { ok = 0; break; }
             if (depth == record_depth) {
-                if (c != '{' || !records_key) { ok = 0; break; }
-                memset(&rec, 0, sizeof rec);
-                rec.event_time.n = rec.event_source.n = rec.event_name.n = rec.bucket.n = -1;
-                rec.id_type.n = rec.id_account.n = rec.sigv.n = rec.owner.n = -1;
-                rec.res_type.n = rec.res_account.n = -1;
+                if (c != '{' || !in_records) { ok = 0; break; }
+                record_reset(&rec);
                 rec_start = i;
-            } else if (rel >= 1 && keys[rel] != K_OTHER && keys[rel] != K_NONE && keys[rel] != K_REQUEST_PARAMETERS
-                       && keys[rel] != K_ADDITIONAL && keys[rel] != K_RESOURCES && keys[rel] != K_USER_IDENTITY
-                       && keys[rel] != K_SESSION_CONTEXT && keys[rel] != K_SESSION_ISSUER) {
-                rec.candidate = 1;                            /* a container where a string belongs */
+            } else if (rel >= 1 && !container_fits(keys[rel], c)) {
+                rec.candidate = 1;                            /* an unexpected shape: the engine judges */
             }
             if (++depth > MAX_DEPTH) { ok = 0; break; }
             is_obj[depth] = (c == '{');
-            expect_key[depth] = (c == '{');
+            state[depth] = c == '{' ? ST_KEY_OR_END : ST_VALUE_OR_END;
             rel = depth - record_depth;
             if (rel >= 1) { keys[rel] = K_NONE; seen_keys[rel] = 0; }
             if (rel == 3 && keys[1] == K_RESOURCES) rec.res_type.n = rec.res_account.n = -1;
             i++;
         } else if (c == '}' || c == ']') {
             if (depth == 0 || is_obj[depth] != (c == '}')) { ok = 0; break; }
+            if (state[depth] != ST_COMMA_OR_END && state[depth] != (c == '}' ? ST_KEY_OR_END : ST_VALUE_OR_END)) {
+                ok = 0; break;                                /* a trailing comma, or a key without a value */
+            }
             if (rel == 3 && keys[1] == K_RESOURCES && c == '}' && rec.owner.n < 0
                 && str_eq(rec.res_type, "AWS::S3::Bucket")) {
                 rec.owner = rec.res_account;
             }
             depth--;
             i++;
-            if (depth == 0) top_done = 1;
             if (depth == record_depth && rec_start >= 0) {
                 judge(&rec);
                 if (rec.candidate) {
@@ -425,11 +474,16 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             if (end < 0) { ok = 0; break; }
             const char *p = s + i + 1;
             Py_ssize_t len = end - i - 1;
-            Py_ssize_t after = skip_ws(s, n, end + 1);
-            int colon = after < n && s[after] == ':';
-            if (colon != (in_obj && expect_key[depth]) || depth == record_depth || depth == 0) { ok = 0; break; }
-            if (colon && depth == 1 && record_depth == 2) records_key = key_is(p, len, "Records");
-            if (colon) {
+            if (has_control(p, len)) { ok = 0; break; }      /* raw control characters are not JSON */
+            int want_key = depth > 0 && (state[depth] == ST_KEY_OR_END || state[depth] == ST_KEY);
+            if (want_key) {
+                Py_ssize_t after = skip_ws(s, n, end + 1);
+                if (after >= n || s[after] != ':') { ok = 0; break; }
+                state[depth] = ST_VALUE;
+                if (depth == 1 && record_depth == 2) {
+                    in_records = key_is(p, len, "Records");
+                    if (in_records && ++records_keys > 1) { ok = 0; break; }
+                }
                 if (rel >= 1) {
                     enum key_id k = classify_key(p, len, rel, rel >= 2 ? keys[rel - 1] : K_NONE,
                                                  rel >= 3 ? keys[rel - 2] : K_NONE);
@@ -437,14 +491,14 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                     if (k == K_ACL_REQUIRED || k == K_X_AMZ_ACL) rec.candidate = 1;
                     if (k != K_OTHER) {
                         uint64_t bit = 1ULL << k;
-                        if (seen_keys[rel] & bit) rec.candidate = 1;  /* a repeated key: the engine judges */
+                        if (seen_keys[rel] & bit) { ok = 0; break; }  /* the engine refuses repeated keys */
                         seen_keys[rel] |= bit;
                     }
                     keys[rel] = k;
                 }
-                expect_key[depth] = 0;
                 i = after + 1;
             } else {
+                if (!begin_value(state, depth) || depth == record_depth) { ok = 0; break; }
                 if (rel >= 1 && keys[rel] != K_OTHER) {
                     on_string_value(&rec, p, len, has_backslash(p, len), rel, keys[rel],
                                     rel >= 2 ? keys[rel - 1] : K_NONE, rel >= 3 ? keys[rel - 2] : K_NONE);
@@ -452,18 +506,16 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                 i = end + 1;
             }
         } else if (c == ',') {
-            if (depth == 0 || (in_obj && expect_key[depth])) { ok = 0; break; }
-            if (in_obj) expect_key[depth] = 1;
+            if (depth == 0 || state[depth] != ST_COMMA_OR_END) { ok = 0; break; }
+            state[depth] = is_obj[depth] ? ST_KEY : ST_VALUE;
             i++;
         } else {
-            if (c == ':' || (in_obj && expect_key[depth]) || depth == record_depth || depth == 0) { ok = 0; break; }
+            if (!begin_value(state, depth) || depth == record_depth) { ok = 0; break; }
             Py_ssize_t j = i;
             while (j < n && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\n'
                    && s[j] != '\r' && s[j] != '\t') j++;
             if (!valid_scalar(s + i, j - i)) { ok = 0; break; }
-            if (rel >= 1 && !(j - i == 4 && memcmp(s + i, "null", 4) == 0)) {
-                on_scalar_value(&rec, keys[rel]);
-            }
+            if (rel >= 1 && !(j - i == 4 && memcmp(s + i, "null", 4) == 0)) on_scalar_value(&rec, keys[rel]);
             i = j;
         }
     }

@@ -125,6 +125,9 @@ def _sort_by_layout(files: Sequence[Path]) -> tuple[engine.FileSets, list[Skippe
     groups: dict[str, list[str]] = defaultdict(list)
     skipped: list[SkippedFile] = []
     for path in files:
+        if any(c in str(path) for c in "*?[]{}"):  # the engine would take the name for a glob pattern
+            skipped.append(SkippedFile(str(path), "the name contains one of * ? [ ] { }; rename the file"))
+            continue
         layout = sniff(path)
         if isinstance(layout, SkippedFile):
             skipped.append(layout)

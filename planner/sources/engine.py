@@ -154,7 +154,8 @@ def _scan_sql(sets: FileSets, columns: dict[str, str]) -> str:
             f"columns = {{'Records': '{_quote(record)}[]'}}, format = 'unstructured', {_OPTIONS}{WRAPPED_MAX_BYTES}))"
         )
     cols = "{" + ", ".join(f"'{k}': '{_quote(v)}'" for k, v in columns.items()) + "}"
-    for name, fmt in (("lines", "newline_delimited"), ("arrays", "array")):
+    # "unstructured" reads JSON values one after another, one a line or spread over several lines
+    for name, fmt in (("lines", "unstructured"), ("arrays", "array")):
         if getattr(sets, name):
             parts.append(
                 f"SELECT {', '.join(columns)} FROM read_json(${name}, columns = {cols}, format = '{fmt}', "

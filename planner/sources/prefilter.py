@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from planner.errors import InputError
+
 _prefilter: types.ModuleType | None
 try:  # the C extension is optional: without a compiler the engine reads every file itself
     from planner.sources import _prefilter
@@ -48,17 +50,36 @@ def filter_file(path: str, layout: str, since: str | None, until: str | None, ou
     assert _prefilter is not None
     try:
         raw = Path(path).read_bytes()
-        data = _inflate.decompress(raw, 31) if raw[:2] == b"\x1f\x8b" else raw
+        data = inflate(raw) if raw[:2] == b"\x1f\x8b" else raw
         result = _prefilter.scan(data, RECORD_DEPTH[layout], since, until)
-    except (OSError, zlib.error, ValueError, EOFError):
-        result = None
+    except (OSError, ValueError, EOFError, MemoryError, zlib.error, _inflate.error):
+        result = None  # the engine reads the file itself and reports what is wrong with it
     if result is None:
         return Filtered(path, layout, 0, (), True)
     candidates, records, groups = result
     if candidates:
-        with open(os.path.join(out_dir, f"candidates-{os.getpid()}.json"), "ab") as fh:
-            fh.write(candidates)
+        target = os.path.join(out_dir, f"candidates-{os.getpid()}.json")
+        try:
+            with open(target, "ab") as fh:
+                fh.write(candidates)
+        except OSError as err:
+            raise InputError(f"{target}: cannot write pre-filtered records ({err.strerror}); free some space in "
+                             "the temporary folder (TMPDIR) or run with --no-prefilter") from None
     return Filtered(path, layout, records, tuple(groups), False)
+
+
+def inflate(raw: bytes) -> bytes:
+    """Decompress every gzip member (a file may hold several, one after another), as gzip itself does."""
+    parts = []
+    while raw:
+        inflater = _inflate.decompressobj(31)
+        parts.append(inflater.decompress(raw))
+        if not inflater.eof:
+            raise EOFError("compressed data ended before the end-of-stream marker")
+        raw = inflater.unused_data
+        if raw and raw[:2] != b"\x1f\x8b":
+            raise ValueError("trailing data after the gzip stream")
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 def filter_files(files: Sequence[tuple[str, str]], since: str | None, until: str | None, out_dir: Path,

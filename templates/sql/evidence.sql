@@ -17,7 +17,7 @@ WITH classified AS (
   SELECT
     eventsource = 's3.amazonaws.com' AS is_s3,
     json_extract_scalar(requestparameters, '$.bucketName') AS bucket,
-    resources,
+    element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid AS bucket_account_id,
     awsregion AS region,
     eventname AS event_name,
     useridentity,
@@ -43,7 +43,7 @@ WITH classified AS (
 flagged AS (
   SELECT
     *,
-    is_s3 AND (
+    coalesce(is_s3 AND (
       signature_version = 'SigV2'
       OR acl_required
       OR event_name IN ('PutObjectAcl', 'PutBucketAcl')
@@ -52,27 +52,25 @@ flagged AS (
       -- callers from outside the bucket owner's account, as the bucket owner's trail records them (facts §5c)
       OR coalesce(useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL'), false)
       OR coalesce(useridentity.type = 'AWSAccount', false)
-    ) AS is_evidence
+    ), false) AS is_evidence
   FROM classified
 ),
 requests AS (
   SELECT
     CASE WHEN is_evidence THEN 'evidence' WHEN is_s3 THEN 's3' ELSE 'other' END AS kind,
     CASE WHEN is_s3 THEN bucket END AS bucket,
-    -- the bucket owner (facts §5f), looked up per evidence row; other rows keep their resources for one lookup
-    -- per bucket after aggregation
-    CASE WHEN is_evidence THEN element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid
-    END AS bucket_account_id,
-    CASE WHEN is_s3 AND NOT is_evidence THEN resources END AS other_resources,
+    CASE WHEN is_s3 THEN bucket_account_id END AS bucket_account_id,
     CASE WHEN is_evidence THEN region END AS region,
     CASE WHEN is_evidence THEN event_name END AS event_name,
-    CASE WHEN NOT is_evidence THEN NULL
-      WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
-      WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.arn IS NOT NULL
-        THEN useridentity.sessioncontext.sessionissuer.arn
-      WHEN useridentity.type = 'AWSService' THEN coalesce(useridentity.invokedby, sourceipaddress)
-      WHEN useridentity.type = 'AWSAccount' THEN concat('arn:aws:iam::', useridentity.accountid, ':root')
-      ELSE coalesce(useridentity.arn, useridentity.principalid, 'unknown')
+    CASE WHEN is_evidence THEN coalesce(
+      CASE
+        WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
+        WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.arn IS NOT NULL
+          THEN useridentity.sessioncontext.sessionissuer.arn
+        WHEN useridentity.type = 'AWSService' THEN coalesce(useridentity.invokedby, sourceipaddress)
+        WHEN useridentity.type = 'AWSAccount' THEN concat('arn:aws:iam::', useridentity.accountid, ':root')
+        ELSE coalesce(useridentity.arn, useridentity.principalid)
+      END, 'unknown')
     END AS principal,
     CASE WHEN NOT is_evidence THEN NULL
       WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
@@ -117,23 +115,18 @@ per_request AS (
     max(eventtime) AS last_seen,
     arbitrary(source_ip) AS source_ip,
     arbitrary(session_name) AS session_name,
-    arbitrary(key_prefix) AS key_prefix,
-    arbitrary(other_resources) AS other_resources
+    arbitrary(key_prefix) AS key_prefix
   FROM requests
   GROUP BY
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
     user_agent, signature_version, auth_method, acl_required, acl_header, request_key
 )
 SELECT
-  kind, bucket,
-  coalesce(
-    bucket_account_id,
-    element_at(filter(arbitrary(other_resources), r -> r.type = 'AWS::S3::Bucket'), 1).accountid
-  ) AS bucket_account_id,
-  region, event_name, principal, principal_type, account_id,
+  kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
   user_agent, signature_version, auth_method, acl_required, acl_header,
   sum(records) AS records,
-  count(request_key) AS requests,
+  -- a request without requestID and eventID still counts, once per record
+  sum(CASE WHEN request_key IS NOT NULL THEN 1 WHEN kind = 'evidence' THEN records ELSE 0 END) AS requests,
   sum(CASE WHEN request_key IS NULL THEN errors WHEN errors > 0 THEN 1 ELSE 0 END) AS errors,
   min(first_seen) AS first_seen,
   max(last_seen) AS last_seen,
