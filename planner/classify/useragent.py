@@ -42,8 +42,9 @@ class ClientCatalogue:
 
 
 def strip_brackets(user_agent: str) -> str:
-    """CloudTrail wraps S3 user agents in `[...]` (facts §2b): strip one pair."""
+    """CloudTrail wraps S3 user agents in `[...]` (facts §2b): strip one pair, or a lone `[` when CloudTrail
+    cut the value at 1 KB and the `]` was lost."""
     text = user_agent.strip()
-    if text.startswith("[") and text.endswith("]"):
-        return text[1:-1].strip()
-    return text
+    if text.startswith("["):
+        text = text[1:-1] if text.endswith("]") else text[1:]
+    return text.strip()

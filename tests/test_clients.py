@@ -1,0 +1,78 @@
+"""The client catalogue against real user agents: every rule has cases, every shared real string is checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from planner.classify.loader import load_rules
+from planner.classify.useragent import UNKNOWN_RULE, ClientCatalogue
+
+CASES = Path(__file__).parent / "rule_cases"
+SHARED_AGENTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "user-agents.txt"
+RULES = load_rules("clients")
+CATALOGUE = ClientCatalogue(RULES)
+NOT_SDK = {"browser", "http-library", "aws-internal", "unknown"}
+FAMILIES = {
+    "aws-cli-v1", "aws-cli-v2", "boto3", "botocore", "boto2", "aws-sdk-java-v1", "aws-sdk-java-v2", "aws-sdk-js-v2",
+    "aws-sdk-js-v3", "aws-sdk-go-v1", "aws-sdk-go-v2", "aws-sdk-dotnet", "aws-sdk-php-v2", "aws-sdk-php-v3",
+    "aws-sdk-ruby-v1", "aws-sdk-ruby-v2", "aws-sdk-ruby-v3", "aws-sdk-cpp", "aws-sdk-rust", "aws-powershell",
+    "hadoop-s3a", "emrfs", "jets3t", "s3cmd", "rclone", "minio", "cyberduck", "s3-console", "aws-internal", "browser",
+    "http-library", "unknown",
+}
+
+
+def _cases(name: str) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = yaml.safe_load((CASES / name).read_text())["cases"]
+    return cases
+
+
+CLIENT_CASES = _cases("clients.yaml")
+
+
+@pytest.mark.parametrize("case", CLIENT_CASES, ids=[f"{c['rule']}-{n}" for n, c in enumerate(CLIENT_CASES)])
+def test_client_case(case: dict[str, Any]) -> None:
+    client = CATALOGUE.identify(case["ua"])
+    assert (client.family, client.version, client.rule) == (case["family"], case["version"], case["rule"])
+
+
+def test_every_rule_has_cases_and_every_family_exists() -> None:
+    assert {r.id for r in RULES} <= {c["rule"] for c in CLIENT_CASES}
+    assert {r.fields["family"] for r in RULES} | {"unknown"} == FAMILIES
+
+
+def test_every_shared_real_user_agent_has_its_checked_family_and_version() -> None:
+    agents = SHARED_AGENTS.read_text().splitlines()
+    table = {c["line"]: c for c in _cases("user-agents.yaml")}
+    assert len(agents) == 115 and sorted(table) == list(range(1, 116))
+    wrong = []
+    for line, agent in enumerate(agents, start=1):
+        client = CATALOGUE.identify(agent)
+        expected = table[line]
+        if (client.family, client.version) != (expected["family"], expected["version"]):
+            wrong.append((line, agent[:60], client.family, client.version, expected["family"], expected["version"]))
+    assert not wrong
+
+
+def test_non_sdk_strings_never_land_in_an_sdk_family() -> None:
+    agents = SHARED_AGENTS.read_text().splitlines()
+    custom = [a for a in agents if a.startswith(("stratus-red-team_", "Mozilla/", "vertica", "Go-http", "Java/"))]
+    assert len(custom) > 40
+    assert {CATALOGUE.identify(a).family for a in custom} <= NOT_SDK
+
+
+def test_user_agents_cut_at_1kb_keep_their_family() -> None:
+    long = "[aws-sdk-java/1.11.100 Linux/4.9 OpenJDK_64-Bit_Server_VM/25.1 java/1.8.0 " + "x" * 2000
+    cut = long[:1024]
+    client = CATALOGUE.identify(cut)
+    assert (client.family, client.version) == ("aws-sdk-java-v1", "1.11.100")
+    assert CATALOGUE.identify("Hadoop 3.3.4, aws-sdk-java/1.12.262 " + "y" * 5000).family == "hadoop-s3a"
+
+
+@pytest.mark.parametrize("agent", ["", "   ", "\x00\x01\x02", "\udcff\ufffe", "[", "]", "[]", "[" * 5000])
+def test_empty_and_garbage_agents_are_unknown(agent: str) -> None:
+    client = CATALOGUE.identify(agent)
+    assert (client.family, client.rule) == ("unknown", UNKNOWN_RULE)
