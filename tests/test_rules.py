@@ -68,7 +68,7 @@ def test_user_rules_add_families(tmp_path: Path) -> None:
     ("aws-sdk-java/2.0.0-preview-9-SNAPSHOT Mac_OS_X/10.11.6 Java/1.8.0_151", "aws-sdk-java-v2", "2.0.0-preview-9-SNAPSHOT"),
     ("Hadoop 3.3.4, aws-sdk-java/1.12.262 Linux/5.10 cfg/retry-mode/legacy", "hadoop-s3a", "1.12.262"),
     ("ElasticMapReduce/1.0.0 emrfs/s3n {}, aws-sdk-java/1.11.129 Linux/4.4.35", "emrfs", "1.11.129"),
-    ("[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.750 Linux/5.10.226]", "aws-internal", None),
+    ("[S3Console/0.4, aws-internal/3 aws-sdk-java/1.12.750 Linux/5.10.226]", "s3-console", "1.12.750"),
     ("aws-sdk-nodejs/2.586.0 darwin/v13.2.0 promise", "aws-sdk-js-v2", "2.586.0"),
     ("aws-sdk-go/1.44.237 (go1.19.7; linux; arm64)", "aws-sdk-go-v1", "1.44.237"),
     ("AWSPowerShell/3.3.365.0 .NET_Runtime/4.0 .NET_Framework/4.0", "aws-powershell", "3.3.365.0"),
