@@ -58,6 +58,7 @@ def main(debug: bool) -> None:
 @click.option("--regions", multiple=True, metavar="LIST", help="Regions to read, comma-separated or repeated.")
 @click.option("--accounts", multiple=True, metavar="LIST", help="Account ids to read, comma-separated or repeated.")
 @click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
+@click.option("--owners", metavar="FILE", help="Owners file: account, ARN glob, CIDR or user-agent regex -> team.")
 @click.option("--strict", is_flag=True, help="Exit 2 when any input file had to be skipped.")
 @click.option("--fail-on-blockers", is_flag=True, help="Exit 1 when any bucket still has blockers.")
 @click.option("--threads", type=int, help="Worker processes and engine threads (default: all cores).")

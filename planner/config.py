@@ -25,6 +25,7 @@ class Config:
     regions: frozenset[str] = frozenset()
     accounts: frozenset[str] = frozenset()
     rules_dirs: tuple[Path, ...] = ()
+    owners: Path | None = None
     strict: bool = False
     fail_on_blockers: bool = False
     threads: int | None = None
@@ -54,6 +55,7 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
 
 def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
+                owners: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True) -> Config:
     """Validate option values into a Config."""
@@ -69,12 +71,14 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
     for folder in rules:
         if not folder.is_dir():
             raise UsageError(f"--rules {folder}: no such folder")
+    if owners is not None and not Path(owners).is_file():
+        raise UsageError(f"--owners {owners}: no such file")
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads}: must be 1 or more")
     return Config(
         cloudtrail=paths, out=Path(out), since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
-        rules_dirs=rules, strict=strict, fail_on_blockers=fail_on_blockers,
+        rules_dirs=rules, owners=Path(owners) if owners else None, strict=strict, fail_on_blockers=fail_on_blockers,
         threads=threads, progress=progress, prefilter=prefilter,
     )

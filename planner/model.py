@@ -89,6 +89,15 @@ class Client:
 
 
 @dataclass(frozen=True)
+class Owner:
+    """The team that owns a task, and the owners-file entry that said so."""
+
+    team: str
+    contact: str | None
+    rule: str
+
+
+@dataclass(frozen=True)
 class Task:
     """One piece of work for a person, with the evidence that asks for it."""
 
@@ -109,6 +118,7 @@ class Task:
     rules: tuple[str, ...] = ()
     depends_on: tuple[str, ...] = ()
     wave: int = 0
+    owner: Owner | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,25 @@ class Blocker:
 
 
 @dataclass(frozen=True)
+class SigV2Client:
+    """One client seen signing SigV2: who, what, and the task for it (None for AWS services: informational)."""
+
+    principal: str
+    family: str
+    version: str | None
+    minimum_version: str | None
+    rule: str
+    remedy: str | None
+    task: str | None
+    presigned: bool
+    buckets: tuple[str, ...]
+    requests: int
+    first_seen: str | None
+    last_seen: str | None
+    user_agents: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class BucketReport:
     """Readiness of one bucket for both migrations."""
 
@@ -148,6 +177,8 @@ class BucketReport:
     sigv4_ready: bool
     acls_ready: bool
     blockers: tuple[Blocker, ...] = ()
+    sigv2_callers: tuple[str, ...] = ()
+    sigv4_deny_draft: str | None = None
 
 
 @dataclass(frozen=True)
@@ -206,3 +237,4 @@ class Plan:
     statements: tuple[Statement, ...]
     buckets: tuple[BucketReport, ...]
     notes: tuple[str, ...] = field(default=())
+    clients: tuple[SigV2Client, ...] = field(default=())

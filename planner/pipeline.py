@@ -10,7 +10,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from planner import __version__
-from planner.classify.loader import load_rules
+from planner.classify.loader import load_owners, load_rules
+from planner.classify.owners import OwnerBook
 from planner.classify.remedies import classify_acl, classify_sigv2
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
@@ -62,7 +63,8 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     extra: dict[str, list[Blocker]] = defaultdict(list)
     for bucket, blocker in too_large:
         extra[bucket].append(blocker)
-    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, statements, extra)
+    owners = OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook()
+    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, statements, extra, owners)
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail),
@@ -70,7 +72,7 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)),
     )
-    return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes)
+    return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients)
 
 
 def run_plan(config: Config) -> RunResult:
@@ -98,7 +100,8 @@ def write_outputs(plan: Plan, out: Path) -> list[Path]:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         shutil.copy2(workbook, out / f"migration-plan.{stamp}.xlsx")
     write_workbook(plan, workbook)
-    policies = write_policy_files(plan.statements, out / "policies")
+    ready = [b.bucket for b in plan.buckets if b.sigv4_deny_draft]
+    policies = write_policy_files(plan.statements, ready, out / "policies")
     return [out / "plan.json", workbook, *policies]
 
 

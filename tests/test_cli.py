@@ -22,7 +22,8 @@ def test_plan_writes_outputs_and_exits_0(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "SigV2: 2 callers" in result.output
     assert (out / "plan.json").exists() and (out / "migration-plan.xlsx").exists()
-    assert sorted(p.name for p in (out / "policies").iterdir()) == ["bucket-a.json", "bucket-b.json"]
+    assert sorted(p.name for p in (out / "policies").iterdir()) == [
+        "bucket-a.json", "bucket-b.json", "bucket-b.sigv4-deny.json"]
     policy = json.loads((out / "policies" / "bucket-a.json").read_text())
     assert policy["Version"] == "2012-10-17" and policy["Statement"]
 
@@ -76,7 +77,7 @@ def test_a_rerun_removes_drafts_that_no_longer_apply(tmp_path: Path) -> None:
     quiet = tmp_path / "quiet"
     write_log(quiet / "a.json.gz", [s3_record(request_id="Q1")])
     assert run("plan", "--cloudtrail", str(quiet), "--out", str(out)).exit_code == 0
-    assert list((out / "policies").iterdir()) == []
+    assert [p.name for p in (out / "policies").iterdir()] == ["bucket-a.sigv4-deny.json"]
     assert not [p for p in out.iterdir() if p.name.startswith(".policies")]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -59,23 +60,31 @@ def load_rules(kind: str, extra_dirs: Iterable[Path] = ()) -> tuple[Rule, ...]:
     return tuple(rules.values())
 
 
-def _load_file(path: Path, kind: str) -> list[Rule]:
+def load_owners(path: Path) -> tuple[Rule, ...]:
+    """The entries of an owners file (`owners:` list), validated like rule files; ids default to `file:line`."""
+    return tuple(_load_file(path, "owners", list_key="owners"))
+
+
+def _load_file(path: Path, kind: str, list_key: str = "rules") -> list[Rule]:
     try:
         doc = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except OSError as err:
+        raise RuleError(f"{path}:1: cannot read: {err.strerror}") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise RuleError(f"{path}:{line}: not valid YAML: {getattr(err, 'problem', err)}") from err
-    if not isinstance(doc, dict) or not isinstance(doc.get("rules"), list):
-        raise RuleError(f"{path}:1: a rule file must be a mapping with a `rules:` list")
+    if not isinstance(doc, dict) or not isinstance(doc.get(list_key), list):
+        raise RuleError(f"{path}:1: the file must be a mapping with a `{list_key}:` list")
     schema = _schema()
     seen: dict[str, int] = {}
     out = []
-    for item in doc["rules"]:
+    for item in doc[list_key]:
         line = item.get("__line__", 0) if isinstance(item, dict) else 0
         keylines = item.get("__keylines__", {}) if isinstance(item, dict) else {}
         clean = _strip_lines(item)
         _validate(clean, schema, kind, path, line, keylines)
+        clean.setdefault("id", f"{path.name}:{line}")
         if clean["id"] in seen:
             raise RuleError(f"{path}:{line}: duplicate rule id {clean['id']} (first at line {seen[clean['id']]})")
         seen[clean["id"]] = line
@@ -98,13 +107,20 @@ def _validate(item: Any, schema: dict[str, Any], kind: str, path: Path, line: in
 
 
 def _check_regex(item: Mapping[str, Any], path: Path, line: int) -> None:
-    pattern = (item.get("match") or {}).get("regex")
-    if pattern is None:
-        return
-    try:
-        re.compile(pattern)
-    except re.error as err:
-        raise RuleError(f"{path}:{line}: bad regex {pattern!r}: {err}") from err
+    match = item.get("match") or {}
+    for key in ("regex", "user_agent"):
+        pattern = match.get(key)
+        if pattern is None:
+            continue
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise RuleError(f"{path}:{line}: bad regex {pattern!r}: {err}") from err
+    if "cidr" in match:
+        try:
+            ipaddress.ip_network(match["cidr"], strict=False)
+        except ValueError as err:
+            raise RuleError(f"{path}:{line}: bad CIDR {match['cidr']!r}: {err}") from err
 
 
 def _strip_lines(value: Any) -> Any:

@@ -34,12 +34,17 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             for s in plan.statements
         ],
         "buckets": [
-            {**{k: v for k, v in asdict(b).items() if k != "blockers"},
+            {**_lists({k: v for k, v in asdict(b).items() if k != "blockers"}),
              "blockers": [asdict(x) for x in b.blockers]}
             for b in plan.buckets
         ],
+        "clients": [_lists(asdict(c)) for c in plan.clients],
         "notes": list(plan.notes),
     }
+
+
+def _lists(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in row.items()}
 
 
 def evidence_to_dict(ev: Evidence) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from collections.abc import Mapping, Sequence
 
 import networkx as nx
 
+from planner.classify.owners import OwnerBook
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.errors import InternalError
-from planner.model import Blocker, BucketReport, Statement, Task, stable_id
-from planner.plan.tasks import review_tasks, sdk_tasks, stop_acl_tasks
+from planner.model import Blocker, BucketReport, Owner, SigV2Client, Statement, Task, stable_id
+from planner.policy.draft import BUCKET_NAME
+from planner.plan.tasks import client_rows, review_tasks, sdk_tasks, stop_acl_tasks
 
 ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-acl-access", "service-acl-access",
                                "policy-too-large", "acl-condition-in-policy"})
@@ -23,13 +25,15 @@ class PlanParts:
 
     tasks: tuple[Task, ...]
     buckets: tuple[BucketReport, ...]
+    clients: tuple[SigV2Client, ...]
     graph: nx.DiGraph
 
 
 def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str, str],
                sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statements: Sequence[Statement],
-               extra_blockers: Mapping[str, Sequence[Blocker]] | None = None) -> PlanParts:
-    """Tasks with dependencies and waves, and every bucket's readiness and blockers."""
+               extra_blockers: Mapping[str, Sequence[Blocker]] | None = None,
+               owners: OwnerBook | None = None) -> PlanParts:
+    """Tasks with dependencies, waves and owners; every bucket's readiness and blockers; the SigV2 clients."""
     work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements)
     blockers = _blockers(sigv2, acl, statements, extra_blockers or {})
     seen = [f.evidence.bucket for f in sigv2] + [f.evidence.bucket for f in acl]
@@ -37,24 +41,28 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
     work += _bucket_tasks(buckets, work, sigv2, acl, blockers)
     graph = _graph(work)
     waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
-    tasks = sorted((dataclasses.replace(t, wave=waves[t.id]) for t in work), key=lambda t: (t.wave, t.kind, t.id))
+    book = owners or OwnerBook()
+    tasks = sorted((dataclasses.replace(t, wave=waves[t.id], owner=_owner(book, t, bucket_accounts)) for t in work),
+                   key=lambda t: (t.wave, t.kind, t.id))
     reports = tuple(_report(b, bucket_requests, bucket_accounts, sigv2, acl, blockers.get(b, [])) for b in buckets)
-    return PlanParts(tuple(tasks), reports, graph)
+    return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks), graph)
+
+
+def _owner(book: OwnerBook, task: Task, bucket_accounts: Mapping[str, str]) -> Owner | None:
+    """Principal tasks by their principal; bucket tasks by the bucket owner's account."""
+    if task.principal is not None:
+        return book.owner_for(task.principal, None, task.source_ips, task.user_agents)
+    accounts = {bucket_accounts[b] for b in task.buckets if b in bucket_accounts}
+    return book.owner_for(None, accounts.pop(), ()) if len(accounts) == 1 else None
 
 
 def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[SigV2Finding],
                   acl: Sequence[AclFinding], blockers: Mapping[str, Sequence[Blocker]]) -> list[Task]:
-    sigv2_buckets = {f.evidence.bucket for f in sigv2 if f.remedy is not None}
+    sigv2_buckets = {f.evidence.bucket for f in sigv2}
     acl_buckets = {f.evidence.bucket for f in acl}
     out = []
     for bucket in buckets:
-        if bucket in sigv2_buckets:
-            deps = tuple(sorted(t.id for t in work if bucket in t.buckets and t.kind in _SDK_KINDS))
-            out.append(Task(
-                id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket}",
-                principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
-                action=("When no SigV2 request is seen for a full window, add a Deny statement with the condition "
-                        "StringEquals s3:signatureversion = AWS (facts §10b) to the bucket policy.")))
+        out.append(_enforce_task(bucket, bucket in sigv2_buckets, work))
         if bucket in acl_buckets:
             deps = tuple(sorted(t.id for t in work if bucket in t.buckets
                                 and t.kind in ("stop-setting-acls", "review-policy-statement")))
@@ -67,6 +75,22 @@ def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[
                         "--ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'. "
                         "s3plan runs neither." + (f" Open blockers: {open_blockers}" if open_blockers else ""))))
     return out
+
+
+def _enforce_task(bucket: str, has_sigv2: bool, work: Sequence[Task]) -> Task:
+    """Deny SigV2 on a bucket (facts §10b): ready now when no SigV2 was seen, else after its SDK tasks."""
+    deps = tuple(sorted(t.id for t in work if bucket in t.buckets and t.kind in _SDK_KINDS))
+    if not has_sigv2:
+        return Task(
+            id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket} (ready)",
+            principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
+            action=(f"No SigV2 request was seen in the window. Add the statement in policies/{bucket}.sigv4-deny.json "
+                    "to the bucket's current policy (put-bucket-policy replaces the whole policy, so merge it)."))
+    return Task(
+        id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket}",
+        principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
+        action=("SigV2 callers are still seen here. Once their tasks are done and a full window shows no SigV2, "
+                "s3plan drafts policies/<bucket>.sigv4-deny.json: a Deny on s3:signatureversion = AWS (facts §10b)."))
 
 
 _SDK_KINDS = frozenset({"upgrade-sdk", "configure-sdk", "replace-sdk", "fix-presigned-urls", "investigate-client"})
@@ -128,4 +152,7 @@ def _report(bucket: str, requests: Mapping[str, int], accounts: Mapping[str, str
         sigv2_requests=sigv2_requests, acl_requests=acl_requests, sigv4_ready=sigv2_requests == 0,
         acls_ready=not any(b.kind in ACL_BLOCKER_KINDS for b in blockers),
         blockers=tuple(sorted(blockers, key=lambda b: (b.kind, b.detail))),
+        sigv2_callers=tuple(sorted({f.evidence.principal for f in sigv2 if f.evidence.bucket == bucket})),
+        sigv4_deny_draft=(f"policies/{bucket}.sigv4-deny.json"
+                          if sigv2_requests == 0 and BUCKET_NAME.match(bucket) else None),
     )

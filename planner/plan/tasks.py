@@ -8,25 +8,32 @@ from typing import TypedDict
 
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.classify.version import parse_version, version_lt
-from planner.model import Client, Evidence, Statement, Task, stable_id
+from planner.model import Client, Evidence, SigV2Client, Statement, Task, stable_id
 
-ID_PREFIX = {
-    "upgrade-sdk": "UPG", "configure-sdk": "CFG", "replace-sdk": "RPL", "fix-presigned-urls": "PRE",
-    "investigate-client": "INV", "stop-setting-acls": "ACL", "review-policy-statement": "REV",
-    "disable-acls": "DIS", "enforce-sigv4": "ENF",
-}
 SAMPLES = 5
 
 
+# When one (principal, family, major version) group holds several remedies, the task asks for the strongest.
+REMEDY_ORDER = ("replace-sdk", "upgrade-sdk", "configure-sdk", "investigate-client")
+
+
+def sdk_task_key(f: SigV2Finding) -> tuple[str, str, int] | None:
+    """The group a SigV2 finding's task is for: (principal, family, major), or (principal, "", 0) for presigned
+    URLs, which are fixed in the signer's application whatever downloads them. None: no task (AWS services)."""
+    if f.remedy is None:
+        return None
+    if f.remedy == "fix-presigned-urls":
+        return (f.evidence.principal, "", 0)
+    return (f.evidence.principal, f.client.family, _major(f.client))
+
+
 def sdk_tasks(findings: Sequence[SigV2Finding]) -> list[Task]:
-    """One task per (remedy, principal, client family, major version); presigned URLs per signer."""
-    groups: dict[tuple[str, str, str, int], list[SigV2Finding]] = defaultdict(list)
+    """One task per (principal, client family, major version); presigned URLs per signer (facts §1a, §10b)."""
+    groups: dict[tuple[str, str, int], list[SigV2Finding]] = defaultdict(list)
     for f in findings:
-        if f.remedy is None:
-            continue
-        major = 0 if f.remedy == "fix-presigned-urls" else _major(f.client)
-        family = "" if f.remedy == "fix-presigned-urls" else f.client.family
-        groups[(f.remedy, f.evidence.principal, family, major)].append(f)
+        key = sdk_task_key(f)
+        if key is not None:
+            groups[key].append(f)
     return [_sdk_task(key, group) for key, group in sorted(groups.items())]
 
 
@@ -35,13 +42,16 @@ def _major(client: Client) -> int:
     return version.major if version else 0
 
 
-def _sdk_task(key: tuple[str, str, str, int], group: Sequence[SigV2Finding]) -> Task:
-    kind, principal, family, major = key
+def _sdk_task(key: tuple[str, str, int], group: Sequence[SigV2Finding]) -> Task:
+    principal, family, major = key
+    kind = "fix-presigned-urls" if not family else min(
+        (f.remedy for f in group if f.remedy), key=lambda r: REMEDY_ORDER.index(r) if r in REMEDY_ORDER else 99)
     client = _oldest(f.client for f in group)
-    target = group[0].target_version
+    target = next((f.target_version for f in group if f.target_version), None)
     evidence = [f.evidence for f in group]
     return Task(
-        id=stable_id(ID_PREFIX[kind], principal, family, major), kind=kind,
+        # the id names what the task is about, not the remedy, so it survives an upgrade that changes the remedy
+        id=stable_id("PRE" if not family else "SDK", principal, family, major), kind=kind,
         title=_sdk_title(kind, principal, client, target, evidence[0].user_agent), principal=principal,
         buckets=_buckets(evidence), evidence=_ids(evidence), action=_sdk_action(kind, client, target, evidence),
         client=None if kind == "fix-presigned-urls" else client, target_version=target,
@@ -89,6 +99,25 @@ def _sdk_action(kind: str, client: Client, target: str | None, evidence: Sequenc
                 f"The user agents are the downloaders, not the signer: {agents}.")
     return ("The user agent is not a known AWS SDK or tool: find the owner of this client from the principal, "
             "source IPs and user agents.")
+
+
+def client_rows(findings: Sequence[SigV2Finding], tasks: Sequence[Task]) -> tuple[SigV2Client, ...]:
+    """Every client seen signing SigV2, with its task; AWS services are listed with no task (informational)."""
+    task_ids = {t.id for t in tasks}
+    groups: dict[tuple[str, str, str, bool], list[SigV2Finding]] = defaultdict(list)
+    for f in findings:
+        groups[(f.evidence.principal, f.client.family, f.client.version or "", f.evidence.is_presigned)].append(f)
+    rows = []
+    for (principal, family, version, presigned), group in sorted(groups.items()):
+        key = sdk_task_key(group[0])
+        task = None if key is None else stable_id("PRE" if not key[1] else "SDK", *key)
+        evidence = [f.evidence for f in group]
+        rows.append(SigV2Client(
+            principal=principal, family=family, version=version or None,
+            minimum_version=group[0].client.minimum_version, rule=group[0].client.rule, remedy=group[0].remedy,
+            task=task if task in task_ids else None, presigned=presigned, buckets=_buckets(evidence),
+            user_agents=_sample(e.user_agent for e in evidence), **_measures(evidence)))
+    return tuple(rows)
 
 
 def stop_acl_tasks(findings: Sequence[AclFinding]) -> list[Task]:
