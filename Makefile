@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 DEMO   := demo
 
-.PHONY: demo test lint typecheck bench golden clean
+.PHONY: demo test lint typecheck bench golden docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,9 @@ bench: $(STAMP)
 
 golden: $(STAMP)
 	$(BIN)/python tests/regenerate_golden.py
+
+docs: $(STAMP)
+	$(BIN)/python -m planner.outputs.clients_doc docs/clients.md
 
 clean:
 	rm -rf $(VENV) $(DEMO) .pytest_cache .mypy_cache .ruff_cache

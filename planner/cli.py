@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -14,7 +15,7 @@ import click
 from planner import __version__
 from planner.config import make_config, parse_day
 from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError
-from planner.pipeline import RunResult, run_plan
+from planner.pipeline import RunResult, explain_user_agent, run_plan
 from planner.sources.sample import write_sample_logs
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -95,6 +96,36 @@ def summary(result: RunResult) -> str:
     drafts = len(result.written) - 2
     lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({drafts} drafts)")
     return "\n".join(lines)
+
+
+@main.command("explain-ua")
+@click.argument("user_agent")
+@click.option("--json", "as_json", is_flag=True, help="Print {family, version, minimum_version, remedy, rule}.")
+@click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
+@friendly_errors
+def explain_ua(user_agent: str, as_json: bool, rules_dirs: tuple[str, ...]) -> None:
+    """Name the SDK or tool behind USER_AGENT and what to do if it is seen signing SigV2."""
+    result = explain_user_agent(user_agent, tuple(Path(d) for d in rules_dirs))
+    if as_json:
+        click.echo(json.dumps(result.as_json(), sort_keys=True))
+        return
+    client = result.client
+    lines = [
+        f"family:          {client.family}",
+        f"version:         {client.version or '(none in the user agent)'}",
+        f"minimum version: {client.minimum_version or _no_minimum(client.family)}",
+        f"remedy if SigV2: {result.remedy or 'none (an AWS service: informational)'}",
+        f"rule:            {client.rule}",
+    ]
+    if client.setting:
+        lines.append(f"setting:         {client.setting}")
+    if client.docs:
+        lines.append(f"docs:            {client.docs}")
+    click.echo("\n".join(lines))
+
+
+def _no_minimum(family: str) -> str:
+    return "(not an AWS SDK or tool)" if family in ("unknown", "browser", "http-library") else "(none: SigV4 capable)"
 
 
 @main.command("sample-logs")

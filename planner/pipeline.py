@@ -12,7 +12,7 @@ from pathlib import Path
 from planner import __version__
 from planner.classify.loader import load_owners, load_rules
 from planner.classify.owners import OwnerBook
-from planner.classify.remedies import classify_acl, classify_sigv2
+from planner.classify.remedies import Explanation, classify_acl, classify_sigv2, explain
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
@@ -73,6 +73,11 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)),
     )
     return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients)
+
+
+def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Explanation:
+    """`s3plan explain-ua`: the client catalogue's reading of one user agent."""
+    return explain(user_agent, ClientCatalogue(load_rules("clients", rules_dirs)))
 
 
 def run_plan(config: Config) -> RunResult:

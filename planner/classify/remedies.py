@@ -38,11 +38,15 @@ class AclFinding:
     rule: str | None
 
 
-def sigv2_remedy(evidence: Evidence, client: Client) -> tuple[str | None, str | None]:
-    """(task kind, target version) for a client seen signing SigV2 (facts §1a, §1b, §10b)."""
+def sigv2_remedy(client: Client, presigned: bool) -> tuple[str | None, str | None]:
+    """(task kind, target version) for a client seen signing SigV2 (facts §1a, §1b, §10b).
+
+    The decision rests on the evidence as well as the user agent: a presigned URL is fixed where it is signed,
+    and a version at or above the minimum that still signs SigV2 needs a setting, not an upgrade.
+    """
     if client.family in NO_TASK_FAMILIES:
         return None, None
-    if evidence.is_presigned:
+    if presigned:
         return "fix-presigned-urls", None
     if client.end_of_life:
         return "replace-sdk", None
@@ -59,9 +63,30 @@ def classify_sigv2(evidence: Sequence[Evidence], catalogue: ClientCatalogue) -> 
     for ev in evidence:
         if ev.is_sigv2:
             client = catalogue.identify(ev.user_agent)
-            remedy, target = sigv2_remedy(ev, client)
+            remedy, target = sigv2_remedy(client, ev.is_presigned)
             out.append(SigV2Finding(ev, client, remedy, target))
     return tuple(out)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What s3plan makes of one user agent seen signing SigV2 with an Authorization header."""
+
+    user_agent: str
+    client: Client
+    remedy: str | None
+    target_version: str | None
+
+    def as_json(self) -> dict[str, str | None]:
+        return {"family": self.client.family, "version": self.client.version,
+                "minimum_version": self.client.minimum_version, "remedy": self.remedy, "rule": self.client.rule}
+
+
+def explain(user_agent: str, catalogue: ClientCatalogue) -> Explanation:
+    """The client behind a user agent and the task it would get if seen signing SigV2."""
+    client = catalogue.identify(user_agent)
+    remedy, target = sigv2_remedy(client, presigned=False)
+    return Explanation(user_agent, client, remedy, target)
 
 
 def sets_acl(ev: Evidence) -> bool:

@@ -67,7 +67,8 @@ def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any]) -
 
 TASK_COLUMNS = (
     Column("Task id", 16, lambda t: t.id), Column("Kind", 22, lambda t: t.kind), Column("Title", 60, lambda t: t.title),
-    Column("Owner", 18, lambda t: None), Column("Wave", 6, lambda t: t.wave), Column("Status", 12, lambda t: "Todo"),
+    Column("Owner", 24, lambda t: _owner(t)), Column("Wave", 6, lambda t: t.wave),
+    Column("Status", 12, lambda t: "Todo"),
     Column("Due date", 12, lambda t: None), Column("Notes", 30, lambda t: None),
     Column("Depends on", 30, lambda t: t.depends_on), Column("Buckets", 30, lambda t: t.buckets),
     Column("Requests", 10, lambda t: t.requests), Column("First seen", 21, lambda t: t.first_seen),
@@ -75,15 +76,21 @@ TASK_COLUMNS = (
     Column("Action", 80, lambda t: t.action), Column("User agents", 60, lambda t: t.user_agents),
     Column("Source IPs", 30, lambda t: t.source_ips), Column("Rules", 12, lambda t: t.rules),
 )
-SIGV2_TASK_KINDS = ("upgrade-sdk", "configure-sdk", "replace-sdk", "fix-presigned-urls", "investigate-client")
+def _owner(task: Any) -> str | None:
+    if task.owner is None:
+        return None
+    contact = f" ({task.owner.contact})" if task.owner.contact else ""
+    return f"{task.owner.team}{contact}"
+
+
 SIGV2_COLUMNS = (
-    Column("Task id", 16, lambda t: t.id), Column("Remedy", 20, lambda t: t.kind),
-    Column("Principal", 50, lambda t: t.principal),
-    Column("Client family", 18, lambda t: t.client.family if t.client else "presigned URL"),
-    Column("Version", 14, lambda t: t.client.version if t.client else None),
-    Column("Minimum version", 14, lambda t: t.client.minimum_version if t.client else None),
-    Column("Buckets", 30, lambda t: t.buckets), Column("Requests", 10, lambda t: t.requests),
-    Column("Last seen", 21, lambda t: t.last_seen), Column("User agents", 70, lambda t: t.user_agents),
+    Column("Principal", 50, lambda c: c.principal), Column("Client family", 18, lambda c: c.family),
+    Column("Version", 14, lambda c: c.version), Column("Minimum version", 14, lambda c: c.minimum_version),
+    Column("Remedy", 20, lambda c: c.remedy or "none (AWS service, informational)"),
+    Column("Presigned URL", 9, lambda c: "yes" if c.presigned else ""), Column("Task id", 16, lambda c: c.task),
+    Column("Buckets", 30, lambda c: c.buckets), Column("Requests", 10, lambda c: c.requests),
+    Column("Last seen", 21, lambda c: c.last_seen), Column("Rule", 9, lambda c: c.rule),
+    Column("User agents", 70, lambda c: c.user_agents),
 )
 ACL_COLUMNS = (
     Column("Bucket", 28, lambda e: e["bucket"]), Column("Operation", 18, lambda e: e["event_name"]),
@@ -108,6 +115,8 @@ BUCKET_COLUMNS = (
     Column("ACL requests", 12, lambda b: b.acl_requests),
     Column("SigV4 ready", 11, lambda b: "yes" if b.sigv4_ready else "no"),
     Column("ACLs ready", 11, lambda b: "yes" if b.acls_ready else "no"),
+    Column("SigV2 callers", 40, lambda b: b.sigv2_callers),
+    Column("SigV2 deny draft", 30, lambda b: b.sigv4_deny_draft),
     Column("Blockers", 80, lambda b: [f"{x.kind}: {x.detail}" for x in b.blockers]),
 )
 def _field(name: str) -> Callable[[Any], Any]:
@@ -185,7 +194,7 @@ def build_workbook(plan: Plan) -> Workbook:
     status = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=True)
     tasks.add_data_validation(status)
     status.add(f"F2:F{max(tasks.max_row, 2)}")
-    write_sheet(wb.create_sheet("SigV2 clients"), SIGV2_COLUMNS, [t for t in plan.tasks if t.kind in SIGV2_TASK_KINDS])
+    write_sheet(wb.create_sheet("SigV2 clients"), SIGV2_COLUMNS, plan.clients)
     evidence = [evidence_to_dict(e) for e in plan.evidence]
     write_sheet(wb.create_sheet("ACL dependencies"), ACL_COLUMNS,
                 [e for e in evidence if e["acl_required"] or e["acl_header"]])

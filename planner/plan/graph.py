@@ -12,8 +12,8 @@ from planner.classify.owners import OwnerBook
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.errors import InternalError
 from planner.model import Blocker, BucketReport, Owner, SigV2Client, Statement, Task, stable_id
-from planner.policy.draft import BUCKET_NAME
 from planner.plan.tasks import client_rows, review_tasks, sdk_tasks, stop_acl_tasks
+from planner.policy.draft import BUCKET_NAME
 
 ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-acl-access", "service-acl-access",
                                "policy-too-large", "acl-condition-in-policy"})
