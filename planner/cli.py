@@ -59,6 +59,8 @@ def main(debug: bool) -> None:
 @click.option("--regions", multiple=True, metavar="LIST", help="Regions to read, comma-separated or repeated.")
 @click.option("--accounts", multiple=True, metavar="LIST", help="Account ids to read, comma-separated or repeated.")
 @click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
+@click.option("--current-policies", metavar="DIR",
+              help="Current bucket policies to merge with (<bucket>.json, as get-bucket-policy returns them).")
 @click.option("--owners", metavar="FILE", help="Owners file: account, ARN glob, CIDR or user-agent regex -> team.")
 @click.option("--strict", is_flag=True, help="Exit 2 when any input file had to be skipped.")
 @click.option("--fail-on-blockers", is_flag=True, help="Exit 1 when any bucket still has blockers.")
@@ -93,7 +95,7 @@ def summary(result: RunResult) -> str:
         f"{sum(b.acls_ready for b in plan_.buckets)} ready to disable ACLs.",
         f"Tasks: {len(plan_.tasks)}.",
     ]
-    drafts = len(result.written) - 2
+    drafts = sum(1 for p in result.written if p.parent.name == "policies" and p.suffix == ".json")
     lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({drafts} drafts)")
     return "\n".join(lines)
 

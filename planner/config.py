@@ -26,6 +26,7 @@ class Config:
     accounts: frozenset[str] = frozenset()
     rules_dirs: tuple[Path, ...] = ()
     owners: Path | None = None
+    current_policies: Path | None = None
     strict: bool = False
     fail_on_blockers: bool = False
     threads: int | None = None
@@ -55,7 +56,7 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
 
 def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
-                owners: str | None = None,
+                owners: str | None = None, current_policies: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True) -> Config:
     """Validate option values into a Config."""
@@ -79,6 +80,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
         cloudtrail=paths, out=Path(out), since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
-        rules_dirs=rules, owners=Path(owners) if owners else None, strict=strict, fail_on_blockers=fail_on_blockers,
+        rules_dirs=rules, owners=Path(owners) if owners else None,
+        current_policies=Path(current_policies) if current_policies else None, strict=strict,
+        fail_on_blockers=fail_on_blockers,
         threads=threads, progress=progress, prefilter=prefilter,
     )

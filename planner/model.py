@@ -139,6 +139,23 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class BucketPolicy:
+    """A bucket's draft policy: the current one with the new statements merged in, and what happened on the way.
+
+    `merged` is None when no draft can be written (unreadable current policy, over the size limit).
+    """
+
+    bucket: str
+    current: Mapping[str, Any] | None
+    merged: Mapping[str, Any] | None
+    added: tuple[str, ...] = ()
+    already_granted: tuple[str, ...] = ()
+    renamed: tuple[tuple[str, str], ...] = ()
+    steps: tuple[str, ...] = ()
+    size: int = 0
+
+
+@dataclass(frozen=True)
 class Blocker:
     """Something that stops a bucket from being switched over yet."""
 
@@ -238,3 +255,4 @@ class Plan:
     buckets: tuple[BucketReport, ...]
     notes: tuple[str, ...] = field(default=())
     clients: tuple[SigV2Client, ...] = field(default=())
+    policies: tuple[BucketPolicy, ...] = field(default=())

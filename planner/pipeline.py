@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,15 +15,17 @@ from planner.classify.remedies import Explanation, classify_acl, classify_sigv2,
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
-from planner.model import Blocker, Plan, RunInfo, ScanResult, Window
+from planner.model import Plan, RunInfo, ScanResult, Window
 from planner.outputs.plan_json import write_plan_json
 from planner.outputs.policy_files import write_policy_files
 from planner.outputs.workbook import write_workbook
 from planner.plan.graph import build_plan
-from planner.policy.check import check_statement, fit_to_limit
+from planner.policy.bucket import bucket_policies
+from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
+from planner.sources.policies import load_current_policies
 
 WORKBOOK = "migration-plan.xlsx"
 
@@ -59,10 +60,10 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     mapping = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in acl_rules}
     for statement in drafted:
         check_statement(statement, by_id, mapping)
-    statements, too_large = fit_to_limit(drafted)
-    extra: dict[str, list[Blocker]] = defaultdict(list)
-    for bucket, blocker in too_large:
-        extra[bucket].append(blocker)
+    current = load_current_policies(config.current_policies)
+    policies, extra = bucket_policies(drafted, current.policies, current.errors,
+                                      lambda s: check_statement(s, by_id, mapping))
+    statements = drafted
     owners = OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook()
     parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, statements, extra, owners)
     run = RunInfo(
@@ -72,7 +73,7 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)),
     )
-    return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients)
+    return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients, policies)
 
 
 def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Explanation:
@@ -105,8 +106,7 @@ def write_outputs(plan: Plan, out: Path) -> list[Path]:
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         shutil.copy2(workbook, out / f"migration-plan.{stamp}.xlsx")
     write_workbook(plan, workbook)
-    ready = [b.bucket for b in plan.buckets if b.sigv4_deny_draft]
-    policies = write_policy_files(plan.statements, ready, out / "policies")
+    policies = write_policy_files(plan, out / "policies")
     return [out / "plan.json", workbook, *policies]
 
 

@@ -25,6 +25,8 @@ def golden_outputs(tmp: Path) -> dict[str, Any]:
     outputs: dict[str, Any] = {"plan.json": json.loads(text)}
     for path in sorted((out / "policies").glob("*.json")):
         outputs[f"policies/{path.name}"] = json.loads(path.read_text())
+    for path in sorted((out / "policies").glob("*.md")):
+        outputs[f"policies/{path.name}"] = path.read_text().replace(str(tree), "<tree>")
     return outputs
 
 
@@ -34,6 +36,6 @@ def write_golden(tmp: Path) -> list[Path]:
     for name, content in golden_outputs(tmp).items():
         path = GOLDEN / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+        path.write_text(content if isinstance(content, str) else json.dumps(content, indent=2, sort_keys=True) + "\n")
         written.append(path)
     return written

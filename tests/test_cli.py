@@ -23,7 +23,7 @@ def test_plan_writes_outputs_and_exits_0(tmp_path: Path) -> None:
     assert "SigV2: 2 callers" in result.output
     assert (out / "plan.json").exists() and (out / "migration-plan.xlsx").exists()
     assert sorted(p.name for p in (out / "policies").iterdir()) == [
-        "bucket-a.json", "bucket-b.json", "bucket-b.sigv4-deny.json"]
+        "bucket-a.json", "bucket-a.review.md", "bucket-b.json", "bucket-b.review.md", "bucket-b.sigv4-deny.json"]
     policy = json.loads((out / "policies" / "bucket-a.json").read_text())
     assert policy["Version"] == "2012-10-17" and policy["Statement"]
 

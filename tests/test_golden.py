@@ -15,6 +15,7 @@ SCHEMA = json.loads((Path(__file__).resolve().parents[1] / "docs" / "plan.schema
 def test_outputs_equal_golden_files(tmp_path: Path) -> None:
     outputs = golden_outputs(tmp_path)
     expected = {p.relative_to(GOLDEN).as_posix(): json.loads(p.read_text()) for p in sorted(GOLDEN.rglob("*.json"))}
+    expected.update({p.relative_to(GOLDEN).as_posix(): p.read_text() for p in sorted(GOLDEN.rglob("*.md"))})
     assert sorted(outputs) == sorted(expected), "run `make golden` and review the diff"
     for name, content in outputs.items():
         assert content == expected[name], f"{name} differs from tests/golden/{name}; run `make golden` and review"

@@ -13,7 +13,8 @@ from planner.classify.loader import load_rules
 from planner.classify.remedies import classify_acl
 from planner.errors import InternalError
 from planner.model import Evidence, Statement
-from planner.policy.check import BUCKET_POLICY_LIMIT, check_statement, fit_to_limit
+from planner.policy.bucket import bucket_policies
+from planner.policy.check import BUCKET_POLICY_LIMIT, check_statement
 from planner.policy.draft import draft_statements, make_sid, object_pattern
 
 ACL_RULES = load_rules("acl")
@@ -130,10 +131,11 @@ def test_every_draft_names_only_its_own_principal_and_passes_the_checks(rows: li
 def test_policy_over_the_size_limit_becomes_a_blocker() -> None:
     evidence = [ev(principal=f"arn:aws:iam::{n:012d}:role/r", account_id=f"{n:012d}",
                    key_prefixes=tuple(f"p{n}-{i}/" for i in range(10)), key_prefix_count=10) for n in range(80)]
-    kept, blockers = fit_to_limit(draft(*evidence))
-    assert not kept
-    assert blockers and blockers[0][1].kind == "policy-too-large"
-    assert str(BUCKET_POLICY_LIMIT) in blockers[0][1].detail
+    by_id = {e.id: e for e in evidence}
+    (policy,), blockers = bucket_policies(draft(*evidence), {}, {}, lambda s: check_statement(s, by_id, ACTIONS))
+    assert policy.merged is None
+    assert [b.kind for b in blockers["bucket-a"]] == ["policy-too-large"]
+    assert str(BUCKET_POLICY_LIMIT) in blockers["bucket-a"][0].detail
 
 
 def test_sids_are_stable_alphanumeric_and_distinct() -> None:

@@ -5,32 +5,31 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from planner.model import Statement
+from planner.model import Plan
 from planner.outputs.atomic import write_bytes
+from planner.outputs.review import render_review
 from planner.policy.deny import check_deny_policy, sigv4_deny_policy
-from planner.policy.draft import policy_document
 
 
-def write_policy_files(statements: Sequence[Statement], sigv4_ready: Sequence[str], folder: Path) -> list[Path]:
+def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
     """Replace `folder` with this run's drafts, so no draft of an earlier run is left to be applied by mistake.
 
-    Writes `<bucket>.json` (statements replacing ACL grants) and, for each bucket where no SigV2 request was seen,
-    `<bucket>.sigv4-deny.json`.
+    Per bucket: `<bucket>.json` (the current policy with the new statements merged in) and `<bucket>.review.md`;
+    and for each bucket where no SigV2 request was seen, `<bucket>.sigv4-deny.json`.
     """
-    by_bucket: dict[str, list[Statement]] = defaultdict(list)
-    for s in statements:
-        by_bucket[s.bucket].append(s)
     folder.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}-new-", dir=folder.parent))
     names = []
-    for bucket, items in sorted(by_bucket.items()):
-        names.append(_write(fresh / f"{bucket}.json", policy_document(items)))
-    for bucket in sorted(sigv4_ready):
+    for policy in plan.policies:
+        if policy.merged is not None:
+            names.append(_write(fresh / f"{policy.bucket}.json", dict(policy.merged)))
+        review = fresh / f"{policy.bucket}.review.md"
+        write_bytes(review, render_review(plan, policy).encode())
+        names.append(review.name)
+    for bucket in sorted(b.bucket for b in plan.buckets if b.sigv4_deny_draft):
         deny = sigv4_deny_policy(bucket)
         check_deny_policy(bucket, deny)
         names.append(_write(fresh / f"{bucket}.sigv4-deny.json", deny))

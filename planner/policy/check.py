@@ -7,8 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from planner.errors import InternalError
-from planner.model import Blocker, Evidence, Statement
-from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, policy_document, resources_of
+from planner.model import Evidence, Statement
+from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, resources_of
 
 BUCKET_POLICY_LIMIT = 20 * 1024  # bytes of the policy with whitespace removed (facts §9)
 SESSION_MARKERS = (":assumed-role/", "arn:aws:sts::", ":federated-user/")
@@ -76,18 +76,3 @@ def _as_list(value: Any) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
-
-
-def fit_to_limit(statements: Sequence[Statement]) -> tuple[tuple[Statement, ...], list[tuple[str, Blocker]]]:
-    """Keep the drafts that fit the 20 KB bucket-policy limit; a bucket whose draft does not gets a blocker."""
-    kept: list[Statement] = []
-    blockers: list[tuple[str, Blocker]] = []
-    for bucket in sorted({s.bucket for s in statements}):
-        items = [s for s in statements if s.bucket == bucket]
-        size = minified_size(policy_document(items))
-        if size > BUCKET_POLICY_LIMIT:
-            blockers.append((bucket, Blocker("policy-too-large", f"the draft is {size} bytes, over the "
-                                             f"{BUCKET_POLICY_LIMIT}-byte bucket-policy limit; no draft written")))
-        else:
-            kept.extend(items)
-    return tuple(kept), blockers

@@ -1,0 +1,88 @@
+"""Per bucket: merge the drafted statements into the current policy, keep it under the size limit, and say what
+blocks it. Consolidation only ever joins principals with identical access; it never widens a resource."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from planner.model import Blocker, BucketPolicy, Statement
+from planner.policy.check import BUCKET_POLICY_LIMIT, minified_size
+from planner.policy.draft import make_sid
+from planner.policy.merge import acl_condition_blockers, merge
+
+
+def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mapping[str, Any]],
+                    unreadable: Mapping[str, str], check: Callable[[Statement], None],
+                    ) -> tuple[tuple[BucketPolicy, ...], dict[str, list[Blocker]]]:
+    """A BucketPolicy for every bucket with drafted statements, and blockers from current policies and size.
+
+    `check` (the safety invariants) runs on every statement that ends up in a draft, joined ones included.
+    """
+    by_bucket: dict[str, list[Statement]] = defaultdict(list)
+    for stmt in statements:
+        by_bucket[stmt.bucket].append(stmt)
+    blockers: dict[str, list[Blocker]] = defaultdict(list)
+    for bucket, doc in current.items():
+        blockers[bucket].extend(acl_condition_blockers(doc))
+    for bucket, reason in unreadable.items():
+        blockers[bucket].append(Blocker("current-policy-unreadable", reason))
+    out = []
+    for bucket, drafted in sorted(by_bucket.items()):
+        if bucket in unreadable:
+            out.append(BucketPolicy(bucket, None, None, steps=("the current policy could not be read: not merged",)))
+            continue
+        policy = _fit(bucket, current.get(bucket), drafted, check)
+        if policy.merged is None:
+            blockers[bucket].append(Blocker("policy-too-large", policy.steps[-1]))
+        out.append(policy)
+    return tuple(out), dict(blockers)
+
+
+def _fit(bucket: str, current: Mapping[str, Any] | None, drafted: Sequence[Statement],
+         check: Callable[[Statement], None]) -> BucketPolicy:
+    """Merge; when over 20 KB, join principals with identical access and try again; else no draft."""
+    steps: list[str] = []
+    merged = merge(current, drafted)
+    size = minified_size(merged.policy)
+    if size > BUCKET_POLICY_LIMIT:
+        joined, joins = consolidate(merged.added)
+        if joins:
+            steps.append(f"{size} bytes is over the {BUCKET_POLICY_LIMIT}-byte limit: joined {joins} statement(s) "
+                         "whose principals have identical actions and resources")
+            merged = merge(current, [*joined, *merged.already_granted])
+            size = minified_size(merged.policy)
+    if size > BUCKET_POLICY_LIMIT:
+        steps.append(f"the merged policy is {size} bytes, over the {BUCKET_POLICY_LIMIT}-byte bucket-policy limit "
+                     "even after consolidation; no draft is written (s3plan never widens resources to fit)")
+        return BucketPolicy(bucket, current, None, steps=tuple(steps), size=size)
+    for stmt in merged.added:
+        check(stmt)
+    return BucketPolicy(bucket, current, merged.policy, tuple(s.sid for s in merged.added),
+                        tuple(s.sid for s in merged.already_granted), merged.renamed, tuple(steps), size)
+
+
+def consolidate(statements: Sequence[Statement]) -> tuple[list[Statement], int]:
+    """Join statements that differ only in principal into one with a principal list; returns (result, joined)."""
+    groups: dict[tuple[str, str, str], list[Statement]] = defaultdict(list)
+    for stmt in statements:
+        key = (stmt.access, repr(stmt.document["Action"]), repr(stmt.document["Resource"]))
+        groups[key].append(stmt)
+    out, joined = [], 0
+    for group in groups.values():
+        if len(group) == 1:
+            out.append(group[0])
+            continue
+        joined += len(group)
+        principals = sorted(s.principal for s in group)
+        first = group[0]
+        sid = make_sid(first.bucket, "|".join(principals), first.access, repr(first.document["Action"]))
+        document = {**first.document, "Sid": sid, "Principal": {"AWS": principals}}
+        out.append(Statement(
+            bucket=first.bucket, sid=sid, principal=", ".join(principals), access=first.access, document=document,
+            evidence=tuple(sorted({e for s in group for e in s.evidence})), requests=sum(s.requests for s in group),
+            first_seen=min((s.first_seen for s in group if s.first_seen), default=None),
+            last_seen=max((s.last_seen for s in group if s.last_seen), default=None),
+            risk=tuple(sorted({r for s in group for r in s.risk})), notes=("joined to fit the size limit",)))
+    return out, joined

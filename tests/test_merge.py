@@ -1,0 +1,125 @@
+"""Merging drafts into current bucket policies: existing statements are never dropped or changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
+
+from planner.cli import main
+from planner.model import Statement
+from planner.policy.merge import acl_condition_blockers, grants, merge
+from planner.sources.policies import parse_policy
+from tests.conftest import mixed_tree
+
+PARTNER = "arn:aws:iam::999988887777:role/partner-reader"
+
+
+def stmt(sid: str = "S3PlanAclReadObjectX1", principal: str = PARTNER, action: str = "s3:GetObject",
+         resource: str = "arn:aws:s3:::bucket-a/exports/*") -> Statement:
+    doc = {"Sid": sid, "Effect": "Allow", "Principal": {"AWS": principal}, "Action": [action], "Resource": resource}
+    return Statement("bucket-a", sid, principal, "read-object", doc, ("E-1",), 1, None, None)
+
+
+EXISTING = {"Version": "2012-10-17", "Id": "keep-me", "Statement": [
+    {"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+     "Resource": ["arn:aws:s3:::bucket-a", "arn:aws:s3:::bucket-a/*"],
+     "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+    {"Sid": "Reporting", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222233334444:root"},
+     "Action": "s3:Get*", "Resource": "arn:aws:s3:::bucket-a/*"},
+]}
+
+
+def test_existing_statements_are_kept_first_and_unchanged() -> None:
+    merged = merge(EXISTING, [stmt()])
+    assert merged.policy["Statement"][:2] == EXISTING["Statement"]
+    assert merged.policy["Id"] == "keep-me"
+    assert [s["Sid"] for s in merged.policy["Statement"][2:]] == ["S3PlanAclReadObjectX1"]
+
+
+def test_access_already_granted_is_recognised() -> None:
+    covered = stmt(principal="arn:aws:iam::222233334444:role/any", resource="arn:aws:s3:::bucket-a/x/*")
+    merged = merge(EXISTING, [covered, stmt()])
+    assert [s.sid for s in merged.already_granted] == [covered.sid]
+    assert grants(EXISTING["Statement"][1], covered.document)
+    assert not grants(EXISTING["Statement"][0], covered.document)  # a Deny grants nothing
+    assert not grants(EXISTING["Statement"][1], stmt(action="s3:PutObject").document)
+
+
+def test_a_taken_sid_is_renamed_not_overwritten() -> None:
+    current = {"Version": "2012-10-17", "Statement": [{**stmt().document, "Action": ["s3:ListBucket"],
+                                                      "Resource": "arn:aws:s3:::bucket-a"}]}
+    merged = merge(current, [stmt()])
+    assert merged.renamed == (("S3PlanAclReadObjectX1", "S3PlanAclReadObjectX12"),)
+    assert merged.policy["Statement"][0] == current["Statement"][0]
+
+
+_statement = st.fixed_dictionaries({
+    "Sid": st.text(alphabet="ABCxyz12", min_size=1, max_size=6),
+    "Effect": st.sampled_from(["Allow", "Deny"]),
+    "Principal": st.sampled_from(["*", {"AWS": PARTNER}, {"AWS": "arn:aws:iam::999988887777:root"},
+                                  {"Service": "logging.s3.amazonaws.com"}]),
+    "Action": st.sampled_from(["s3:*", "s3:GetObject", ["s3:GetObject", "s3:PutObject"], "s3:List*"]),
+    "Resource": st.sampled_from(["arn:aws:s3:::bucket-a/*", "arn:aws:s3:::bucket-a/exports/*",
+                                 "arn:aws:s3:::bucket-a"]),
+})
+
+
+@given(st.lists(_statement, max_size=5), st.lists(st.sampled_from(["exports/", "raw/", "a.txt"]), max_size=3))
+def test_merging_never_drops_or_changes_and_is_idempotent(existing: list[dict[str, Any]], prefixes: list[str]) -> None:
+    current = {"Version": "2012-10-17", "Statement": existing}
+    drafted = [stmt(sid=f"S3PlanAcl{n}", resource=f"arn:aws:s3:::bucket-a/{p}*") for n, p in enumerate(prefixes)]
+    once = merge(current, drafted)
+    assert once.policy["Statement"][: len(existing)] == existing
+    twice = merge(once.policy, drafted)
+    assert twice.policy == once.policy and not twice.added
+
+
+def test_acl_conditions_in_the_current_policy_are_blockers() -> None:
+    policy = {"Statement": [
+        {"Sid": "RequirePublic", "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"s3:x-amz-acl": "public-read"}}},
+        {"Sid": "RequireBOFC", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::b/*",
+         "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+        {"Sid": "Grant", "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*",
+         "Condition": {"StringLike": {"s3:x-amz-grant-read": "*"}}}]}
+    found = acl_condition_blockers(policy)
+    assert [b.kind for b in found] == ["acl-condition-in-policy"] * 2
+    assert "RequirePublic" in found[0].detail and "Grant" in found[1].detail
+
+
+def test_get_bucket_policy_output_and_bad_files() -> None:
+    wrapped = json.dumps({"Policy": json.dumps(EXISTING)})
+    assert parse_policy(wrapped) == EXISTING
+    for text, reason in [("{not json", "not JSON"), ("[]", "not a bucket policy"), ('{"Statement": [1]}', "Effect")]:
+        with pytest.raises(ValueError, match=reason):
+            parse_policy(text)
+
+
+def test_plan_merges_current_policies_and_reports_bad_ones(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    current = tmp_path / "current"
+    current.mkdir()
+    (current / "bucket-a.json").write_text(json.dumps({"Policy": json.dumps(EXISTING)}))
+    (current / "bucket-b.json").write_text("{oops")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out),
+                                       "--current-policies", str(current)])
+    assert result.exit_code == 0, result.output
+    draft = json.loads((out / "policies" / "bucket-a.json").read_text())
+    assert draft["Statement"][:2] == EXISTING["Statement"] and len(draft["Statement"]) == 3
+    assert not (out / "policies" / "bucket-b.json").exists()
+    plan = json.loads((out / "plan.json").read_text())
+    blockers = {b["bucket"]: [x["kind"] for x in b["blockers"]] for b in plan["buckets"]}
+    assert "current-policy-unreadable" in blockers["bucket-b"]
+    review = (out / "policies" / "bucket-a.review.md").read_text()
+    diff = review.split("```diff")[1].split("```")[0].splitlines()
+    assert any(line.startswith('+      "Sid": "S3PlanAclReadObjectPartnerReader') for line in diff)
+    assert not [line for line in diff if line.startswith("-") and not line.startswith("---")]
+    assert "could not be read" in (out / "policies" / "bucket-b.review.md").read_text()
