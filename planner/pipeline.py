@@ -57,7 +57,7 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     acl = classify_acl(result.evidence, acl_rules)
     drafted, notes = draft_statements(acl)
     by_id = {e.id: e for e in result.evidence}
-    mapping = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in acl_rules}
+    mapping = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in acl_rules if "event" in r.fields}
     for statement in drafted:
         check_statement(statement, by_id, mapping)
     current = load_current_policies(config.current_policies)

@@ -18,7 +18,7 @@ from planner.policy.check import BUCKET_POLICY_LIMIT, check_statement
 from planner.policy.draft import draft_statements, make_sid, object_pattern
 
 ACL_RULES = load_rules("acl")
-ACTIONS = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in ACL_RULES}
+ACTIONS = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in ACL_RULES if "event" in r.fields}
 
 
 def ev(**kw: Any) -> Evidence:
@@ -75,13 +75,36 @@ def test_list_is_on_the_bucket_and_separate_from_object_access() -> None:
     assert by_access["read-object"]["Resource"] == "arn:aws:s3:::bucket-a/exports/*"
 
 
-def test_no_statement_for_same_account_anonymous_writers_or_sessions() -> None:
-    assert not draft(ev(account_id="111122223333"))  # same account: enforcement resolves it (facts §4c)
-    assert not draft(ev(principal="anonymous", principal_type="anonymous", account_id=None))
+def test_no_statement_for_same_account_writers_or_sessions() -> None:
+    statements, notes = draft_statements(classify_acl([ev(account_id="111122223333")], ACL_RULES))
+    assert not statements and "no statement is needed" in notes[0]  # same account: enforcement resolves it (§4c)
     assert not draft(ev(event_name="PutObjectAcl"))
     statements, notes = draft_statements(classify_acl(
         [ev(principal="arn:aws:sts::999988887777:assumed-role/partner/s1")], ACL_RULES))
     assert not statements and "not a role, user or account ARN" in notes[0]
+
+
+def test_anonymous_access_becomes_a_public_statement_flagged_high_risk() -> None:
+    public = ev(principal="anonymous", principal_type="anonymous", account_id=None, key_prefixes=("assets/",))
+    (stmt,) = draft(public)
+    assert stmt.document["Principal"] == "*" and stmt.document["Action"] == ["s3:GetObject"]
+    assert stmt.document["Resource"] == "arn:aws:s3:::bucket-a/assets/*"
+    assert any("high risk" in r for r in stmt.risk) and any("Block Public Access" in r for r in stmt.risk)
+    check_statement(stmt, {public.id: public}, ACTIONS)
+
+
+def test_log_delivery_becomes_a_service_statement_with_source_conditions() -> None:
+    delivery = ev(principal="logging.s3.amazonaws.com", principal_type="AWSService", account_id=None,
+                  event_name="PutObject", key_prefixes=("logs/",))
+    (stmt,) = draft(delivery)
+    assert stmt.document["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert stmt.document["Action"] == ["s3:PutObject"]
+    assert stmt.document["Condition"] == {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"},
+                                          "StringEquals": {"aws:SourceAccount": "111122223333"}}
+    check_statement(stmt, {delivery.id: delivery}, ACTIONS)
+    unpinned = _with(stmt, Condition={"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"}})
+    with pytest.raises(InternalError):
+        check_statement(unpinned, {delivery.id: delivery}, ACTIONS)
 
 
 def test_wildcards_in_keys_stay_literal() -> None:

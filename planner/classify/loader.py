@@ -95,13 +95,14 @@ def _load_file(path: Path, kind: str, list_key: str = "rules") -> list[Rule]:
 
 def _validate(item: Any, schema: dict[str, Any], kind: str, path: Path, line: int,
               keylines: Mapping[str, int]) -> None:
-    sub = {"$defs": schema["$defs"], **schema["$defs"][kind]}
+    definition = "acl_decision" if kind == "acl" and isinstance(item, dict) and "decision" in item else kind
+    sub = {"$defs": schema["$defs"], **schema["$defs"][definition]}
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(sub).iter_errors(item))
     if error is not None:
         if error.absolute_path:
             line = keylines.get(str(error.absolute_path[0]), line)
         where = ".".join(str(p) for p in error.absolute_path) or "rule"
-        if error.validator == "additionalProperties" and "match" in error.absolute_path:
+        if error.validator == "additionalProperties" and {"match", "when"} & set(error.absolute_path):
             raise RuleError(f"{path}:{line}: unknown operator in match: {error.message}")
         raise RuleError(f"{path}:{line}: {where}: {error.message}")
 

@@ -36,6 +36,7 @@ class AclFinding:
     access: str | None
     scope: str | None
     rule: str | None
+    decision_rule: str | None = None
 
 
 def sigv2_remedy(client: Client, presigned: bool) -> tuple[str | None, str | None]:
@@ -94,28 +95,36 @@ def sets_acl(ev: Evidence) -> bool:
     return ev.event_name in ACL_WRITE_EVENTS or (ev.acl_header is not None and ev.acl_header != HARMLESS_CANNED_ACL)
 
 
-def access_kind(ev: Evidence) -> str:
-    """How an ACL evidence row is resolved (facts §4c): by the caller, a statement, or enforcement itself."""
-    if sets_acl(ev):
-        return "acl-write"
-    if ev.principal_type == "anonymous":
-        return "anonymous"
-    if ev.principal_type == "AWSService":
-        return "service"
-    if ev.account_id and ev.bucket_account_id and ev.account_id == ev.bucket_account_id:
-        return "same-account"
-    return "cross-account"
+def decide(ev: Evidence, decisions: Sequence[Rule]) -> Rule | None:
+    """The first ACL decision rule (rules/acl/decisions.yaml) whose conditions all hold for the evidence."""
+    facts: dict[str, object] = {
+        "sets_acl": sets_acl(ev), "acl_required": ev.acl_required, "principal_type": ev.principal_type,
+        "principal": ev.principal,
+        "same_account": bool(ev.account_id and ev.bucket_account_id and ev.account_id == ev.bucket_account_id),
+    }
+    for rule in decisions:
+        if all(_holds(facts[key], want) for key, want in rule.fields["when"].items()):
+            return rule
+    return None
 
 
-def classify_acl(evidence: Sequence[Evidence], action_rules: Sequence[Rule]) -> tuple[AclFinding, ...]:
-    """One finding per evidence row that needed or set an ACL."""
-    by_event = {r.fields["event"]: r for r in action_rules}
+def _holds(value: object, want: object) -> bool:
+    return value in want if isinstance(want, list) else value == want
+
+
+def classify_acl(evidence: Sequence[Evidence], acl_rules: Sequence[Rule]) -> tuple[AclFinding, ...]:
+    """One finding per evidence row that needed or set an ACL, decided by the ACL decision rules."""
+    by_event = {r.fields["event"]: r for r in acl_rules if "event" in r.fields}
+    decisions = [r for r in acl_rules if "decision" in r.fields]
     out = []
     for ev in evidence:
         if not (ev.acl_required or sets_acl(ev)):
             continue
+        decision = decide(ev, decisions)
+        if decision is None or decision.fields["decision"] == "none":
+            continue
         rule = by_event.get(ev.event_name)
         fields = rule.fields if rule else {}
-        out.append(AclFinding(ev, access_kind(ev), fields.get("action"), fields.get("access"),
-                              fields.get("scope"), rule.id if rule else None))
+        out.append(AclFinding(ev, decision.fields["decision"], fields.get("action"), fields.get("access"),
+                              fields.get("scope"), rule.id if rule else None, decision.id))
     return tuple(out)

@@ -127,8 +127,6 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
             by_kind[(f.evidence.bucket, f.access_kind)].add(f.evidence.principal)
     texts = {
         "acl-write": ("acl-writers", "caller(s) still set ACLs"),
-        "anonymous": ("anonymous-acl-access",
-                      "anonymous access relied on a public ACL (no public statement is drafted)"),
         "service": ("service-acl-access", "AWS service access relied on an ACL"),
     }
     for (bucket, kind), principals in sorted(by_kind.items()):

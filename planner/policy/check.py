@@ -8,7 +8,7 @@ from typing import Any
 
 from planner.errors import InternalError
 from planner.model import Evidence, Statement
-from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, resources_of
+from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, LOG_DELIVERY, resources_of
 
 BUCKET_POLICY_LIMIT = 20 * 1024  # bytes of the policy with whitespace removed (facts §9)
 SESSION_MARKERS = (":assumed-role/", "arn:aws:sts::", ":federated-user/")
@@ -45,6 +45,7 @@ def check_statement(stmt: Statement, evidence: Mapping[str, Evidence],
     _check_principal(doc.get("Principal"), cited, fail)
     if not BUCKET_NAME.match(stmt.bucket):
         fail("not a valid bucket name")
+    _check_condition(doc, cited, fail)
     for resource in _as_list(doc.get("Resource")):
         if resource != f"arn:aws:s3:::{stmt.bucket}" and not resource.startswith(f"arn:aws:s3:::{stmt.bucket}/"):
             fail(f"resource {resource} is outside the bucket")
@@ -56,6 +57,10 @@ def _check_principal(principal: Any, cited: Sequence[Evidence], fail: Any) -> No
         if not anonymous:
             fail("Principal * without anonymous evidence")
         return
+    if isinstance(principal, dict) and set(principal) == {"Service"}:
+        if _as_list(principal["Service"]) != [LOG_DELIVERY] or {e.principal for e in cited} != {LOG_DELIVERY}:
+            fail(f"service principal {principal!r} is not the evidence's log delivery")
+        return
     if not isinstance(principal, dict) or set(principal) != {"AWS"}:
         fail(f"unexpected principal {principal!r}")
     names = _as_list(principal["AWS"])
@@ -65,6 +70,20 @@ def _check_principal(principal: Any, cited: Sequence[Evidence], fail: Any) -> No
         fail(f"principal {names} is not an IAM role, user or account ARN")
     if set(names) != {e.principal for e in cited}:
         fail(f"principal {names} is not the evidence's principal")
+
+
+def _check_condition(doc: Mapping[str, Any], cited: Sequence[Evidence], fail: Any) -> None:
+    """Only log delivery carries a condition, and it must pin the source account to the bucket owner's."""
+    condition = doc.get("Condition")
+    if doc.get("Principal") != {"Service": LOG_DELIVERY}:
+        if condition:
+            fail("unexpected condition")
+        return
+    owners = {e.bucket_account_id for e in cited}
+    if not condition or condition.get("StringEquals", {}).get("aws:SourceAccount") not in owners or None in owners:
+        fail("log delivery without aws:SourceAccount of the bucket owner")
+    if _as_list(doc.get("Action")) != ["s3:PutObject"]:
+        fail("log delivery may only put objects")
 
 
 def minified_size(policy: Mapping[str, Any]) -> int:

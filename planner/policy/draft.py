@@ -21,13 +21,27 @@ BUCKET_NAME = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 _LITERAL = {"*": "${*}", "?": "${?}", "$": "${$}"}
 
 
+LOG_DELIVERY = "logging.s3.amazonaws.com"
+DRAFTED = ("cross-account", "anonymous", "log-delivery")
+SID_PREFIX = {"cross-account": "S3PlanAcl", "anonymous": "S3PlanPublic", "log-delivery": "S3PlanLogDelivery"}
+PUBLIC_RISKS = (
+    "high risk: Principal * makes these objects public, as the public ACL did; confirm they must stay public",
+    "Block Public Access must allow public bucket policies (BlockPublicPolicy and RestrictPublicBuckets off) "
+    "or S3 refuses or ignores this statement",
+)
+
+
 def draft_statements(findings: Sequence[AclFinding]) -> tuple[tuple[Statement, ...], tuple[str, ...]]:
-    """Statements for cross-account access that relied on ACLs, plus notes on evidence that got none."""
-    groups: dict[tuple[str, str, str, str], list[AclFinding]] = defaultdict(list)
+    """Statements for access that relied on ACLs (other accounts, anonymous callers, log delivery), plus notes
+    on evidence that got none."""
+    groups: dict[tuple[str, str, str, str, str], list[AclFinding]] = defaultdict(list)
     notes: list[str] = []
+    same_account: dict[str, int] = defaultdict(int)
     for f in findings:
         ev = f.evidence
-        if f.access_kind != "cross-account" or not ev.bucket:
+        if f.access_kind == "same-account" and ev.bucket:
+            same_account[ev.bucket] += ev.requests
+        if f.access_kind not in DRAFTED or not ev.bucket:
             continue
         if not BUCKET_NAME.match(ev.bucket) or ".." in ev.bucket:
             notes.append(f"{ev.bucket!r} is not a valid bucket name; no statement drafted")
@@ -36,18 +50,25 @@ def draft_statements(findings: Sequence[AclFinding]) -> tuple[tuple[Statement, .
             notes.append(f"{ev.bucket}: {ev.event_name} by {ev.principal} relied on an ACL, but no rule maps "
                          f"{ev.event_name} to a policy action; review it by hand")
             continue
-        if not ev.principal or not IAM_PRINCIPAL.match(ev.principal):
+        if f.access_kind == "cross-account" and (not ev.principal or not IAM_PRINCIPAL.match(ev.principal)):
             notes.append(f"{ev.bucket}: {ev.principal} is not a role, user or account ARN; no statement drafted")
             continue
-        groups[(ev.bucket, ev.principal, f.access, f.scope)].append(f)
+        if f.access_kind == "log-delivery" and (f.action != "s3:PutObject" or not ev.bucket_account_id):
+            notes.append(f"{ev.bucket}: log delivery by {ev.principal} ({ev.event_name}) got no statement: only "
+                         "PutObject with a known bucket owner is drafted; review it by hand")
+            continue
+        groups[(f.access_kind, ev.bucket, ev.principal, f.access, f.scope)].append(f)
+    for bucket, requests in sorted(same_account.items()):
+        notes.append(f"{bucket}: {requests} same-account request(s) relied on object ACLs of objects another account "
+                     "owns; BucketOwnerEnforced makes the bucket owner own them, so no statement is needed (facts §4c)")
     statements = [stmt for key, group in sorted(groups.items()) for stmt in _statements(key, group)]
     return tuple(statements), tuple(notes)
 
 
-def _statements(key: tuple[str, str, str, str], group: Sequence[AclFinding]) -> list[Statement]:
+def _statements(key: tuple[str, str, str, str, str], group: Sequence[AclFinding]) -> list[Statement]:
     """One statement per set of actions that the evidence shows on the same resources: never action x prefix
     pairs that were not observed together."""
-    bucket, principal, access, scope = key
+    kind, bucket, principal, access, scope = key
     by_action: dict[str, set[str]] = defaultdict(set)
     for f in group:
         assert f.action is not None
@@ -58,21 +79,26 @@ def _statements(key: tuple[str, str, str, str], group: Sequence[AclFinding]) -> 
     out = []
     for resources, actions in sorted(by_resources.items(), key=lambda item: item[1]):
         cited = [f for f in group if f.action in actions]
-        out.append(_statement(bucket, principal, f"{access}-{scope}", actions, list(resources), cited))
+        out.append(_statement(kind, bucket, principal, f"{access}-{scope}", actions, list(resources), cited))
     return out
 
 
-def _statement(bucket: str, principal: str, access: str, actions: list[str], resources: list[str],
+def _statement(kind: str, bucket: str, principal: str, access: str, actions: list[str], resources: list[str],
                group: Sequence[AclFinding]) -> Statement:
     # actions, not resources: a statement keeps its Sid (and its review task its id) as more prefixes are seen
-    sid = make_sid(bucket, principal, access, "|".join(actions))
+    sid = make_sid(bucket, principal, access, "|".join(actions), SID_PREFIX[kind])
     document: dict[str, Any] = {
         "Sid": sid,
         "Effect": "Allow",
-        "Principal": {"AWS": principal},
+        "Principal": _principal(kind, principal),
         "Action": actions,
         "Resource": resources if len(resources) > 1 else resources[0],
     }
+    if kind == "log-delivery":
+        # AWS's documented form (facts §4e); the source buckets are not in the target bucket's log
+        owner = group[0].evidence.bucket_account_id
+        document["Condition"] = {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"},
+                                 "StringEquals": {"aws:SourceAccount": owner}}
     evidence = [f.evidence for f in group]
     firsts = [e.first_seen for e in evidence if e.first_seen]
     lasts = [e.last_seen for e in evidence if e.last_seen]
@@ -80,8 +106,26 @@ def _statement(bucket: str, principal: str, access: str, actions: list[str], res
         bucket=bucket, sid=sid, principal=principal, access=access, document=document,
         evidence=tuple(sorted({e.id for e in evidence})), requests=sum(e.requests for e in evidence),
         first_seen=min(firsts) if firsts else None, last_seen=max(lasts) if lasts else None,
-        risk=tuple(_risks(group)), notes=tuple(sorted({f"rule {f.rule}" for f in group if f.rule})),
+        risk=tuple(_risks(group)) + _kind_risks(kind),
+        notes=tuple(sorted({f"rule {r}" for f in group for r in (f.rule, f.decision_rule) if r})),
     )
+
+
+def _principal(kind: str, principal: str) -> Any:
+    if kind == "anonymous":
+        return "*"
+    if kind == "log-delivery":
+        return {"Service": principal}
+    return {"AWS": principal}
+
+
+def _kind_risks(kind: str) -> tuple[str, ...]:
+    if kind == "anonymous":
+        return PUBLIC_RISKS
+    if kind == "log-delivery":
+        return ("replace aws:SourceArn arn:aws:s3:::* with the ARNs of the buckets that deliver logs here "
+                "(CloudTrail on the target bucket does not name them)",)
+    return ()
 
 
 def resources_of(bucket: str, scope: str, ev: Evidence) -> list[str]:
@@ -108,14 +152,16 @@ def object_pattern(prefix: str) -> str:
     return literal + "*" if prefix.endswith("/") else literal
 
 
-def make_sid(bucket: str, principal: str, access: str, detail: str = "") -> str:
+def make_sid(bucket: str, principal: str, access: str, detail: str = "", prefix: str = "S3PlanAcl") -> str:
     """A stable, readable Sid of [A-Za-z0-9] (facts §9): S3PlanAcl<Access><Name><hash of everything>."""
     account_root = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):root$", principal)
     label = f"Account{account_root.group(1)}" if account_root else principal.rsplit("/", 1)[-1].title()
     name = re.sub(r"[^A-Za-z0-9]", "", label)[:24]
     digest = hashlib.sha256(f"{bucket}|{principal}|{access}|{detail}".encode()).hexdigest()[:6]
     camel = "".join(part.title() for part in access.split("-"))
-    return f"S3PlanAcl{camel}{name}{digest}"
+    if principal in ("anonymous", "*"):
+        name = "Anyone"
+    return f"{prefix}{camel}{name}{digest}"
 
 
 def policy_document(statements: Sequence[Statement]) -> dict[str, Any]:
