@@ -51,6 +51,7 @@ class Evidence:
     session_names: tuple[str, ...] = ()
     key_prefixes: tuple[str, ...] = ()
     key_prefix_count: int = 0
+    versioned_requests: int = 0
 
     @property
     def key(self) -> tuple[object, ...]:

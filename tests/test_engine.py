@@ -9,7 +9,7 @@ import sqlglot
 from planner.sources import engine
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
-from tests.conftest import log_path, mixed_tree, s3_record, write_log
+from tests.conftest import log_path, mixed_tree, role, s3_record, write_log
 from tests.reference import engine_key, reference_evidence
 
 SQL_FILES = sorted(engine.SQL_DIR.glob("*.sql"))
@@ -64,6 +64,21 @@ def test_principals_are_normalised(tmp_path: Path) -> None:
     assert partner.session_names == ("s1",)
     assert partner.key_prefixes == ("exports/",)
     assert all(":assumed-role/" not in p for p in by_principal)
+
+
+def test_listing_prefixes_and_versioned_reads_are_measured(tmp_path: Path) -> None:
+    partner = role("999988887777", "partner")
+    records = [
+        s3_record("ListObjects", identity=partner, acl_required=True, request_id="L1", key=None,
+                  params={"prefix": "reports/2026/", "list-type": "2"}),
+        s3_record("ListObjects", identity=partner, acl_required=True, request_id="L2", key=None),
+        s3_record(identity=partner, acl_required=True, request_id="V1", params={"versionId": "3HL4kqtJlcpXroDTDmJ"}),
+        s3_record(identity=partner, acl_required=True, request_id="V2"),
+    ]
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), records)
+    by_event = {e.event_name: e for e in _scan(tmp_path).evidence}
+    assert by_event["ListObjects"].key_prefixes == ("", "reports/")
+    assert by_event["GetObject"].versioned_requests == 1 and by_event["GetObject"].requests == 2
 
 
 def test_window_filters_on_event_time(tmp_path: Path) -> None:

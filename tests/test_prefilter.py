@@ -153,7 +153,8 @@ def raw_record(draw: st.DrawFn) -> str:
         "requestID": json.dumps(draw(st.text(alphabet="ABC", min_size=1, max_size=3))),
         "requestParameters": "{" + ",".join(
             f'"{k}":{draw(_value)}' for k in draw(st.lists(st.sampled_from(
-                ["bucketName", "key", "x-amz-acl", "x-amz-grant-read", "bucket\\u004eame", "host"]), max_size=3))) + "}",
+                ["bucketName", "key", "x-amz-acl", "x-amz-grant-read", "bucket\\u004eame", "host", "prefix",
+                 "versionId"]), max_size=3))) + "}",
         "additionalEventData": "{" + ",".join(
             f'"{k}":{draw(_value)}' for k in draw(st.lists(st.sampled_from(
                 ["SignatureVersion", "aclRequired", "AuthenticationMethod"]), max_size=3))) + "}",

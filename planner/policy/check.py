@@ -8,7 +8,7 @@ from typing import Any
 
 from planner.errors import InternalError
 from planner.model import Evidence, Statement
-from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, LOG_DELIVERY, resources_of
+from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, LOG_DELIVERY, actions_of, list_condition, resources_of
 
 BUCKET_POLICY_LIMIT = 20 * 1024  # bytes of the policy with whitespace removed (facts §9)
 SESSION_MARKERS = (":assumed-role/", "arn:aws:sts::", ":federated-user/")
@@ -34,10 +34,10 @@ def check_statement(stmt: Statement, evidence: Mapping[str, Evidence],
     actions = _as_list(doc.get("Action"))
     if not actions or any("*" in a or "?" in a for a in actions):
         fail(f"wildcard or empty action {actions}")
-    observed = {mapping[e.event_name][0] for e in cited if e.event_name in mapping}
+    observed = {a for e in cited if e.event_name in mapping for a in actions_of(mapping[e.event_name][0], e)}
     if not set(actions) <= observed:
         fail(f"actions {sorted(set(actions) - observed)} were not observed")
-    shown = {(mapping[e.event_name][0], r) for e in cited if e.event_name in mapping
+    shown = {(a, r) for e in cited if e.event_name in mapping for a in actions_of(mapping[e.event_name][0], e)
              for r in resources_of(stmt.bucket, mapping[e.event_name][1], e)}
     unbacked = sorted((a, r) for a in actions for r in _as_list(doc.get("Resource")) if (a, r) not in shown)
     if unbacked:
@@ -73,11 +73,12 @@ def _check_principal(principal: Any, cited: Sequence[Evidence], fail: Any) -> No
 
 
 def _check_condition(doc: Mapping[str, Any], cited: Sequence[Evidence], fail: Any) -> None:
-    """Only log delivery carries a condition, and it must pin the source account to the bucket owner's."""
+    """Conditions only narrow: s3:prefix on listings as the evidence shows them; log delivery pinned to the bucket
+    owner's account. Anything else is refused."""
     condition = doc.get("Condition")
     if doc.get("Principal") != {"Service": LOG_DELIVERY}:
-        if condition:
-            fail("unexpected condition")
+        if condition and condition != list_condition(_as_list(doc.get("Action")), cited):
+            fail(f"unexpected condition {condition}")
         return
     owners = {e.bucket_account_id for e in cited}
     if not condition or condition.get("StringEquals", {}).get("aws:SourceAccount") not in owners or None in owners:

@@ -71,8 +71,8 @@ def _statements(key: tuple[str, str, str, str, str], group: Sequence[AclFinding]
     kind, bucket, principal, access, scope = key
     by_action: dict[str, set[str]] = defaultdict(set)
     for f in group:
-        assert f.action is not None
-        by_action[f.action].update(resources_of(bucket, scope, f.evidence))
+        for action in actions_of(f.action, f.evidence):
+            by_action[action].update(resources_of(bucket, scope, f.evidence))
     by_resources: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for action, shown in sorted(by_action.items()):
         by_resources[tuple(sorted(shown))].append(action)
@@ -94,6 +94,9 @@ def _statement(kind: str, bucket: str, principal: str, access: str, actions: lis
         "Action": actions,
         "Resource": resources if len(resources) > 1 else resources[0],
     }
+    listed = list_condition(actions, [f.evidence for f in group])
+    if listed:
+        document["Condition"] = listed
     if kind == "log-delivery":
         # AWS's documented form (facts §4e); the source buckets are not in the target bucket's log
         owner = group[0].evidence.bucket_account_id
@@ -128,6 +131,30 @@ def _kind_risks(kind: str) -> tuple[str, ...]:
     return ()
 
 
+LIST_ACTIONS = frozenset({"s3:ListBucket", "s3:ListBucketVersions"})
+
+
+def actions_of(action: str | None, ev: Evidence) -> list[str]:
+    """The policy actions one evidence row shows: its mapped action, and s3:GetObjectVersion only when a
+    versioned read (a versionId in the request) was observed (facts §3b)."""
+    if action is None:
+        return []
+    if action == "s3:GetObject" and ev.versioned_requests:
+        return [action, "s3:GetObjectVersion"]
+    return [action]
+
+
+def list_condition(actions: Sequence[str], evidence: Sequence[Evidence]) -> dict[str, Any] | None:
+    """`s3:prefix` for listings when every listing named a prefix (facts §9): StringLike on the observed top-level
+    prefixes. None when the statement is not only listings or some listing covered the whole bucket."""
+    if not actions or not set(actions) <= LIST_ACTIONS:
+        return None
+    prefixes = {p for e in evidence for p in e.key_prefixes}
+    if not prefixes or "" in prefixes or any(e.key_prefix_count > len(e.key_prefixes) for e in evidence):
+        return None
+    return {"StringLike": {"s3:prefix": sorted(f"{_literal(p)}*" for p in prefixes)}}
+
+
 def resources_of(bucket: str, scope: str, ev: Evidence) -> list[str]:
     """The resources one evidence row shows: the bucket, its observed key prefixes, or (no keys) every object."""
     if scope == "bucket":
@@ -148,8 +175,12 @@ def _risks(group: Sequence[AclFinding]) -> list[str]:
 
 def object_pattern(prefix: str) -> str:
     """A key prefix ending in `/` covers what is below it; any other key is that object alone."""
-    literal = "".join(_LITERAL.get(c, c) for c in prefix)
+    literal = _literal(prefix)
     return literal + "*" if prefix.endswith("/") else literal
+
+
+def _literal(text: str) -> str:
+    return "".join(_LITERAL.get(c, c) for c in text)
 
 
 def make_sid(bucket: str, principal: str, access: str, detail: str = "", prefix: str = "S3PlanAcl") -> str:

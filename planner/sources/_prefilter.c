@@ -30,7 +30,7 @@ enum key_id {
     K_NONE = 0, K_EVENT_TIME, K_EVENT_SOURCE, K_EVENT_NAME, K_REQUEST_PARAMETERS, K_ADDITIONAL, K_RESOURCES,
     K_USER_IDENTITY, K_BUCKET_NAME, K_TYPE, K_ACCOUNT_ID, K_SIGNATURE_VERSION, K_ACL_REQUIRED, K_X_AMZ_ACL,
     K_AWS_REGION, K_SOURCE_IP, K_USER_AGENT, K_ERROR_CODE, K_REQUEST_ID, K_EVENT_ID, K_RECIPIENT,
-    K_KEY, K_AUTH_METHOD, K_PRINCIPAL_ID, K_ARN, K_INVOKED_BY, K_SESSION_CONTEXT, K_SESSION_ISSUER,
+    K_KEY, K_PREFIX, K_VERSION_ID, K_AUTH_METHOD, K_PRINCIPAL_ID, K_ARN, K_INVOKED_BY, K_SESSION_CONTEXT, K_SESSION_ISSUER,
     K_OTHER
 };
 
@@ -56,6 +56,8 @@ static int key_is(const char *p, Py_ssize_t n, const char *lit) {
     return (size_t)n == len && memcmp(p, lit, len) == 0;
 }
 
+#define K_KEY_LIKE(p, n) (key_is(p, n, "key") ? K_KEY : key_is(p, n, "prefix") ? K_PREFIX : K_VERSION_ID)
+
 /* Which key this is, given where it stands: rel_depth 1 = record top level, parent = key of the container. */
 static enum key_id classify_key(const char *p, Py_ssize_t n, int rel_depth, enum key_id parent, enum key_id grand) {
     if (rel_depth == 1) {
@@ -78,7 +80,7 @@ static enum key_id classify_key(const char *p, Py_ssize_t n, int rel_depth, enum
     switch (parent) {
     case K_REQUEST_PARAMETERS:
         if (key_is(p, n, "bucketName")) return K_BUCKET_NAME;
-        if (key_is(p, n, "key")) return K_KEY;
+        if (key_is(p, n, "key") || key_is(p, n, "prefix") || key_is(p, n, "versionId")) return K_KEY_LIKE(p, n);
         if (key_is(p, n, "x-amz-acl")) return K_X_AMZ_ACL;
         if (n >= 12 && memcmp(p, "x-amz-grant-", 12) == 0) return K_X_AMZ_ACL;
         return K_OTHER;

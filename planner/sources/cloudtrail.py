@@ -216,7 +216,7 @@ def evidence_from_row(row: dict[str, Any], source: str = "cloudtrail") -> Eviden
         requests=int(row["requests"]), errors=int(row["errors"]), first_seen=row["first_seen"],
         last_seen=row["last_seen"], source_ips=tuple(row["source_ips"] or ()),
         session_names=tuple(row["session_names"] or ()), key_prefixes=tuple(row["key_prefixes"] or ()),
-        key_prefix_count=int(row["key_prefix_count"] or 0),
+        key_prefix_count=int(row["key_prefix_count"] or 0), versioned_requests=int(row.get("versioned_requests") or 0),
     )
 
 

@@ -33,7 +33,14 @@ WITH classified AS (
       WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-write"]') IS NOT NULL THEN 'x-amz-grant-write'
       WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-write-acp"]') IS NOT NULL THEN 'x-amz-grant-write-acp'
     END AS grant_header,
-    json_extract_scalar(requestparameters, '$.key') AS object_key,
+    -- the object key, or for listings the prefix listed ('' for the whole bucket)
+    coalesce(
+      json_extract_scalar(requestparameters, '$.key'),
+      CASE WHEN eventname IN ('ListObjects', 'ListObjectsV2', 'ListObjectVersions')
+        THEN coalesce(json_extract_scalar(requestparameters, '$.prefix'), '')
+      END
+    ) AS object_key,
+    json_extract_scalar(requestparameters, '$.versionId') IS NOT NULL AS versioned,
     coalesce(requestid, eventid) AS request_key,
     errorcode,
     sourceipaddress,
@@ -96,6 +103,7 @@ requests AS (
         ELSE object_key
       END
     END AS key_prefix,
+    is_evidence AND versioned AS versioned,
     CASE WHEN is_evidence THEN request_key END AS request_key,
     CASE WHEN is_evidence THEN sourceipaddress END AS source_ip,
     errorcode,
@@ -115,7 +123,8 @@ per_request AS (
     max(eventtime) AS last_seen,
     arbitrary(source_ip) AS source_ip,
     arbitrary(session_name) AS session_name,
-    arbitrary(key_prefix) AS key_prefix
+    arbitrary(key_prefix) AS key_prefix,
+    max(CASE WHEN versioned THEN 1 ELSE 0 END) AS versioned
   FROM requests
   GROUP BY
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
@@ -133,7 +142,8 @@ SELECT
   slice(array_sort(array_agg(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), 1, 5) AS source_ips,
   slice(array_sort(array_agg(DISTINCT session_name) FILTER (WHERE session_name IS NOT NULL)), 1, 5) AS session_names,
   slice(array_sort(array_agg(DISTINCT key_prefix) FILTER (WHERE key_prefix IS NOT NULL)), 1, 50) AS key_prefixes,
-  count(DISTINCT key_prefix) AS key_prefix_count
+  count(DISTINCT key_prefix) AS key_prefix_count,
+  sum(versioned) AS versioned_requests
 FROM per_request
 GROUP BY
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
