@@ -61,6 +61,10 @@ def main(debug: bool) -> None:
 @click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
 @click.option("--current-policies", metavar="DIR",
               help="Current bucket policies to merge with (<bucket>.json, as get-bucket-policy returns them).")
+@click.option("--validate-online", is_flag=True,
+              help="Check each draft with IAM Access Analyzer (ValidatePolicy, CheckNoPublicAccess); read-only calls.")
+@click.option("--profile", metavar="NAME", help="AWS profile for online calls (boto3's standard chain otherwise).")
+@click.option("--aws-region", metavar="REGION", help="AWS Region for online calls.")
 @click.option("--owners", metavar="FILE", help="Owners file: account, ARN glob, CIDR or user-agent regex -> team.")
 @click.option("--strict", is_flag=True, help="Exit 2 when any input file had to be skipped.")
 @click.option("--fail-on-blockers", is_flag=True, help="Exit 1 when any bucket still has blockers.")

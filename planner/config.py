@@ -27,6 +27,9 @@ class Config:
     rules_dirs: tuple[Path, ...] = ()
     owners: Path | None = None
     current_policies: Path | None = None
+    validate_online: bool = False
+    profile: str | None = None
+    aws_region: str | None = None
     strict: bool = False
     fail_on_blockers: bool = False
     threads: int | None = None
@@ -56,7 +59,8 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
 
 def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
-                owners: str | None = None, current_policies: str | None = None,
+                owners: str | None = None, current_policies: str | None = None, validate_online: bool = False,
+                profile: str | None = None, aws_region: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True) -> Config:
     """Validate option values into a Config."""
@@ -81,7 +85,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
         rules_dirs=rules, owners=Path(owners) if owners else None,
-        current_policies=Path(current_policies) if current_policies else None, strict=strict,
+        current_policies=Path(current_policies) if current_policies else None, validate_online=validate_online,
+        profile=profile, aws_region=aws_region, strict=strict,
         fail_on_blockers=fail_on_blockers,
         threads=threads, progress=progress, prefilter=prefilter,
     )

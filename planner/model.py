@@ -154,6 +154,7 @@ class BucketPolicy:
     renamed: tuple[tuple[str, str], ...] = ()
     steps: tuple[str, ...] = ()
     size: int = 0
+    validation: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sys
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from planner import __version__
 from planner.classify.loader import load_owners, load_rules
@@ -23,6 +26,7 @@ from planner.plan.graph import build_plan
 from planner.policy.bucket import bucket_policies
 from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
+from planner.policy.validate import AccessAnalyzer, validate_online
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
 from planner.sources.policies import load_current_policies
@@ -90,11 +94,33 @@ def run_plan(config: Config) -> RunResult:
         first = result.skipped[0]
         raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
     plan = make_plan(config, result)
+    if config.validate_online:
+        plan = with_online_validation(plan, access_analyzer(config))
     try:
         written = write_outputs(plan, config.out)
     except OSError as err:
         raise OutputError(f"{err.filename or config.out}: cannot write the outputs ({err.strerror or err})") from err
     return RunResult(plan, config.out, tuple(written))
+
+
+def access_analyzer(config: Config) -> AccessAnalyzer:
+    """An Access Analyzer client from boto3's standard credential chain (never stored or printed)."""
+    import boto3  # imported here: only online runs need it
+
+    session = boto3.Session(profile_name=config.profile, region_name=config.aws_region)
+    client: AccessAnalyzer = session.client("accessanalyzer")
+    return client
+
+
+def with_online_validation(plan: Plan, client: AccessAnalyzer) -> Plan:
+    """The plan with Access Analyzer's findings on each draft; a failing call is an error naming the service."""
+    try:
+        found = validate_online(plan.policies, client)
+    except (BotoCoreError, ClientError) as err:
+        raise InputError(f"IAM Access Analyzer: {err}; check credentials and permissions, or drop "
+                         "--validate-online") from err
+    policies = tuple(dataclasses.replace(p, validation=found.get(p.bucket, ())) for p in plan.policies)
+    return dataclasses.replace(plan, policies=policies)
 
 
 def write_outputs(plan: Plan, out: Path) -> list[Path]:

@@ -28,6 +28,8 @@ def render_review(plan: Plan, policy: BucketPolicy) -> str:
     if policy.renamed:
         lines += ["## Renamed", ""] + [f"- `{a}` is taken in the current policy: added as `{b}`."
                                        for a, b in policy.renamed] + [""]
+    if policy.validation:
+        lines += ["## IAM Access Analyzer (--validate-online)", ""] + [f"- {v}" for v in policy.validation] + [""]
     if policy.steps:
         lines += ["## Fitting the 20 KB limit", ""] + [f"- {step}" for step in policy.steps] + [""]
     acl_blockers = [b for b in (report.blockers if report else ()) if b.kind != "sigv2-callers"]
