@@ -64,5 +64,5 @@ def test_a_failing_call_is_one_clear_error(tmp_path: Path) -> None:
     client = _client()
     stub = Stubber(client)
     stub.add_client_error("validate_policy", "AccessDeniedException", "not allowed", 403)
-    with stub, pytest.raises(InputError, match="IAM Access Analyzer: .*AccessDenied"):
+    with stub, pytest.raises(InputError, match=r"IAM Access Analyzer: .*AccessDenied"):
         with_online_validation(plan, client)
