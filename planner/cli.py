@@ -61,6 +61,8 @@ def main(debug: bool) -> None:
 @click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
 @click.option("--current-policies", metavar="DIR",
               help="Current bucket policies to merge with (<bucket>.json, as get-bucket-policy returns them).")
+@click.option("--prefix-depth", default=1, show_default=True, type=int,
+              help="Key-path segments kept in drafted resources (1: reports/*, 2: reports/2026/*).")
 @click.option("--validate-online", is_flag=True,
               help="Check each draft with IAM Access Analyzer (ValidatePolicy, CheckNoPublicAccess); read-only calls.")
 @click.option("--profile", metavar="NAME", help="AWS profile for online calls (boto3's standard chain otherwise).")

@@ -35,6 +35,7 @@ class Config:
     threads: int | None = None
     progress: bool = False
     prefilter: bool = True
+    prefix_depth: int = 1
     generated_at: str | None = field(default=None, compare=False)
 
 
@@ -62,7 +63,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
                 owners: str | None = None, current_policies: str | None = None, validate_online: bool = False,
                 profile: str | None = None, aws_region: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
-                progress: bool = False, prefilter: bool = True) -> Config:
+                progress: bool = False, prefilter: bool = True, prefix_depth: int = 1) -> Config:
     """Validate option values into a Config."""
     paths = tuple(Path(p) for p in cloudtrail)
     if not paths:
@@ -78,6 +79,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
             raise UsageError(f"--rules {folder}: no such folder")
     if owners is not None and not Path(owners).is_file():
         raise UsageError(f"--owners {owners}: no such file")
+    if not 1 <= prefix_depth <= 5:
+        raise UsageError(f"--prefix-depth {prefix_depth}: give 1 to 5 key-path segments")
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads}: must be 1 or more")
     return Config(
@@ -88,5 +91,5 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
         current_policies=Path(current_policies) if current_policies else None, validate_online=validate_online,
         profile=profile, aws_region=aws_region, strict=strict,
         fail_on_blockers=fail_on_blockers,
-        threads=threads, progress=progress, prefilter=prefilter,
+        threads=threads, progress=progress, prefilter=prefilter, prefix_depth=prefix_depth,
     )

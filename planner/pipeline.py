@@ -51,7 +51,8 @@ def scan(config: Config) -> ScanResult:
     """Gather evidence from the configured sources."""
     selection = Selection(config.since, config.until, config.regions, config.accounts)
     progress = _progress if config.progress else None
-    return CloudTrailFiles(config.cloudtrail, selection, config.threads, progress, config.prefilter).scan()
+    return CloudTrailFiles(config.cloudtrail, selection, config.threads, progress, config.prefilter,
+                           config.prefix_depth).scan()
 
 
 def make_plan(config: Config, result: ScanResult) -> Plan:

@@ -52,6 +52,7 @@ def test_input_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
         (["plan", "--cloudtrail", str(tmp_path), "--regions", "us-east-1,Mars"], "--regions 'Mars'"),
         (["plan", "--cloudtrail", str(tmp_path), "--accounts", "12345"], "--accounts '12345'"),
         (["plan", "--cloudtrail", str(tmp_path), "--since", "2026-11-05", "--until", "2026-11-01"], "is after"),
+        (["plan", "--cloudtrail", str(tmp_path), "--prefix-depth", "9"], "--prefix-depth 9"),
     ]
     for args, fragment in cases:
         result = run(*args)

@@ -81,6 +81,16 @@ def test_listing_prefixes_and_versioned_reads_are_measured(tmp_path: Path) -> No
     assert by_event["GetObject"].versioned_requests == 1 and by_event["GetObject"].requests == 2
 
 
+def test_prefix_depth_is_configurable(tmp_path: Path) -> None:
+    partner = role("999988887777", "partner")
+    keys = ["reports/2026/11/a.csv", "reports/2025/b.csv", "top.txt", "logs/"]
+    records = [s3_record(identity=partner, acl_required=True, request_id=f"K{n}", key=k) for n, k in enumerate(keys)]
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), records)
+    depths = {d: CloudTrailFiles((tmp_path,), prefix_depth=d).scan().evidence[0].key_prefixes for d in (1, 2)}
+    assert depths[1] == ("logs/", "reports/", "top.txt")
+    assert depths[2] == ("logs/", "reports/2025/", "reports/2026/", "top.txt")
+
+
 def test_window_filters_on_event_time(tmp_path: Path) -> None:
     records = [s3_record(sigv="SigV2", request_id=f"W{i}", time=t)
                for i, t in enumerate(["2026-11-01T23:59:59Z", "2026-11-02T00:00:00Z", "2026-11-03T23:59:59Z",

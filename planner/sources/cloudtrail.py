@@ -32,6 +32,7 @@ class CloudTrailFiles:
     threads: int | None = None
     progress: Progress | None = None
     use_prefilter: bool = True
+    prefix_depth: int = 1
     name: str = "cloudtrail"
 
     def scan(self) -> ScanResult:
@@ -46,7 +47,7 @@ class CloudTrailFiles:
             rows, bad = self._scan_prefiltered(sets)
         else:
             self._say(f"scanning {len(_all(sets))} files")
-            rows, bad = _run_tolerant(self._query(), sets, _window_params(self.selection), self.threads)
+            rows, bad = _run_tolerant(self._query(), sets, self._params(), self.threads)
         skipped.extend(bad)
         read = len(files) - len(skipped)
         if read == 0:
@@ -54,14 +55,18 @@ class CloudTrailFiles:
                              f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
         return to_scan_result(rows, files_read=read, files_pruned=pruned, skipped=tuple(skipped))
 
+    def _params(self) -> dict[str, Any]:
+        """Bound query parameters: the window and the key-prefix depth."""
+        return {**_window_params(self.selection), "prefix_depth": self.prefix_depth}
+
     def _query(self) -> exp.Expr:
-        params = _window_params(self.selection)
+        params = self._params()
         condition = engine.window_condition(params.get("since"), params.get("until"))
         return engine.with_filter(engine.parse_athena("evidence"), condition)
 
     def _scan_prefiltered(self, sets: engine.FileSets) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
         """Pre-filter in worker processes, then run the query on the candidates and on files it gave back."""
-        params = _window_params(self.selection)
+        params = self._params()
         pairs = [(p, layout) for layout in ("wrapped", "lines", "arrays") for p in getattr(sets, layout)]
         workers = self.threads or os.cpu_count() or 1
         with tempfile.TemporaryDirectory(prefix="s3plan-scan-") as tmp:
@@ -137,7 +142,7 @@ def _sort_by_layout(files: Sequence[Path]) -> tuple[engine.FileSets, list[Skippe
     return sets, skipped
 
 
-def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, str],
+def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any],
                   threads: int | None) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
     """Run the query; a file the engine cannot read is set aside with the reason and the rest re-run."""
     bad: list[SkippedFile] = []
@@ -147,7 +152,7 @@ def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, str]
             return engine.run_query(con, query, sets, params), bad
         except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as err:
             message = str(err).splitlines()[0]
-            culprit = engine.input_error_file(message, _all(sets)) or _find_bad_file(con, sets)
+            culprit = engine.input_error_file(message, _all(sets)) or _find_bad_file(con, query, sets, params)
             if culprit is None:
                 raise InputError(f"the engine could not read the logs: {message}") from err
             bad.append(SkippedFile(culprit, _reason(message)))
@@ -155,13 +160,13 @@ def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, str]
     return [], bad
 
 
-def _find_bad_file(con: duckdb.DuckDBPyConnection, sets: engine.FileSets) -> str | None:
+def _find_bad_file(con: duckdb.DuckDBPyConnection, query: exp.Expr, sets: engine.FileSets,
+                   params: dict[str, Any]) -> str | None:
     """When the engine's message names no file, try each file alone (slow, but only on failure)."""
-    query = engine.parse_athena("evidence")
     for path in _all(sets):
         one = engine.FileSets(*((path,) if path in getattr(sets, k) else () for k in ("wrapped", "lines", "arrays")))
         try:
-            engine.run_query(con, query, one, {})
+            engine.run_query(con, query, one, params)
         except duckdb.Error:
             return path
     return None

@@ -97,9 +97,10 @@ requests AS (
     CASE WHEN is_evidence AND useridentity.type = 'AssumedRole'
       THEN split_part(useridentity.arn, '/', 3)
     END AS session_name,
+    -- the key up to its :prefix_depth-th '/' (the prefix a statement's resource uses), or the whole key
     CASE WHEN is_evidence AND object_key IS NOT NULL
-      THEN CASE WHEN strpos(object_key, '/') > 0
-        THEN substr(object_key, 1, strpos(object_key, '/'))
+      THEN CASE WHEN cardinality(split(object_key, '/')) > :prefix_depth
+        THEN array_join(slice(split(object_key, '/'), 1, :prefix_depth), '/') || '/'
         ELSE object_key
       END
     END AS key_prefix,
