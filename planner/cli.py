@@ -81,6 +81,10 @@ def plan(**options: Any) -> None:
     result = run_plan(config)
     for skipped in result.plan.run.skipped:
         click.echo(f"s3plan: skipped {skipped.path}: {skipped.reason}", err=True)
+    for bucket in result.plan.buckets:
+        for blocker in bucket.blockers:
+            if blocker.kind == "current-policy-unreadable":
+                click.echo(f"s3plan: error: {blocker.detail}", err=True)
     click.echo(summary(result))
     if fail_on_blockers and result.has_blockers:
         sys.exit(EXIT_BLOCKERS)

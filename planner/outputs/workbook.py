@@ -14,7 +14,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
-from planner.model import Plan
+from planner.model import Plan, Statement
 from planner.outputs.atomic import write_with
 from planner.outputs.plan_json import evidence_to_dict
 
@@ -102,12 +102,13 @@ ACL_COLUMNS = (
     Column("Evidence id", 16, lambda e: e["id"]),
 )
 STATEMENT_COLUMNS = (
-    Column("Bucket", 28, lambda s: s.bucket), Column("Sid", 40, lambda s: s.sid),
-    Column("Principal", 50, lambda s: s.principal), Column("Access", 14, lambda s: s.access),
-    Column("Actions", 30, lambda s: s.document.get("Action")),
-    Column("Resources", 50, lambda s: s.document.get("Resource")),
-    Column("Requests", 10, lambda s: s.requests), Column("Risk", 40, lambda s: s.risk),
-    Column("Draft file", 30, lambda s: f"policies/{s.bucket}.json"),
+    Column("Bucket", 28, lambda s: s[0].bucket), Column("Sid", 40, lambda s: s[0].sid),
+    Column("Status", 16, lambda s: s[1]),
+    Column("Principal", 50, lambda s: s[0].principal), Column("Access", 14, lambda s: s[0].access),
+    Column("Actions", 30, lambda s: s[0].document.get("Action")),
+    Column("Resources", 50, lambda s: s[0].document.get("Resource")),
+    Column("Requests", 10, lambda s: s[0].requests), Column("Risk", 40, lambda s: s[0].risk),
+    Column("Draft file", 30, lambda s: f"policies/{s[0].bucket}.json"),
 )
 BUCKET_COLUMNS = (
     Column("Bucket", 28, lambda b: b.bucket), Column("Account", 14, lambda b: b.account_id),
@@ -129,6 +130,16 @@ EVIDENCE_COLUMNS = tuple(
                  "signature_version", "auth_method", "acl_required", "acl_header", "requests", "errors",
                  "first_seen", "last_seen", "region", "bucket_account_id", "source_ips")
 )
+
+
+def statement_status(plan: Plan, stmt: Statement) -> str:
+    """new (in the draft), already granted (by the current policy), joined (to fit 20 KB) or not written."""
+    policy = next((p for p in plan.policies if p.bucket == stmt.bucket), None)
+    if policy is None or policy.merged is None:
+        return "not written"
+    if stmt.sid in policy.already_granted:
+        return "already granted"
+    return "new" if stmt.sid in policy.added else "joined"
 
 
 def _overview(ws: Worksheet, plan: Plan) -> None:
@@ -198,7 +209,8 @@ def build_workbook(plan: Plan) -> Workbook:
     evidence = [evidence_to_dict(e) for e in plan.evidence]
     write_sheet(wb.create_sheet("ACL dependencies"), ACL_COLUMNS,
                 [e for e in evidence if e["acl_required"] or e["acl_header"]])
-    write_sheet(wb.create_sheet("Policy statements"), STATEMENT_COLUMNS, plan.statements)
+    write_sheet(wb.create_sheet("Policy statements"), STATEMENT_COLUMNS,
+                [(s, statement_status(plan, s)) for s in plan.statements])
     write_sheet(wb.create_sheet("Buckets"), BUCKET_COLUMNS, plan.buckets)
     write_sheet(wb.create_sheet("Evidence"), EVIDENCE_COLUMNS, evidence)
     _run(wb.create_sheet("Run"), plan)
