@@ -68,9 +68,11 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     current = load_current_policies(config.current_policies)
     policies, extra = bucket_policies(drafted, current.policies, current.errors,
                                       lambda s: check_statement(s, by_id, mapping))
+    granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}
+    pending = [s for s in drafted if (s.bucket, s.sid) not in granted]  # no review task for what is granted
     statements = drafted
     owners = OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook()
-    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, statements, extra, owners)
+    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners)
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail),

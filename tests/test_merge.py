@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from planner.cli import main
 from planner.model import Statement
-from planner.policy.merge import acl_condition_blockers, grants, merge
+from planner.policy.merge import acl_condition_blockers, covers, grants, merge
 from planner.sources.policies import parse_policy
 from tests.conftest import mixed_tree
 
@@ -49,6 +49,21 @@ def test_access_already_granted_is_recognised() -> None:
     assert grants(EXISTING["Statement"][1], covered.document)
     assert not grants(EXISTING["Statement"][0], covered.document)  # a Deny grants nothing
     assert not grants(EXISTING["Statement"][1], stmt(action="s3:PutObject").document)
+
+
+@pytest.mark.parametrize(("pattern", "wanted", "covered"), [
+    ("arn:aws:s3:::b/*", "arn:aws:s3:::b/exports/*", True),
+    ("arn:aws:s3:::b/exports/?", "arn:aws:s3:::b/exports/*", False),
+    ("arn:aws:s3:::b/[a]x", "arn:aws:s3:::b/ax", False),
+    ("arn:aws:s3:::b/[a]x", "arn:aws:s3:::b/[a]x", True),
+    ("arn:aws:s3:::b/ex*", "arn:aws:s3:::b/exports/*", True),
+    ("arn:aws:s3:::b/*/x", "arn:aws:s3:::b/exports/*", False),
+    ("arn:aws:s3:::b/a?c", "arn:aws:s3:::b/abc", True),
+    ("arn:aws:s3:::b/a*", "arn:aws:s3:::b/a${*}b", True),
+    ("s3:get*", "s3:getobject", True),
+])
+def test_iam_patterns_cover_only_what_they_match(pattern: str, wanted: str, covered: bool) -> None:
+    assert covers(pattern, wanted) is covered
 
 
 def test_a_taken_sid_is_renamed_not_overwritten() -> None:
@@ -88,13 +103,46 @@ def test_acl_conditions_in_the_current_policy_are_blockers() -> None:
          "Resource": "arn:aws:s3:::b/*",
          "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
         {"Sid": "Grant", "Effect": "Allow", "Principal": "*", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::b/*",
-         "Condition": {"StringLike": {"s3:x-amz-grant-read": "*"}}}]}
+         "Condition": {"StringLike": {"s3:x-amz-grant-read": "*"}}},
+        {"Sid": "ForbidPublic", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::b/*", "Condition": {"StringEquals": {"s3:x-amz-acl": "public-read"}}},
+        {"Sid": "OnlyPublic", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::b/*", "Condition": {"StringNotEquals": {"s3:x-amz-acl": "public-read"}}}]}
     found = acl_condition_blockers(policy)
-    assert [b.kind for b in found] == ["acl-condition-in-policy"] * 2
-    assert "RequirePublic" in found[0].detail and "Grant" in found[1].detail
+    assert [b.kind for b in found] == ["acl-condition-in-policy"] * 3
+    assert ["RequirePublic" in found[0].detail, "Grant" in found[1].detail, "OnlyPublic" in found[2].detail] == [
+        True] * 3
 
 
-def test_get_bucket_policy_output_and_bad_files() -> None:
+def test_log_strings_cannot_add_structure_to_the_review(tmp_path: Path) -> None:
+    from tests.conftest import ANONYMOUS, s3_record, write_log
+    key = "x\n\n## Approved by security: no review needed\n\n```sh\naws s3api delete-bucket --bucket b\n```\n"
+    write_log(tmp_path / "t" / "a.json.gz", [s3_record(identity=ANONYMOUS, sigv=None, auth=None, acl_required=True,
+                                                       request_id="I1", key=key)])
+    out = tmp_path / "out"
+    assert CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "t"), "--out", str(out)]).exit_code == 0
+    review = (out / "policies" / "bucket-a.review.md").read_text()
+    assert "\n## Approved" not in review and "\n```sh\naws s3api delete-bucket" not in review
+    headings = [line for line in review.splitlines() if line.startswith("#")]
+    assert all(not h.startswith("## Approved") for h in headings)
+
+
+def test_already_granted_access_needs_no_review_task(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    current = tmp_path / "current"
+    current.mkdir()
+    grant_all = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "PartnerRead", "Effect": "Allow", "Principal": {"AWS": PARTNER}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::bucket-a/*"}]}
+    (current / "bucket-a.json").write_text(json.dumps(grant_all))
+    out = tmp_path / "out"
+    CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out),
+                              "--current-policies", str(current)])
+    plan = json.loads((out / "plan.json").read_text())
+    (policy,) = [p for p in plan["policies"] if p["bucket"] == "bucket-a"]
+    assert len(policy["already_granted"]) == 1
+    reviews = [t for t in plan["tasks"] if t["kind"] == "review-policy-statement" and t["principal"] == PARTNER]
+    assert not reviews
     wrapped = json.dumps({"Policy": json.dumps(EXISTING)})
     assert parse_policy(wrapped) == EXISTING
     for text, reason in [("{not json", "not JSON"), ("[]", "not a bucket policy"), ('{"Statement": [1]}', "Effect")]:

@@ -107,6 +107,40 @@ def test_log_delivery_becomes_a_service_statement_with_source_conditions() -> No
         check_statement(unpinned, {delivery.id: delivery}, ACTIONS)
 
 
+def test_a_partner_write_that_sets_an_acl_keeps_its_access() -> None:
+    partner_put = ev(event_name="PutObject", acl_header="public-read", key_prefixes=("incoming/",))
+    findings = classify_acl([partner_put], ACL_RULES)
+    assert [f.access_kind for f in findings] == ["acl-write", "cross-account"]
+    statements, _ = draft_statements(findings)
+    assert [s.document["Action"] for s in statements] == [["s3:PutObject"]]
+
+
+def test_public_writes_are_never_drafted() -> None:
+    anon_put = ev(principal="anonymous", principal_type="anonymous", account_id=None, event_name="PutObject",
+                  key_prefixes=("up/",))
+    statements, notes = draft_statements(classify_acl([anon_put], ACL_RULES))
+    assert not statements and "never drafts public writes" in notes[0]
+
+
+def test_versioned_requests_get_their_version_actions_only_where_seen() -> None:
+    versioned = ev(key_prefixes=("a/",), versioned_requests=2)
+    plain = ev(key_prefixes=("b/",), user_agent="other")
+    deletes = ev(event_name="DeleteObject", key_prefixes=("c/",), versioned_requests=1, user_agent="third")
+    statements = draft(versioned, plain, deletes)
+    pairs = {(a, r) for s in statements for a in s.document["Action"]
+             for r in ([s.document["Resource"]] if isinstance(s.document["Resource"], str) else s.document["Resource"])}
+    assert ("s3:GetObjectVersion", "arn:aws:s3:::bucket-a/a/*") in pairs
+    assert ("s3:GetObjectVersion", "arn:aws:s3:::bucket-a/b/*") not in pairs
+    assert ("s3:DeleteObjectVersion", "arn:aws:s3:::bucket-a/c/*") in pairs
+
+
+def test_head_bucket_keeps_listing_unconditioned() -> None:
+    listing = ev(event_name="ListObjectsV2", key_prefixes=("reports/",))
+    head = ev(event_name="HeadBucket", key_prefixes=(), user_agent="head")
+    (stmt,) = draft(listing, head)
+    assert "Condition" not in stmt.document
+
+
 def test_wildcards_in_keys_stay_literal() -> None:
     assert object_pattern("a*b?c$") == "a${*}b${?}c${$}"
     assert object_pattern("dir*/") == "dir${*}/*"

@@ -97,15 +97,24 @@ def sets_acl(ev: Evidence) -> bool:
 
 def decide(ev: Evidence, decisions: Sequence[Rule]) -> Rule | None:
     """The first ACL decision rule (rules/acl/decisions.yaml) whose conditions all hold for the evidence."""
+    found = decide_all(ev, decisions)
+    return found[0] if found else None
+
+
+def decide_all(ev: Evidence, decisions: Sequence[Rule]) -> list[Rule]:
+    """Every decision for the evidence: the first matching rule, and the next ones while a rule says continue."""
     facts: dict[str, object] = {
         "sets_acl": sets_acl(ev), "acl_required": ev.acl_required, "principal_type": ev.principal_type,
         "principal": ev.principal,
         "same_account": bool(ev.account_id and ev.bucket_account_id and ev.account_id == ev.bucket_account_id),
     }
+    found = []
     for rule in decisions:
         if all(_holds(facts[key], want) for key, want in rule.fields["when"].items()):
-            return rule
-    return None
+            found.append(rule)
+            if not rule.fields.get("continue"):
+                break
+    return found
 
 
 def _holds(value: object, want: object) -> bool:
@@ -120,11 +129,10 @@ def classify_acl(evidence: Sequence[Evidence], acl_rules: Sequence[Rule]) -> tup
     for ev in evidence:
         if not (ev.acl_required or sets_acl(ev)):
             continue
-        decision = decide(ev, decisions)
-        if decision is None or decision.fields["decision"] == "none":
-            continue
         rule = by_event.get(ev.event_name)
         fields = rule.fields if rule else {}
-        out.append(AclFinding(ev, decision.fields["decision"], fields.get("action"), fields.get("access"),
-                              fields.get("scope"), rule.id if rule else None, decision.id))
+        for decision in decide_all(ev, decisions):
+            if decision.fields["decision"] != "none":
+                out.append(AclFinding(ev, decision.fields["decision"], fields.get("action"), fields.get("access"),
+                                      fields.get("scope"), rule.id if rule else None, decision.id))
     return tuple(out)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,22 +23,23 @@ def render_review(plan: Plan, policy: BucketPolicy) -> str:
     lines += _new_statements(policy, statements)
     if policy.already_granted:
         lines += ["## Already granted by the current policy", ""]
-        lines += [f"- `{sid}`: {statements[sid].principal} ({statements[sid].access}) is already allowed; not added."
-                  for sid in policy.already_granted if sid in statements]
+        lines += [f"- {code(sid)}: {code(statements[sid].principal)} ({statements[sid].access}) is already allowed; "
+                  "not added." for sid in policy.already_granted if sid in statements]
         lines.append("")
     if policy.renamed:
-        lines += ["## Renamed", ""] + [f"- `{a}` is taken in the current policy: added as `{b}`."
+        lines += ["## Renamed", ""] + [f"- {code(a)} is taken in the current policy: added as {code(b)}."
                                        for a, b in policy.renamed] + [""]
     if policy.validation:
-        lines += ["## IAM Access Analyzer (--validate-online)", ""] + [f"- {v}" for v in policy.validation] + [""]
+        lines += ["## IAM Access Analyzer (--validate-online)", ""] + [f"- {code(v)}" for v in policy.validation] + [""]
     if policy.steps:
         lines += ["## Fitting the 20 KB limit", ""] + [f"- {step}" for step in policy.steps] + [""]
     acl_blockers = [b for b in (report.blockers if report else ()) if b.kind != "sigv2-callers"]
     if acl_blockers:
         lines += ["## Blockers for BucketOwnerEnforced", ""]
-        lines += [f"- **{b.kind}**: {b.detail}" for b in acl_blockers] + [""]
+        lines += [f"- **{b.kind}**: {code(b.detail)}" for b in acl_blockers] + [""]
     if policy.merged is not None:
-        lines += ["## Diff against the current policy", "", "```diff", *_diff(policy.current, policy.merged), "```", "",
+        diff = _diff(policy.current, policy.merged)
+        lines += ["## Diff against the current policy", "", f"{_fence(diff)}diff", *diff, _fence(diff), "",
                   "## How to apply (s3plan never does)", "",
                   "Put the reviewed policy first; switch Object Ownership only once no blocker above is left.", "",
                   "```sh",
@@ -49,20 +51,36 @@ def render_review(plan: Plan, policy: BucketPolicy) -> str:
 
 def _new_statements(policy: BucketPolicy, statements: Mapping[str, Statement]) -> list[str]:
     lines = [f"## New statements ({len(policy.added)})", ""]
+    written = dict(policy.renamed)
     for sid in policy.added:
         stmt = statements.get(sid)
+        title = f"### {code(written.get(sid, sid))}"
         if stmt is None:  # joined to fit the limit: its parts are listed under their own Sids in plan.json
-            lines += [f"### `{sid}`", "", "- Joins statements whose principals have identical access.", ""]
+            lines += [title, "", "- Joins statements whose principals have identical access.", ""]
             continue
         doc = stmt.document
-        lines += [f"### `{sid}`", "",
-                  f"- Replaces: the ACL access of {stmt.principal} ({stmt.access}): "
-                  f"{', '.join(_list(doc['Action']))} on {', '.join(_list(doc['Resource']))}",
-                  f"- Evidence: {stmt.requests} request(s), {stmt.first_seen or '?'} to {stmt.last_seen or '?'} "
-                  f"({', '.join(stmt.evidence)})"]
-        lines += [f"- Risk: {risk}" for risk in stmt.risk]
+        lines += [title, "",
+                  f"- Replaces: the ACL access of {code(stmt.principal)} ({stmt.access}): "
+                  f"{', '.join(code(a) for a in _list(doc['Action']))} on "
+                  f"{', '.join(code(r) for r in _list(doc['Resource']))}",
+                  f"- Evidence: {stmt.requests} request(s), {code(stmt.first_seen or '?')} to "
+                  f"{code(stmt.last_seen or '?')} ({', '.join(stmt.evidence)})"]
+        lines += [f"- Risk: {risk}" for risk in stmt.risk]  # s3plan's own words
         lines.append("")
     return lines
+
+
+def code(text: str) -> str:
+    """Inline code that log-derived text cannot break out of: newlines and backticks are escaped, so a key or a
+    user agent can never add a heading, a list item or a code block to the review."""
+    escaped = json.dumps(str(text), ensure_ascii=False)[1:-1].replace("`", "\\u0060")
+    return f"`{escaped}`"
+
+
+def _fence(lines: list[str]) -> str:
+    """A code fence longer than any run of backticks in the block (JSON does not escape them)."""
+    longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def _diff(current: Mapping[str, Any] | None, merged: Mapping[str, Any]) -> list[str]:

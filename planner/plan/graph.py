@@ -13,10 +13,11 @@ from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.errors import InternalError
 from planner.model import Blocker, BucketReport, Owner, SigV2Client, Statement, Task, stable_id
 from planner.plan.tasks import client_rows, review_tasks, sdk_tasks, stop_acl_tasks
-from planner.policy.draft import BUCKET_NAME
+from planner.policy.draft import BUCKET_NAME, PUBLIC_ACTIONS
 
-ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-acl-access", "service-acl-access",
-                               "policy-too-large", "acl-condition-in-policy"})
+ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-write-access", "service-acl-access",
+                               "policy-too-large", "acl-condition-in-policy", "current-policy-unreadable",
+                               "policy-version"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,6 +130,11 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
         "acl-write": ("acl-writers", "caller(s) still set ACLs"),
         "service": ("service-acl-access", "AWS service access relied on an ACL"),
     }
+    for f in acl:
+        if f.access_kind == "anonymous" and f.evidence.bucket and f.action not in PUBLIC_ACTIONS:
+            by_kind[(f.evidence.bucket, "anonymous-write")].add(f.evidence.event_name)
+    texts["anonymous-write"] = ("anonymous-write-access", "anonymous writes relied on a public-write ACL, which "
+                                "no statement replaces (s3plan never drafts public writes)")
     for (bucket, kind), principals in sorted(by_kind.items()):
         if kind in texts:
             name, text = texts[kind]

@@ -3,13 +3,14 @@ blocks it. Consolidation only ever joins principals with identical access; it ne
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from planner.model import Blocker, BucketPolicy, Statement
 from planner.policy.check import BUCKET_POLICY_LIMIT, minified_size
-from planner.policy.draft import make_sid
+from planner.policy.draft import POLICY_VERSION, make_sid
 from planner.policy.merge import acl_condition_blockers, merge
 
 
@@ -35,7 +36,8 @@ def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mappi
             continue
         policy = _fit(bucket, current.get(bucket), drafted, check)
         if policy.merged is None:
-            blockers[bucket].append(Blocker("policy-too-large", policy.steps[-1]))
+            kind = "policy-version" if "Version" in policy.steps[-1] else "policy-too-large"
+            blockers[bucket].append(Blocker(kind, policy.steps[-1]))
         out.append(policy)
     return tuple(out), dict(blockers)
 
@@ -57,6 +59,10 @@ def _fit(bucket: str, current: Mapping[str, Any] | None, drafted: Sequence[State
         steps.append(f"the merged policy is {size} bytes, over the {BUCKET_POLICY_LIMIT}-byte bucket-policy limit "
                      "even after consolidation; no draft is written (s3plan never widens resources to fit)")
         return BucketPolicy(bucket, current, None, steps=tuple(steps), size=size)
+    if merged.policy.get("Version") != POLICY_VERSION and "${" in json.dumps([s.document for s in merged.added]):
+        steps.append(f"the current policy is Version {merged.policy.get('Version')} and uses ${{...}} text, while "
+                     "the new statements need 2012-10-17 escapes; no draft is written")
+        return BucketPolicy(bucket, current, None, steps=tuple(steps), size=size)
     for stmt in merged.added:
         check(stmt)
     return BucketPolicy(bucket, current, merged.policy, tuple(s.sid for s in merged.added),
@@ -65,9 +71,14 @@ def _fit(bucket: str, current: Mapping[str, Any] | None, drafted: Sequence[State
 
 def consolidate(statements: Sequence[Statement]) -> tuple[list[Statement], int]:
     """Join statements that differ only in principal into one with a principal list; returns (result, joined)."""
-    groups: dict[tuple[str, str, str], list[Statement]] = defaultdict(list)
+    groups: dict[tuple[str, str, str, str], list[Statement]] = defaultdict(list)
     for stmt in statements:
-        key = (stmt.access, repr(stmt.document["Action"]), repr(stmt.document["Resource"]))
+        principal = stmt.document["Principal"]
+        if not (isinstance(principal, dict) and set(principal) == {"AWS"}):
+            groups[("", stmt.sid, "", "")].append(stmt)  # public and service statements are never joined
+            continue
+        key = (stmt.access, repr(stmt.document["Action"]), repr(stmt.document["Resource"]),
+               repr(stmt.document.get("Condition")))
         groups[key].append(stmt)
     out, joined = [], 0
     for group in groups.values():

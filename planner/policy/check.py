@@ -8,7 +8,15 @@ from typing import Any
 
 from planner.errors import InternalError
 from planner.model import Evidence, Statement
-from planner.policy.draft import BUCKET_NAME, IAM_PRINCIPAL, LOG_DELIVERY, actions_of, list_condition, resources_of
+from planner.policy.draft import (
+    BUCKET_NAME,
+    IAM_PRINCIPAL,
+    LOG_DELIVERY,
+    PUBLIC_ACTIONS,
+    actions_of,
+    list_condition,
+    resources_of,
+)
 
 BUCKET_POLICY_LIMIT = 20 * 1024  # bytes of the policy with whitespace removed (facts §9)
 SESSION_MARKERS = (":assumed-role/", "arn:aws:sts::", ":federated-user/")
@@ -42,7 +50,7 @@ def check_statement(stmt: Statement, evidence: Mapping[str, Evidence],
     unbacked = sorted((a, r) for a in actions for r in _as_list(doc.get("Resource")) if (a, r) not in shown)
     if unbacked:
         fail(f"no evidence shows {unbacked[0][0]} on {unbacked[0][1]}")
-    _check_principal(doc.get("Principal"), cited, fail)
+    _check_principal(doc.get("Principal"), actions, cited, fail)
     if not BUCKET_NAME.match(stmt.bucket):
         fail("not a valid bucket name")
     _check_condition(doc, cited, fail)
@@ -51,11 +59,13 @@ def check_statement(stmt: Statement, evidence: Mapping[str, Evidence],
             fail(f"resource {resource} is outside the bucket")
 
 
-def _check_principal(principal: Any, cited: Sequence[Evidence], fail: Any) -> None:
+def _check_principal(principal: Any, actions: Sequence[str], cited: Sequence[Evidence], fail: Any) -> None:
     anonymous = all(e.principal_type == "anonymous" for e in cited)
     if principal == "*" or (isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))):
         if not anonymous:
             fail("Principal * without anonymous evidence")
+        if not set(actions) <= PUBLIC_ACTIONS:
+            fail(f"public statement with {sorted(set(actions) - PUBLIC_ACTIONS)}: only reads are ever public")
         return
     if isinstance(principal, dict) and set(principal) == {"Service"}:
         if _as_list(principal["Service"]) != [LOG_DELIVERY] or {e.principal for e in cited} != {LOG_DELIVERY}:

@@ -53,6 +53,10 @@ def draft_statements(findings: Sequence[AclFinding]) -> tuple[tuple[Statement, .
         if f.access_kind == "cross-account" and (not ev.principal or not IAM_PRINCIPAL.match(ev.principal)):
             notes.append(f"{ev.bucket}: {ev.principal} is not a role, user or account ARN; no statement drafted")
             continue
+        if f.access_kind == "anonymous" and f.action not in PUBLIC_ACTIONS:
+            notes.append(f"{ev.bucket}: anonymous {ev.event_name} relied on a public-write ACL; s3plan never drafts "
+                         "public writes: move those writers to signed requests (blocker anonymous-write-access)")
+            continue
         if f.access_kind == "log-delivery" and (f.action != "s3:PutObject" or not ev.bucket_account_id):
             notes.append(f"{ev.bucket}: log delivery by {ev.principal} ({ev.event_name}) got no statement: only "
                          "PutObject with a known bucket owner is drafted; review it by hand")
@@ -78,7 +82,7 @@ def _statements(key: tuple[str, str, str, str, str], group: Sequence[AclFinding]
         by_resources[tuple(sorted(shown))].append(action)
     out = []
     for resources, actions in sorted(by_resources.items(), key=lambda item: item[1]):
-        cited = [f for f in group if f.action in actions]
+        cited = [f for f in group if set(actions_of(f.action, f.evidence)) & set(actions)]
         out.append(_statement(kind, bucket, principal, f"{access}-{scope}", actions, list(resources), cited))
     return out
 
@@ -134,13 +138,21 @@ def _kind_risks(kind: str) -> tuple[str, ...]:
 LIST_ACTIONS = frozenset({"s3:ListBucket", "s3:ListBucketVersions"})
 
 
+# The action a request on a specific object version needs (facts §3b: GetObjectVersion, GetObjectVersionAcl).
+VERSION_ACTIONS = {"s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:DeleteObjectVersion",
+                   "s3:GetObjectAcl": "s3:GetObjectVersionAcl"}
+LIST_EVENTS = frozenset({"ListObjects", "ListObjectsV2", "ListObjectVersions"})
+# What a public statement may ever grant: reading and listing. A public write is never drafted.
+PUBLIC_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"})
+
+
 def actions_of(action: str | None, ev: Evidence) -> list[str]:
-    """The policy actions one evidence row shows: its mapped action, and s3:GetObjectVersion only when a
-    versioned read (a versionId in the request) was observed (facts §3b)."""
+    """The policy actions one evidence row shows: its mapped action, and the version action only when a request
+    naming a versionId was observed."""
     if action is None:
         return []
-    if action == "s3:GetObject" and ev.versioned_requests:
-        return [action, "s3:GetObjectVersion"]
+    if ev.versioned_requests and action in VERSION_ACTIONS:
+        return [action, VERSION_ACTIONS[action]]
     return [action]
 
 
@@ -149,8 +161,10 @@ def list_condition(actions: Sequence[str], evidence: Sequence[Evidence]) -> dict
     prefixes. None when the statement is not only listings or some listing covered the whole bucket."""
     if not actions or not set(actions) <= LIST_ACTIONS:
         return None
+    if any(e.event_name not in LIST_EVENTS or not e.key_prefixes for e in evidence):
+        return None  # HeadBucket and the like carry no s3:prefix: a condition would refuse them
     prefixes = {p for e in evidence for p in e.key_prefixes}
-    if not prefixes or "" in prefixes or any(e.key_prefix_count > len(e.key_prefixes) for e in evidence):
+    if "" in prefixes or any(e.key_prefix_count > len(e.key_prefixes) for e in evidence):
         return None
     return {"StringLike": {"s3:prefix": sorted(f"{_literal(p)}*" for p in prefixes)}}
 

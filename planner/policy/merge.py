@@ -4,9 +4,9 @@ new ones are added once, and access the current policy already grants is recogni
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 from typing import Any
 
 from planner.model import Blocker, Statement
@@ -45,7 +45,9 @@ def merge(current: Mapping[str, Any] | None, drafted: Sequence[Statement]) -> Me
         new_docs.append(doc)
         added.append(stmt)
     policy: dict[str, Any] = {k: v for k, v in (current or {}).items() if k != "Statement"}
-    policy.setdefault("Version", POLICY_VERSION)
+    # the drafts' ${*} escapes need 2012-10-17; current statements without ${ mean the same under it
+    if policy.get("Version") != POLICY_VERSION and "${" not in json.dumps(existing):
+        policy["Version"] = POLICY_VERSION
     policy["Statement"] = existing + new_docs
     return Merged(policy, tuple(added), tuple(already), tuple(renamed))
 
@@ -59,8 +61,27 @@ def grants(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     if not _principal_covers(existing.get("Principal"), wanted["Principal"]):
         return False
     actions, resources = _list(existing.get("Action")), _list(existing.get("Resource"))
-    return (all(any(fnmatchcase(a.lower(), p.lower()) for p in actions) for a in _list(wanted["Action"]))
-            and all(any(fnmatchcase(r, p) for p in resources) for r in _list(wanted["Resource"])))
+    return (all(any(covers(p.lower(), a.lower()) for p in actions) for a in _list(wanted["Action"]))
+            and all(any(covers(p, r) for p in resources) for r in _list(wanted["Resource"])))
+
+
+def covers(pattern: str, wanted: str) -> bool:
+    """True when IAM pattern `pattern` (only * and ? are special) matches everything `wanted` matches.
+
+    A literal `wanted` must match the pattern; a `wanted` that is itself a pattern is covered only by an equal
+    pattern or by a plain prefix ending in `*` (IAM policy variables such as ${*} count as literal text)."""
+    if "*" not in wanted.replace("${*}", "") and "?" not in wanted.replace("${?}", ""):
+        literal = wanted.replace("${*}", "*").replace("${?}", "?").replace("${$}", "$")
+        return re.fullmatch(_iam_regex(pattern), literal, re.S) is not None
+    if pattern == wanted:
+        return True
+    head = pattern[:-1]
+    return pattern.endswith("*") and "*" not in head and "?" not in head and "$" not in head \
+        and wanted.startswith(head)
+
+
+def _iam_regex(pattern: str) -> str:
+    return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
 
 
 def _principal_covers(existing: Any, wanted: Any) -> bool:
@@ -83,10 +104,12 @@ def acl_condition_blockers(current: Mapping[str, Any] | None) -> list[Blocker]:
     found = []
     for stmt in _statements(current):
         for operator, keys in (stmt.get("Condition") or {}).items():
+            # Allow ... StringEquals x, or Deny ... StringNotEquals x, makes x a requirement; the reverse forbids it
+            requires = (stmt.get("Effect") == "Allow") != ("Not" in operator)
             for key, value in (keys or {}).items():
                 lowered = key.lower()
-                if lowered.startswith("s3:x-amz-grant-") or (
-                        lowered == "s3:x-amz-acl" and any(v != HARMLESS_ACL for v in _list(value))):
+                if requires and (lowered.startswith("s3:x-amz-grant-") or (
+                        lowered == "s3:x-amz-acl" and any(v != HARMLESS_ACL for v in _list(value)))):
                     found.append(Blocker("acl-condition-in-policy",
                                          f"statement {stmt.get('Sid') or '(no Sid)'} has {operator} {key} = "
                                          f"{json.dumps(value)}: requests that need it fail once ACLs are disabled"))

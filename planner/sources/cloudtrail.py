@@ -56,13 +56,14 @@ class CloudTrailFiles:
         return to_scan_result(rows, files_read=read, files_pruned=pruned, skipped=tuple(skipped))
 
     def _params(self) -> dict[str, Any]:
-        """Bound query parameters: the window and the key-prefix depth."""
-        return {**_window_params(self.selection), "prefix_depth": self.prefix_depth}
+        """Bound query parameters: the window."""
+        return dict(_window_params(self.selection))
 
     def _query(self) -> exp.Expr:
         params = self._params()
         condition = engine.window_condition(params.get("since"), params.get("until"))
-        return engine.with_filter(engine.parse_athena("evidence"), condition)
+        query = engine.fill_integers(engine.parse_athena("evidence"), {"prefix_depth": self.prefix_depth})
+        return engine.with_filter(query, condition)
 
     def _scan_prefiltered(self, sets: engine.FileSets) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
         """Pre-filter in worker processes, then run the query on the candidates and on files it gave back."""

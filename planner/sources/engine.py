@@ -91,6 +91,16 @@ def with_filter(query: exp.Expr, condition: exp.Expr | None, cte: str = "classif
     raise ValueError(f"query has no CTE named {cte!r}")
 
 
+def fill_integers(query: exp.Expr, values: dict[str, int]) -> exp.Expr:
+    """Replace `:name` placeholders with integer literals (validated: ints only), so the text runs on any engine."""
+    query = query.copy()
+    for node in list(query.find_all(exp.Placeholder)):
+        name = str(node.this)
+        if name in values:
+            node.replace(exp.Literal.number(int(values[name])))
+    return query
+
+
 def window_condition(since: str | None, until_exclusive: str | None) -> exp.Expr | None:
     """eventtime >= since AND eventtime < until, as bound parameters (ISO strings compare in order)."""
     parts: list[exp.Expr] = []

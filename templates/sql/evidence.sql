@@ -11,6 +11,8 @@
 --   kind = 'other'    : every non-S3 record, one row (so the run can report records scanned).
 -- A request that is both SigV2 and aclRequired is one row with both flags. Duplicate deliveries of the
 -- same request (same requestid, or eventid when there is none) count once in `requests`.
+-- `:prefix_depth` (the key-path segments kept in key prefixes) is replaced by s3plan with a validated integer
+-- before the query runs on either engine.
 -- Sources: the AWS guide's seed queries (s3-migration-facts.md §7b), aclRequired semantics (§4c),
 -- principal shapes (§5c), SignatureVersion/AuthenticationMethod (§5e), bucket owner from resources (§5f).
 WITH classified AS (
