@@ -67,6 +67,8 @@ def main(debug: bool) -> None:
               help="Check each draft with IAM Access Analyzer (ValidatePolicy, CheckNoPublicAccess); read-only calls.")
 @click.option("--profile", metavar="NAME", help="AWS profile for online calls (boto3's standard chain otherwise).")
 @click.option("--aws-region", metavar="REGION", help="AWS Region for online calls.")
+@click.option("--previous", metavar="FILE.xlsx",
+              help="Earlier workbook whose owner/status/due date/notes to keep (default: the one in --out).")
 @click.option("--owners", metavar="FILE", help="Owners file: account, ARN glob, CIDR or user-agent regex -> team.")
 @click.option("--strict", is_flag=True, help="Exit 2 when any input file had to be skipped.")
 @click.option("--fail-on-blockers", is_flag=True, help="Exit 1 when any bucket still has blockers.")

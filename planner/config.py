@@ -27,6 +27,7 @@ class Config:
     rules_dirs: tuple[Path, ...] = ()
     owners: Path | None = None
     current_policies: Path | None = None
+    previous: Path | None = None
     validate_online: bool = False
     profile: str | None = None
     aws_region: str | None = None
@@ -60,7 +61,8 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
 
 def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
-                owners: str | None = None, current_policies: str | None = None, validate_online: bool = False,
+                owners: str | None = None, current_policies: str | None = None, previous: str | None = None,
+                validate_online: bool = False,
                 profile: str | None = None, aws_region: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True, prefix_depth: int = 1) -> Config:
@@ -77,6 +79,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
     for folder in rules:
         if not folder.is_dir():
             raise UsageError(f"--rules {folder}: no such folder")
+    if previous is not None and not Path(previous).is_file():
+        raise UsageError(f"--previous {previous}: no such file")
     if owners is not None and not Path(owners).is_file():
         raise UsageError(f"--owners {owners}: no such file")
     if not 1 <= prefix_depth <= 5:
@@ -88,7 +92,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
         rules_dirs=rules, owners=Path(owners) if owners else None,
-        current_policies=Path(current_policies) if current_policies else None, validate_online=validate_online,
+        current_policies=Path(current_policies) if current_policies else None,
+        previous=Path(previous) if previous else None, validate_online=validate_online,
         profile=profile, aws_region=aws_region, strict=strict,
         fail_on_blockers=fail_on_blockers,
         threads=threads, progress=progress, prefilter=prefilter, prefix_depth=prefix_depth,

@@ -120,6 +120,7 @@ class Task:
     depends_on: tuple[str, ...] = ()
     wave: int = 0
     owner: Owner | None = None
+    stream: int = 0
 
 
 @dataclass(frozen=True)

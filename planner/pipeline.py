@@ -19,8 +19,10 @@ from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
 from planner.model import Plan, RunInfo, ScanResult, Window
+from planner.outputs.graph_file import write_graphml
 from planner.outputs.plan_json import write_plan_json
 from planner.outputs.policy_files import write_policy_files
+from planner.outputs.tracker import read_previous
 from planner.outputs.workbook import write_workbook
 from planner.plan.graph import build_plan
 from planner.policy.bucket import bucket_policies
@@ -100,7 +102,7 @@ def run_plan(config: Config) -> RunResult:
     if config.validate_online:
         plan = with_online_validation(plan, access_analyzer(config))
     try:
-        written = write_outputs(plan, config.out)
+        written = write_outputs(plan, config.out, config.previous)
     except OSError as err:
         raise OutputError(f"{err.filename or config.out}: cannot write the outputs ({err.strerror or err})") from err
     return RunResult(plan, config.out, tuple(written))
@@ -126,17 +128,19 @@ def with_online_validation(plan: Plan, client: AccessAnalyzer) -> Plan:
     return dataclasses.replace(plan, policies=policies)
 
 
-def write_outputs(plan: Plan, out: Path) -> list[Path]:
+def write_outputs(plan: Plan, out: Path, previous_path: Path | None = None) -> list[Path]:
     """plan.json, the workbook (the previous one kept as a timestamped backup) and the policy drafts."""
     out.mkdir(parents=True, exist_ok=True)
     write_plan_json(plan, out / "plan.json")
+    write_graphml(plan, out / "plan.graphml")
     workbook = out / WORKBOOK
+    previous = read_previous(previous_path or workbook)
     if workbook.exists():
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         shutil.copy2(workbook, out / f"migration-plan.{stamp}.xlsx")
-    write_workbook(plan, workbook)
+    write_workbook(plan, workbook, previous)
     policies = write_policy_files(plan, out / "policies")
-    return [out / "plan.json", workbook, *policies]
+    return [out / "plan.json", workbook, out / "plan.graphml", *policies]
 
 
 def _iso(day: object) -> str | None:

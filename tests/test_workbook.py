@@ -14,7 +14,8 @@ from planner.pipeline import make_plan, scan
 from tests.conftest import mixed_tree
 from tests.golden_run import FIXED_CLOCK
 
-SHEETS = ["Overview", "Tasks", "SigV2 clients", "ACL dependencies", "Policy statements", "Buckets", "Evidence", "Run"]
+SHEETS = ["Overview", "Tasks", "SigV2 clients", "ACL dependencies", "Policy statements", "Buckets", "Evidence",
+          "Unrecognised clients", "Trend", "Run"]
 
 
 def _plan(tmp_path: Path):
@@ -38,7 +39,7 @@ def test_sheets_and_tracker_columns(tmp_path: Path) -> None:
     assert wb.sheetnames == SHEETS
     tasks = wb["Tasks"]
     header = [c.value for c in tasks[1]]
-    assert header[:8] == ["Task id", "Kind", "Title", "Owner", "Wave", "Status", "Due date", "Notes"]
+    assert header[:9] == ["Task id", "Kind", "Title", "Owner", "Wave", "Stream", "Status", "Due date", "Notes"]
     ids = [row[0].value for row in tasks.iter_rows(min_row=2)]
     assert ids == [t.id for t in plan.tasks]
     assert tasks.freeze_panes == "A2"

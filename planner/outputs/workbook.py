@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -9,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.chart import BarChart, LineChart, Reference
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
@@ -17,6 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from planner.model import Plan, Statement
 from planner.outputs.atomic import write_with
 from planner.outputs.plan_json import evidence_to_dict
+from planner.outputs.tracker import OBSERVED, TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
 
 MAX_CELL = 32_767
 TRUNCATION_MARK = " …[cut by s3plan]"
@@ -39,7 +43,7 @@ class Column:
 
 def text(value: Any) -> Any:
     """A cell value that Excel will show as written: no formulas, no control characters, within the cell limit."""
-    if value is None or isinstance(value, (bool, int, float)):
+    if value is None or isinstance(value, (bool, int, float, datetime.date, datetime.time)):
         return value
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
@@ -65,22 +69,13 @@ def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any]) -
         ws.column_dimensions[get_column_letter(col)].width = column.width
 
 
-TASK_COLUMNS = (
-    Column("Task id", 16, lambda t: t.id), Column("Kind", 22, lambda t: t.kind), Column("Title", 60, lambda t: t.title),
-    Column("Owner", 24, lambda t: _owner(t)), Column("Wave", 6, lambda t: t.wave),
-    Column("Status", 12, lambda t: "Todo"),
-    Column("Due date", 12, lambda t: None), Column("Notes", 30, lambda t: None),
-    Column("Depends on", 30, lambda t: t.depends_on), Column("Buckets", 30, lambda t: t.buckets),
-    Column("Requests", 10, lambda t: t.requests), Column("First seen", 21, lambda t: t.first_seen),
-    Column("Last seen", 21, lambda t: t.last_seen), Column("Principal", 50, lambda t: t.principal),
-    Column("Action", 80, lambda t: t.action), Column("User agents", 60, lambda t: t.user_agents),
-    Column("Source IPs", 30, lambda t: t.source_ips), Column("Rules", 12, lambda t: t.rules),
-)
-def _owner(task: Any) -> str | None:
-    if task.owner is None:
-        return None
-    contact = f" ({task.owner.contact})" if task.owner.contact else ""
-    return f"{task.owner.team}{contact}"
+TASK_WIDTHS = {
+    "Task id": 16, "Kind": 22, "Title": 60, "Owner": 24, "Wave": 6, "Stream": 7, "Status": 12, "Due date": 12,
+    "Notes": 30, "Depends on": 30, "Buckets": 30, "Requests": 10, "First seen": 21, "Last seen": 21,
+    "Principal": 50, "Action": 80, "User agents": 60, "Source IPs": 30, "Rules": 12, OBSERVED: 28,
+}
+TASK_HEADERS = tuple(TASK_WIDTHS)
+RED, GREEN, ORANGE = (PatternFill("solid", bgColor=c) for c in ("FFC7CE", "C6EFCE", "FFEB9C"))
 
 
 SIGV2_COLUMNS = (
@@ -142,7 +137,7 @@ def statement_status(plan: Plan, stmt: Statement) -> str:
     return "new" if stmt.sid in policy.added else "joined"
 
 
-def _overview(ws: Worksheet, plan: Plan) -> None:
+def _overview(ws: Worksheet, plan: Plan, open_tasks: int) -> None:
     sigv2 = [e for e in plan.evidence if e.is_sigv2]
     acl_principals = {e.principal for e in plan.evidence if e.acl_required}
     rows = [
@@ -156,6 +151,7 @@ def _overview(ws: Worksheet, plan: Plan) -> None:
         ("Buckets ready to deny SigV2", sum(b.sigv4_ready for b in plan.buckets)),
         ("Buckets ready to disable ACLs", sum(b.acls_ready for b in plan.buckets)),
         ("Tasks", len(plan.tasks)),
+        ("Open tasks (not Done or Won't do)", open_tasks),
         ("Policy statements drafted", len(plan.statements)),
         ("Files skipped", len(plan.run.skipped)),
     ]
@@ -165,6 +161,37 @@ def _overview(ws: Worksheet, plan: Plan) -> None:
     ws["A1"].font = Font(bold=True, size=14)
     ws.column_dimensions["A"].width = 32
     ws.column_dimensions["B"].width = 30
+    _overview_charts(ws, plan)
+
+
+def _overview_charts(ws: Worksheet, plan: Plan) -> None:
+    """SigV2 requests by client family, and bucket readiness for both migrations, from small tables beside."""
+    families: dict[str, int] = {}
+    for client in plan.clients:
+        families[client.family] = families.get(client.family, 0) + client.requests
+    ws["D1"], ws["E1"] = "Client family", "SigV2 requests"
+    for n, (family, count) in enumerate(sorted(families.items(), key=lambda kv: -kv[1]), start=2):
+        ws.cell(row=n, column=4, value=text(family)).data_type = "s"
+        ws.cell(row=n, column=5, value=count)
+    if families:
+        bars = BarChart()
+        bars.title = "SigV2 requests by client family"
+        bars.add_data(Reference(ws, min_col=5, min_row=1, max_row=len(families) + 1), titles_from_data=True)
+        bars.set_categories(Reference(ws, min_col=4, min_row=2, max_row=len(families) + 1))
+        ws.add_chart(bars, "G2")
+    ws["D20"], ws["E20"], ws["F20"] = "Bucket readiness", "Ready", "Blocked"
+    ready_sigv4 = sum(b.sigv4_ready for b in plan.buckets)
+    ready_acls = sum(b.acls_ready for b in plan.buckets)
+    for n, (label, ready) in enumerate((("Deny SigV2", ready_sigv4), ("Disable ACLs", ready_acls)), start=21):
+        ws.cell(row=n, column=4, value=label)
+        ws.cell(row=n, column=5, value=ready)
+        ws.cell(row=n, column=6, value=len(plan.buckets) - ready)
+    readiness = BarChart()
+    readiness.type, readiness.grouping, readiness.overlap = "bar", "stacked", 100
+    readiness.title = "Bucket readiness"
+    readiness.add_data(Reference(ws, min_col=5, max_col=6, min_row=20, max_row=22), titles_from_data=True)
+    readiness.set_categories(Reference(ws, min_col=4, min_row=21, max_row=22))
+    ws.add_chart(readiness, "G20")
 
 
 def _run(ws: Worksheet, plan: Plan) -> None:
@@ -194,17 +221,16 @@ def _all_text(ws: Worksheet) -> None:
                 cell.data_type = "s"
 
 
-def build_workbook(plan: Plan) -> Workbook:
-    """All sheets of the tracker, in order."""
+def build_workbook(plan: Plan, previous: Previous | None = None) -> Workbook:
+    """All sheets of the tracker, in order; `previous` carries people's edits over from an earlier run."""
+    previous = previous or Previous()
     wb = Workbook()
     overview = wb.active
     overview.title = "Overview"
-    _overview(overview, plan)
-    tasks = wb.create_sheet("Tasks")
-    write_sheet(tasks, TASK_COLUMNS, plan.tasks)
-    status = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=True)
-    tasks.add_data_validation(status)
-    status.add(f"F2:F{max(tasks.max_row, 2)}")
+    header, rows = tracker_rows(plan, TASK_HEADERS, {t.id: task_values(t) for t in plan.tasks}, previous)
+    trend = trend_rows(plan, rows, previous)
+    _overview(overview, plan, trend[-1][-1])
+    _tasks(wb.create_sheet("Tasks"), header, rows)
     write_sheet(wb.create_sheet("SigV2 clients"), SIGV2_COLUMNS, plan.clients)
     evidence = [evidence_to_dict(e) for e in plan.evidence]
     write_sheet(wb.create_sheet("ACL dependencies"), ACL_COLUMNS,
@@ -213,11 +239,50 @@ def build_workbook(plan: Plan) -> Workbook:
                 [(s, statement_status(plan, s)) for s in plan.statements])
     write_sheet(wb.create_sheet("Buckets"), BUCKET_COLUMNS, plan.buckets)
     write_sheet(wb.create_sheet("Evidence"), EVIDENCE_COLUMNS, evidence)
+    write_sheet(wb.create_sheet("Unrecognised clients"), SIGV2_COLUMNS,
+                [c for c in plan.clients if c.family in UNRECOGNISED])
+    _trend(wb.create_sheet("Trend"), trend)
     _run(wb.create_sheet("Run"), plan)
     return wb
 
 
-def write_workbook(plan: Plan, path: Path) -> None:
+def write_workbook(plan: Plan, path: Path, previous: Previous | None = None) -> None:
     """Write the workbook atomically."""
-    workbook = build_workbook(plan)
+    workbook = build_workbook(plan, previous)
     write_with(path, workbook.save)
+
+
+UNRECOGNISED = ("unknown", "browser", "http-library")
+
+
+def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    """The tracker: our columns, then any people added; Status drop-down; blocked red, done green, overdue amber."""
+    columns = [Column(h, TASK_WIDTHS.get(h, 18), _field(h)) for h in header]
+    write_sheet(ws, columns, [{h: row.get(h) for h in header} for row in rows])
+    last = max(ws.max_row, 2)
+    status_col = get_column_letter(header.index("Status") + 1)
+    due_col = get_column_letter(header.index("Due date") + 1)
+    status = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=True)
+    ws.add_data_validation(status)
+    status.add(f"{status_col}2:{status_col}{last}")
+    area = f"A2:{get_column_letter(len(header))}{last}"
+    ws.conditional_formatting.add(area, FormulaRule(formula=[f'${status_col}2="Blocked"'], fill=RED))
+    ws.conditional_formatting.add(area, FormulaRule(formula=[f'${status_col}2="Done"'], fill=GREEN))
+    ws.conditional_formatting.add(area, FormulaRule(
+        formula=[f'AND(ISNUMBER(${due_col}2),${due_col}2<TODAY(),${status_col}2<>"Done",${status_col}2<>"Won\'t do")'],
+        fill=ORANGE))
+
+
+def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
+    """One row per run, and a burn-down chart of open tasks and callers."""
+    ws.append(list(TREND_HEADER))
+    for row in trend:
+        ws.append([text(v) for v in row])
+    _all_text(ws)
+    for col, width in zip("ABCDE", (22, 26, 14, 24, 12), strict=True):
+        ws.column_dimensions[col].width = width
+    chart = LineChart()
+    chart.title, chart.y_axis.title, chart.x_axis.title = "Burn-down", "count", "run"
+    chart.add_data(Reference(ws, min_col=3, max_col=5, min_row=1, max_row=ws.max_row), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=ws.max_row))
+    ws.add_chart(chart, "G2")

@@ -42,11 +42,19 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
     work += _bucket_tasks(buckets, work, sigv2, acl, blockers)
     graph = _graph(work)
     waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
+    streams = _streams(graph)
     book = owners or OwnerBook()
-    tasks = sorted((dataclasses.replace(t, wave=waves[t.id], owner=_owner(book, t, bucket_accounts)) for t in work),
+    tasks = sorted((dataclasses.replace(t, wave=waves[t.id], owner=_owner(book, t, bucket_accounts),
+                                        stream=streams[t.id]) for t in work),
                    key=lambda t: (t.wave, t.kind, t.id))
     reports = tuple(_report(b, bucket_requests, bucket_accounts, sigv2, acl, blockers.get(b, [])) for b in buckets)
     return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks), graph)
+
+
+def _streams(graph: nx.DiGraph) -> dict[str, int]:
+    """Work streams: the connected components of the task graph, numbered largest first (ties by smallest id)."""
+    components = sorted(nx.weakly_connected_components(graph), key=lambda c: (-len(c), min(c)))
+    return {task_id: n for n, component in enumerate(components, 1) for task_id in component}
 
 
 def _owner(book: OwnerBook, task: Task, bucket_accounts: Mapping[str, str]) -> Owner | None:

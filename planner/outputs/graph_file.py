@@ -1,0 +1,29 @@
+"""plan.graphml: the task dependency graph, for graph tools (yEd, Gephi, networkx)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import networkx as nx
+
+from planner.model import Plan
+from planner.outputs.atomic import write_bytes
+
+
+def task_graph(plan: Plan) -> nx.DiGraph:
+    """Tasks as nodes (kind, title, wave, stream), dependencies as edges from the prerequisite."""
+    graph = nx.DiGraph()
+    for task in plan.tasks:
+        graph.add_node(task.id, kind=task.kind, title=task.title, wave=task.wave, stream=task.stream)
+    for task in plan.tasks:
+        for dep in task.depends_on:
+            graph.add_edge(dep, task.id)
+    return graph
+
+
+def write_graphml(plan: Plan, path: Path) -> None:
+    """Write plan.graphml atomically."""
+    buffer = io.BytesIO()
+    nx.write_graphml(task_graph(plan), buffer)
+    write_bytes(path, buffer.getvalue())

@@ -1,0 +1,125 @@
+"""Re-runs keep people's work: edits carried over by task id, vanished tasks kept and marked, a trend per run."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import load_workbook
+
+from planner.cli import main
+from tests.conftest import log_path, mixed_tree, s3_record, write_log
+
+
+def _plan(tree: Path, out: Path, *extra: str) -> None:
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tree), "--out", str(out), *extra])
+    assert result.exit_code == 0, result.output
+
+
+def _rows(path: Path, sheet: str = "Tasks") -> tuple[list[str], dict[str, dict[str, object]]]:
+    ws = load_workbook(path)[sheet]
+    rows = list(ws.iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return header, {str(r[0]): dict(zip(header, r, strict=False)) for r in rows[1:] if r[0]}
+
+
+def _edit(path: Path, edits: dict[str, dict[str, object]], extra_column: str | None = None) -> None:
+    book = load_workbook(path)
+    ws = book["Tasks"]
+    header = [c.value for c in ws[1]]
+    if extra_column:
+        ws.cell(row=1, column=len(header) + 1, value=extra_column)
+        header.append(extra_column)
+    for row in ws.iter_rows(min_row=2):
+        for column, value in edits.get(str(row[0].value), {}).items():
+            ws.cell(row=row[0].row, column=header.index(column) + 1, value=value)
+    book.save(path)
+
+
+def test_edits_survive_and_vanished_tasks_are_marked(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    out = tmp_path / "out"
+    _plan(tmp_path / "tree", out)
+    _, first = _rows(out / "migration-plan.xlsx")
+    upgrade = next(t for t, r in first.items() if r["Kind"] == "upgrade-sdk")
+    configure = next(t for t, r in first.items() if r["Kind"] == "configure-sdk")
+    _edit(out / "migration-plan.xlsx", {
+        upgrade: {"Owner": "team-x", "Status": "In progress", "Notes": "ticket OPS-1", "Jira": "OPS-1",
+                  "Due date": datetime.date(2026, 12, 1)},
+        configure: {"Status": "Blocked"}}, extra_column="Jira")
+    # The second week: the boto3 caller is gone, a new unknown SigV2 client appears.
+    shutil.rmtree(tmp_path / "tree")
+    write_log(log_path(tmp_path / "tree", "111122223333", "us-east-1", "2026-11-09"), [
+        s3_record(sigv="SigV2", request_id="N1", ua="[my-uploader/0.3]", time="2026-11-09T10:00:00Z"),
+        s3_record(sigv="SigV2", request_id="N2", time="2026-11-09T10:00:00Z",
+                  identity={"type": "IAMUser", "principalId": "AIDAY", "arn": "arn:aws:iam::999988887777:user/p",
+                            "accountId": "999988887777", "userName": "p"})])
+    _plan(tmp_path / "tree", out)
+    header, second = _rows(out / "migration-plan.xlsx")
+    assert header[-1] == "Jira"
+    assert second[upgrade]["Owner"] == "team-x" and second[upgrade]["Status"] == "In progress"
+    assert second[upgrade]["Notes"] == "ticket OPS-1" and second[upgrade]["Jira"] == "OPS-1"
+    assert second[upgrade]["Due date"] == datetime.datetime(2026, 12, 1)
+    assert str(second[upgrade]["Observed state"]).startswith("no longer observed since ")
+    assert second[configure]["Status"] == "Blocked"
+    assert any(r["Observed state"] == "new" for r in second.values())
+    assert len(list(out.glob("migration-plan.*.xlsx"))) == 1
+    trend = list(load_workbook(out / "migration-plan.xlsx")["Trend"].iter_rows(values_only=True))
+    assert len(trend) == 3 and trend[0][0] == "Run"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(keep=st.lists(st.booleans(), min_size=4, max_size=4),
+       edits=st.lists(st.tuples(st.sampled_from(["Owner", "Status", "Due date", "Notes"]),
+                                st.text(alphabet="abc XYZ=+-@()", min_size=1, max_size=8).map(str.strip).filter(bool)),
+                      min_size=1, max_size=6))
+def test_no_edit_is_lost_and_every_task_survives_or_is_marked(tmp_path_factory: pytest.TempPathFactory,
+                                                              keep: list[bool], edits: list[tuple[str, str]]) -> None:
+    base = tmp_path_factory.mktemp("rerun")
+    records = [s3_record(sigv="SigV2", request_id=f"R{n}", ua=ua) for n, ua in enumerate(
+        ["[Boto3/1.4.4 Botocore/1.5.12]", "[aws-sdk-java/1.11.100 Linux]", "[my-tool/1]", "[s3cmd/1.4.0]"])]
+    write_log(log_path(base / "a", "111122223333", "us-east-1", "2026-11-02"), records)
+    out = base / "out"
+    _plan(base / "a", out)
+    _, first = _rows(out / "migration-plan.xlsx")
+    ids = sorted(first)
+    wanted: dict[str, dict[str, object]] = {}
+    for n, (column, value) in enumerate(edits):
+        wanted.setdefault(ids[n % len(ids)], {})[column] = value
+    _edit(out / "migration-plan.xlsx", wanted)
+    kept = [r for r, k in zip(records, keep, strict=True) if k] or [s3_record(request_id="Q")]
+    write_log(log_path(base / "b", "111122223333", "us-east-1", "2026-11-03"), kept)
+    _plan(base / "b", out)
+    _, second = _rows(out / "migration-plan.xlsx")
+    for task_id in ids:
+        assert task_id in second
+    for task_id, columns in wanted.items():
+        for column, value in columns.items():
+            assert str(second[task_id][column]) == value, (task_id, column)
+
+
+def test_graphml_is_written(tmp_path: Path) -> None:
+    import networkx as nx
+    mixed_tree(tmp_path / "tree")
+    _plan(tmp_path / "tree", tmp_path / "out")
+    graph = nx.read_graphml(tmp_path / "out" / "plan.graphml")
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert set(graph.nodes) == {t["id"] for t in plan["tasks"]}
+    assert {(d, t["id"]) for t in plan["tasks"] for d in t["depends_on"]} == set(graph.edges)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed here")
+def test_the_workbook_opens_in_libreoffice(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    _plan(tmp_path / "tree", tmp_path / "out")
+    subprocess.run(["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path / "csv"),
+                    str(tmp_path / "out" / "migration-plan.xlsx")], check=True, capture_output=True, timeout=180)
+    text = (tmp_path / "csv" / "migration-plan.csv").read_text()
+    assert "s3plan migration plan" in text
