@@ -93,3 +93,19 @@ def test_run_sheet_lists_skipped_files(tmp_path: Path) -> None:
     rows = [list(r) for r in load_workbook(path)["Run"].iter_rows()]
     match = [r for r in rows if [c.value for c in r] == ["/logs/=bad.json.gz", "=not gzip"]]
     assert match and all(c.data_type == "s" for c in match[0])
+
+
+def test_rows_past_the_sheet_limit_go_on_in_a_continuation_sheet(tmp_path: Path, monkeypatch) -> None:
+    from planner.outputs import workbook
+    monkeypatch.setattr(workbook, "MAX_DATA_ROWS", 3)
+    plan = _plan(tmp_path)
+    path = tmp_path / "spill.xlsx"
+    write_workbook(plan, path)
+    book = load_workbook(path)
+    assert "Evidence (2)" in book.sheetnames and book.sheetnames.index("Evidence (2)") == book.sheetnames.index(
+        "Evidence") + 1
+    first = list(book["Evidence"].iter_rows(values_only=True))
+    rest = [r for name in book.sheetnames if name.startswith("Evidence (") for r in
+            list(book[name].iter_rows(values_only=True))[1:]]
+    assert len(first) == 4 and len(first) - 1 + len(rest) == len(plan.evidence)
+    assert list(book["Evidence (2)"].iter_rows(values_only=True))[0] == first[0]

@@ -6,9 +6,11 @@ import datetime
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import yaml
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import FormulaRule
@@ -17,12 +19,14 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planner.errors import InternalError
 from planner.model import Plan, Statement
 from planner.outputs.atomic import write_with
 from planner.outputs.plan_json import evidence_to_dict
-from planner.outputs.tracker import OBSERVED, TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
+from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
 
 MAX_CELL = 32_767
+MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
 TRUNCATION_MARK = " …[cut by s3plan]"
 STATUSES = ("Todo", "In progress", "Blocked", "Done", "Won't do")
 # Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF): openpyxl would raise or
@@ -54,27 +58,39 @@ def text(value: Any) -> Any:
 
 
 def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any]) -> None:
-    """Header, rows as text cells, frozen header, autofilter, widths."""
+    """Header, rows as text cells, frozen header, autofilter, widths. Past Excel's row limit the rows go on in
+    `<sheet> (2)`, `<sheet> (3)`, ..., each with the same header."""
+    sheets, n = 1, 1
+    _header(ws, columns)
+    for row in rows:
+        if n > MAX_DATA_ROWS:
+            _finish(ws, columns)
+            sheets += 1
+            ws = ws.parent.create_sheet(f"{ws.title.split(' (')[0]} ({sheets})"[:31], ws.parent.index(ws) + 1)
+            _header(ws, columns)
+            n = 1
+        for col, column in enumerate(columns, start=1):
+            cell = ws.cell(row=n + 1, column=col, value=text(column.value(row)))
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # never a formula, whatever the string starts with
+        n += 1
+    _finish(ws, columns)
+
+
+def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
     ws.append([c.header for c in columns])
     for cell in ws[1]:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
-    for n, row in enumerate(rows, start=2):
-        for col, column in enumerate(columns, start=1):
-            cell = ws.cell(row=n, column=col, value=text(column.value(row)))
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the string starts with
+
+
+def _finish(ws: Worksheet, columns: Sequence[Column]) -> None:
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
     for col, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(col)].width = column.width
 
 
-TASK_WIDTHS = {
-    "Task id": 16, "Kind": 22, "Title": 60, "Owner": 24, "Wave": 6, "Stream": 7, "Status": 12, "Due date": 12,
-    "Notes": 30, "Depends on": 30, "Buckets": 30, "Requests": 10, "First seen": 21, "Last seen": 21,
-    "Principal": 50, "Action": 80, "User agents": 60, "Source IPs": 30, "Rules": 12, OBSERVED: 28,
-}
-TASK_HEADERS = tuple(TASK_WIDTHS)
+LAYOUT_FILE = Path(__file__).resolve().parents[2] / "templates" / "workbook.yaml"
 RED, GREEN, ORANGE = (PatternFill("solid", bgColor=c) for c in ("FFC7CE", "C6EFCE", "FFEB9C"))
 
 
@@ -222,28 +238,56 @@ def _all_text(ws: Worksheet) -> None:
 
 
 def build_workbook(plan: Plan, previous: Previous | None = None) -> Workbook:
-    """All sheets of the tracker, in order; `previous` carries people's edits over from an earlier run."""
+    """All sheets of the tracker, in the order and with the columns of templates/workbook.yaml; `previous`
+    carries people's edits over from an earlier run."""
     previous = previous or Previous()
-    wb = Workbook()
-    overview = wb.active
-    overview.title = "Overview"
-    header, rows = tracker_rows(plan, TASK_HEADERS, {t.id: task_values(t) for t in plan.tasks}, previous)
+    header, rows = tracker_rows(plan, sheet_headers("Tasks"), {t.id: task_values(t) for t in plan.tasks}, previous)
     trend = trend_rows(plan, rows, previous)
-    _overview(overview, plan, trend[-1][-1])
-    _tasks(wb.create_sheet("Tasks"), header, rows)
-    write_sheet(wb.create_sheet("SigV2 clients"), SIGV2_COLUMNS, plan.clients)
     evidence = [evidence_to_dict(e) for e in plan.evidence]
-    write_sheet(wb.create_sheet("ACL dependencies"), ACL_COLUMNS,
-                [e for e in evidence if e["acl_required"] or e["acl_header"]])
-    write_sheet(wb.create_sheet("Policy statements"), STATEMENT_COLUMNS,
-                [(s, statement_status(plan, s)) for s in plan.statements])
-    write_sheet(wb.create_sheet("Buckets"), BUCKET_COLUMNS, plan.buckets)
-    write_sheet(wb.create_sheet("Evidence"), EVIDENCE_COLUMNS, evidence)
-    write_sheet(wb.create_sheet("Unrecognised clients"), SIGV2_COLUMNS,
-                [c for c in plan.clients if c.family in UNRECOGNISED])
-    _trend(wb.create_sheet("Trend"), trend)
-    _run(wb.create_sheet("Run"), plan)
+    builders: dict[str, Callable[[Worksheet], None]] = {
+        "Overview": lambda ws: _overview(ws, plan, trend[-1][-1]),
+        "Tasks": lambda ws: _tasks(ws, header, rows),
+        "SigV2 clients": lambda ws: write_sheet(ws, columns_for("SigV2 clients", SIGV2_COLUMNS), plan.clients),
+        "ACL dependencies": lambda ws: write_sheet(ws, columns_for("ACL dependencies", ACL_COLUMNS),
+                                                   [e for e in evidence if e["acl_required"] or e["acl_header"]]),
+        "Policy statements": lambda ws: write_sheet(ws, columns_for("Policy statements", STATEMENT_COLUMNS),
+                                                    [(s, statement_status(plan, s)) for s in plan.statements]),
+        "Buckets": lambda ws: write_sheet(ws, columns_for("Buckets", BUCKET_COLUMNS), plan.buckets),
+        "Evidence": lambda ws: write_sheet(ws, columns_for("Evidence", EVIDENCE_COLUMNS), evidence),
+        "Unrecognised clients": lambda ws: write_sheet(ws, columns_for("Unrecognised clients", SIGV2_COLUMNS),
+                                                       [c for c in plan.clients if c.family in UNRECOGNISED]),
+        "Trend": lambda ws: _trend(ws, trend),
+        "Run": lambda ws: _run(ws, plan),
+    }
+    wb = Workbook()
+    for n, name in enumerate(layout()):
+        if name not in builders:
+            raise InternalError(f"{LAYOUT_FILE}: unknown sheet {name!r}")
+        ws = wb.active if n == 0 else wb.create_sheet(name)
+        ws.title = name
+        builders[name](ws)
     return wb
+
+
+@cache
+def layout() -> dict[str, tuple[tuple[str, int], ...]]:
+    """Sheet name -> its (header, width) columns, in order, from templates/workbook.yaml."""
+    doc = yaml.safe_load(LAYOUT_FILE.read_text())
+    return {sheet["name"]: tuple((c["header"], int(c["width"])) for c in sheet.get("columns", ()))
+            for sheet in doc["sheets"]}
+
+
+def sheet_headers(sheet: str) -> tuple[str, ...]:
+    return tuple(h for h, _ in layout()[sheet])
+
+
+def columns_for(sheet: str, available: Sequence[Column]) -> list[Column]:
+    """The layout's columns for a sheet, each bound to the field of that name."""
+    fields = {c.header: c.value for c in available}
+    missing = [h for h in sheet_headers(sheet) if h not in fields]
+    if missing:
+        raise InternalError(f"{LAYOUT_FILE}: sheet {sheet!r} has unknown columns {missing}")
+    return [Column(h, w, fields[h]) for h, w in layout()[sheet]]
 
 
 def write_workbook(plan: Plan, path: Path, previous: Previous | None = None) -> None:
@@ -257,7 +301,8 @@ UNRECOGNISED = ("unknown", "browser", "http-library")
 
 def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     """The tracker: our columns, then any people added; Status drop-down; blocked red, done green, overdue amber."""
-    columns = [Column(h, TASK_WIDTHS.get(h, 18), _field(h)) for h in header]
+    widths = dict(layout()["Tasks"])
+    columns = [Column(h, widths.get(h, 18), _field(h)) for h in header]
     write_sheet(ws, columns, [{h: row.get(h) for h in header} for row in rows])
     last = max(ws.max_row, 2)
     status_col = get_column_letter(header.index("Status") + 1)
