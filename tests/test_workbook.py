@@ -108,4 +108,4 @@ def test_rows_past_the_sheet_limit_go_on_in_a_continuation_sheet(tmp_path: Path,
     rest = [r for name in book.sheetnames if name.startswith("Evidence (") for r in
             list(book[name].iter_rows(values_only=True))[1:]]
     assert len(first) == 4 and len(first) - 1 + len(rest) == len(plan.evidence)
-    assert list(book["Evidence (2)"].iter_rows(values_only=True))[0] == first[0]
+    assert next(book["Evidence (2)"].iter_rows(values_only=True)) == first[0]
