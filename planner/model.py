@@ -52,6 +52,7 @@ class Evidence:
     key_prefixes: tuple[str, ...] = ()
     key_prefix_count: int = 0
     versioned_requests: int = 0
+    sigv2_days: tuple[tuple[str, int], ...] = ()
 
     @property
     def key(self) -> tuple[object, ...]:

@@ -52,6 +52,15 @@ def test_duplicate_deliveries_count_once(tmp_path: Path) -> None:
     mixed_tree(tmp_path)
     boto = [e for e in _scan(tmp_path).evidence if e.user_agent and e.user_agent.startswith("Boto3/1.4.4")]
     assert [e.requests for e in boto] == [2]
+    assert boto[0].sigv2_days == (("2026-11-02", 2),)  # per-day counts dedupe the same way
+
+
+def test_sigv2_days_add_up_to_requests(tmp_path: Path) -> None:
+    records = [s3_record(sigv="SigV2", request_id=f"D{n}", time=f"2026-11-0{1 + n % 3}T10:00:00Z") for n in range(7)]
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), records)
+    (ev,) = _scan(tmp_path).evidence
+    assert ev.sigv2_days == (("2026-11-01", 3), ("2026-11-02", 2), ("2026-11-03", 2))
+    assert sum(n for _, n in ev.sigv2_days) == ev.requests
 
 
 def test_principals_are_normalised(tmp_path: Path) -> None:

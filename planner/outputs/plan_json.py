@@ -14,7 +14,7 @@ SCHEMA_VERSION = "1.0"
 EVIDENCE_FIELDS = (
     "source", "bucket", "bucket_account_id", "region", "event_name", "principal", "principal_type", "account_id",
     "user_agent", "signature_version", "auth_method", "acl_required", "acl_header", "requests", "errors",
-    "first_seen", "last_seen", "source_ips", "session_names", "key_prefixes", "key_prefix_count", "versioned_requests",
+    "first_seen", "last_seen", "source_ips", "session_names", "key_prefixes", "key_prefix_count", "versioned_requests", "sigv2_days",
 )
 
 
@@ -60,6 +60,7 @@ def evidence_to_dict(ev: Evidence) -> dict[str, Any]:
     for name in EVIDENCE_FIELDS:
         value = getattr(ev, name)
         row[name] = list(value) if isinstance(value, tuple) else value
+    row["sigv2_days"] = {day: n for day, n in ev.sigv2_days}
     return row
 
 

@@ -180,6 +180,24 @@ def _overview(ws: Worksheet, plan: Plan, open_tasks: int) -> None:
     _overview_charts(ws, plan)
 
 
+def _daily_chart(ws: Worksheet, plan: Plan) -> None:
+    """SigV2 requests per day, from a small table at column I, row 40 on."""
+    days: dict[str, int] = {}
+    for ev in plan.evidence:
+        for day, count in ev.sigv2_days:
+            days[day] = days.get(day, 0) + count
+    ws["I40"], ws["J40"] = "Day", "SigV2 requests"
+    for n, (day, count) in enumerate(sorted(days.items()), start=41):
+        ws.cell(row=n, column=9, value=day).data_type = "s"
+        ws.cell(row=n, column=10, value=count)
+    if days:
+        line = LineChart()
+        line.title, line.y_axis.title = "SigV2 requests per day", "requests"
+        line.add_data(Reference(ws, min_col=10, min_row=40, max_row=40 + len(days)), titles_from_data=True)
+        line.set_categories(Reference(ws, min_col=9, min_row=41, max_row=40 + len(days)))
+        ws.add_chart(line, "G38")
+
+
 def _overview_charts(ws: Worksheet, plan: Plan) -> None:
     """SigV2 requests by client family, and bucket readiness for both migrations, from small tables beside."""
     families: dict[str, int] = {}
@@ -195,6 +213,7 @@ def _overview_charts(ws: Worksheet, plan: Plan) -> None:
         bars.add_data(Reference(ws, min_col=5, min_row=1, max_row=len(families) + 1), titles_from_data=True)
         bars.set_categories(Reference(ws, min_col=4, min_row=2, max_row=len(families) + 1))
         ws.add_chart(bars, "G2")
+    _daily_chart(ws, plan)
     ws["D20"], ws["E20"], ws["F20"] = "Bucket readiness", "Ready", "Blocked"
     ready_sigv4 = sum(b.sigv4_ready for b in plan.buckets)
     ready_acls = sum(b.acls_ready for b in plan.buckets)

@@ -223,6 +223,7 @@ def evidence_from_row(row: dict[str, Any], source: str = "cloudtrail") -> Eviden
         last_seen=row["last_seen"], source_ips=tuple(row["source_ips"] or ()),
         session_names=tuple(row["session_names"] or ()), key_prefixes=tuple(row["key_prefixes"] or ()),
         key_prefix_count=int(row["key_prefix_count"] or 0), versioned_requests=int(row.get("versioned_requests") or 0),
+        sigv2_days=tuple(sorted((str(day), int(n)) for day, n in (row.get("sigv2_days") or {}).items())),
     )
 
 

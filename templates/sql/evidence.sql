@@ -107,6 +107,7 @@ requests AS (
       END
     END AS key_prefix,
     is_evidence AND versioned AS versioned,
+    CASE WHEN is_evidence AND signature_version = 'SigV2' THEN substr(eventtime, 1, 10) END AS sigv2_day,
     CASE WHEN is_evidence THEN request_key END AS request_key,
     CASE WHEN is_evidence THEN sourceipaddress END AS source_ip,
     errorcode,
@@ -127,7 +128,8 @@ per_request AS (
     arbitrary(source_ip) AS source_ip,
     arbitrary(session_name) AS session_name,
     arbitrary(key_prefix) AS key_prefix,
-    max(CASE WHEN versioned THEN 1 ELSE 0 END) AS versioned
+    max(CASE WHEN versioned THEN 1 ELSE 0 END) AS versioned,
+    arbitrary(sigv2_day) AS sigv2_day
   FROM requests
   GROUP BY
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
@@ -146,7 +148,8 @@ SELECT
   slice(array_sort(array_agg(DISTINCT session_name) FILTER (WHERE session_name IS NOT NULL)), 1, 5) AS session_names,
   slice(array_sort(array_agg(DISTINCT key_prefix) FILTER (WHERE key_prefix IS NOT NULL)), 1, 50) AS key_prefixes,
   count(DISTINCT key_prefix) AS key_prefix_count,
-  sum(versioned) AS versioned_requests
+  sum(versioned) AS versioned_requests,
+  histogram(sigv2_day) AS sigv2_days
 FROM per_request
 GROUP BY
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
