@@ -269,8 +269,7 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> Workbook:
         "SigV2 clients": lambda ws: write_sheet(ws, columns_for("SigV2 clients", SIGV2_COLUMNS), plan.clients),
         "ACL dependencies": lambda ws: write_sheet(ws, columns_for("ACL dependencies", ACL_COLUMNS),
                                                    [e for e in evidence if e["acl_required"] or e["acl_header"]]),
-        "Policy statements": lambda ws: write_sheet(ws, columns_for("Policy statements", STATEMENT_COLUMNS),
-                                                    [(s, statement_status(plan, s)) for s in plan.statements]),
+        "Policy statements": lambda ws: _statements(ws, plan),
         "Buckets": lambda ws: write_sheet(ws, columns_for("Buckets", BUCKET_COLUMNS), plan.buckets),
         "Evidence": lambda ws: write_sheet(ws, columns_for("Evidence", EVIDENCE_COLUMNS), evidence),
         "Unrecognised clients": lambda ws: write_sheet(ws, columns_for("Unrecognised clients", SIGV2_COLUMNS),
@@ -335,6 +334,20 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]])
     ws.conditional_formatting.add(area, FormulaRule(
         formula=[f'AND(ISNUMBER(${due_col}2),${due_col}2<TODAY(),${status_col}2<>"Done",${status_col}2<>"Won\'t do")'],
         fill=ORANGE))
+
+
+def _statements(ws: Worksheet, plan: Plan) -> None:
+    """Drafted statements, each with a link to its bucket's draft (bucket names are checked S3 names)."""
+    columns = columns_for("Policy statements", STATEMENT_COLUMNS)
+    write_sheet(ws, columns, [(s, statement_status(plan, s)) for s in plan.statements])
+    headers = [c.header for c in columns]
+    if "Draft file" not in headers:
+        return
+    col = headers.index("Draft file") + 1
+    written = {p.bucket for p in plan.policies if p.merged is not None}
+    for n, stmt in enumerate(plan.statements, start=2):
+        if stmt.bucket in written:
+            ws.cell(row=n, column=col).hyperlink = f"policies/{stmt.bucket}.json"
 
 
 def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
