@@ -69,10 +69,11 @@ def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any]) -
             ws = ws.parent.create_sheet(f"{ws.title.split(' (')[0]} ({sheets})"[:31], ws.parent.index(ws) + 1)
             _header(ws, columns)
             n = 1
-        for col, column in enumerate(columns, start=1):
-            cell = ws.cell(row=n + 1, column=col, value=text(column.value(row)))
-            if isinstance(cell.value, str):
-                cell.data_type = "s"  # never a formula, whatever the string starts with
+        values = [text(column.value(row)) for column in columns]
+        ws.append(values)
+        for col, value in enumerate(values, start=1):
+            if isinstance(value, str) and value.startswith("="):
+                ws.cell(row=n + 1, column=col).data_type = "s"  # never a formula, whatever the string says
         n += 1
     _finish(ws, columns)
 
