@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -13,9 +14,10 @@ from typing import Any, TypeVar
 import click
 
 from planner import __version__
-from planner.config import make_config, parse_day
-from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError
-from planner.pipeline import RunResult, explain_user_agent, run_plan
+from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
+from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError, UsageError
+from planner.pipeline import RunResult, athena_ddl, athena_queries, explain_user_agent, run_plan
+from planner.sources.athena_sql import Table
 from planner.sources.sample import write_sample_logs
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -140,6 +142,51 @@ def explain_ua(user_agent: str, as_json: bool, rules_dirs: tuple[str, ...]) -> N
 
 def _no_minimum(family: str) -> str:
     return "(not an AWS SDK or tool)" if family in ("unknown", "browser", "http-library") else "(none: SigV4 capable)"
+
+
+@main.group()
+def sql() -> None:
+    """Print the SQL s3plan runs, for Athena: the table DDL and the evidence query."""
+
+
+@sql.command("ddl")
+@click.option("--location", required=True, metavar="s3://BUCKET/[PREFIX/]AWSLogs/", help="Where the trail writes.")
+@click.option("--org-id", metavar="o-xxxx", help="Organization trail: the org id after AWSLogs/.")
+@click.option("--accounts", multiple=True, required=True, metavar="LIST", help="Accounts to project.")
+@click.option("--regions", multiple=True, required=True, metavar="LIST", help="Regions to project.")
+@click.option("--since", default="2020-01-01", show_default=True, metavar="YYYY-MM-DD", help="First day projected.")
+@click.option("--table", default="cloudtrail_logs", show_default=True)
+@click.option("--database", metavar="NAME")
+@friendly_errors
+def sql_ddl(location: str, org_id: str | None, accounts: tuple[str, ...], regions: tuple[str, ...], since: str,
+            table: str, database: str | None) -> None:
+    """CREATE EXTERNAL TABLE for CloudTrail logs, with account, region and day projected."""
+    first = parse_day("--since", since)
+    assert first is not None
+    spec = Table(location, tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
+                 tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), org_id, first, table,
+                 database)
+    click.echo(athena_ddl(spec), nl=False)
+
+
+@sql.command("queries")
+@click.option("--table", default="cloudtrail_logs", show_default=True, help="Table, or DATABASE.TABLE.")
+@click.option("--since", required=True, metavar="YYYY-MM-DD")
+@click.option("--until", required=True, metavar="YYYY-MM-DD")
+@click.option("--accounts", multiple=True, metavar="LIST")
+@click.option("--regions", multiple=True, metavar="LIST")
+@click.option("--prefix-depth", default=1, show_default=True, type=click.IntRange(1, 5))
+@friendly_errors
+def sql_queries(table: str, since: str, until: str, accounts: tuple[str, ...], regions: tuple[str, ...],
+                prefix_depth: int) -> None:
+    """The evidence query with partition predicates for the window, to run in the Athena console."""
+    first, last = parse_day("--since", since), parse_day("--until", until)
+    assert first is not None and last is not None
+    if not re.match(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$", table):
+        raise UsageError(f"--table {table!r}: use TABLE or DATABASE.TABLE in lower-case letters, digits and _")
+    click.echo(athena_queries(table, first, last, tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "1"))),
+                              tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), prefix_depth),
+               nl=False)
 
 
 @main.command("sample-logs")

@@ -6,7 +6,7 @@ import dataclasses
 import shutil
 import sys
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -29,6 +29,7 @@ from planner.policy.bucket import bucket_policies
 from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
 from planner.policy.validate import AccessAnalyzer, validate_online
+from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
 from planner.sources.policies import load_current_policies
@@ -83,6 +84,17 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)),
     )
     return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients, policies)
+
+
+def athena_ddl(table: Table) -> str:
+    """`s3plan sql ddl`: the CloudTrail table with partition projection."""
+    return cloudtrail_ddl(table)
+
+
+def athena_queries(table: str, since: date, until: date, accounts: tuple[str, ...], regions: tuple[str, ...],
+                   prefix_depth: int = 1) -> str:
+    """`s3plan sql queries`: the evidence query with the window's partition predicates, to run by hand."""
+    return evidence_query(table, since, until, accounts, regions, prefix_depth)
 
 
 def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Explanation:
