@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -14,8 +13,9 @@ from typing import Any, TypeVar
 import click
 
 from planner import __version__
+from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
-from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError, UsageError
+from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError
 from planner.pipeline import RunResult, athena_ddl, athena_queries, explain_user_agent, run_plan
 from planner.sources.athena_sql import Table
 from planner.sources.sample import write_sample_logs
@@ -80,17 +80,14 @@ def main(debug: bool) -> None:
 @friendly_errors
 def plan(**options: Any) -> None:
     """Read CloudTrail logs and write the migration plan."""
-    fail_on_blockers = options["fail_on_blockers"]
     config = make_config(**options, progress=sys.stderr.isatty())
     result = run_plan(config)
     for skipped in result.plan.run.skipped:
         click.echo(f"s3plan: skipped {skipped.path}: {skipped.reason}", err=True)
-    for bucket in result.plan.buckets:
-        for blocker in bucket.blockers:
-            if blocker.kind == "current-policy-unreadable":
-                click.echo(f"s3plan: error: {blocker.detail}", err=True)
+    for error in result.input_errors:
+        click.echo(f"s3plan: error: {error}", err=True)
     click.echo(summary(result))
-    if fail_on_blockers and result.has_blockers:
+    if config.fail_on_blockers and result.has_blockers:
         sys.exit(EXIT_BLOCKERS)
 
 
@@ -102,8 +99,8 @@ def summary(result: RunResult) -> str:
         f"Read {run.records:,} records from {run.files_read} files "
         f"({run.window_seen.since or '?'} to {run.window_seen.until or '?'}); "
         f"{run.files_pruned} pruned by the window, {len(run.skipped)} skipped.",
-        f"SigV2: {len({e.principal for e in sigv2})} callers, {sum(e.requests for e in sigv2):,} requests.",
-        f"ACLs: {len({e.principal for e in plan_.evidence if e.acl_required})} ACL-dependent requesters, "
+        f"SigV2: {len(plan_.sigv2_callers)} callers to fix, {sum(e.requests for e in sigv2):,} requests.",
+        f"ACLs: {len(plan_.acl_requesters)} ACL-dependent requesters, "
         f"{len(plan_.statements)} policy statements drafted.",
         f"Buckets: {len(plan_.buckets)} seen, {sum(b.sigv4_ready for b in plan_.buckets)} ready to deny SigV2, "
         f"{sum(b.acls_ready for b in plan_.buckets)} ready to disable ACLs.",
@@ -130,7 +127,8 @@ def explain_ua(user_agent: str, as_json: bool, rules_dirs: tuple[str, ...]) -> N
         f"family:          {client.family}",
         f"version:         {client.version or '(none in the user agent)'}",
         f"minimum version: {client.minimum_version or _no_minimum(client.family)}",
-        f"remedy if SigV2: {result.remedy or 'none (an AWS service: informational)'}",
+        f"remedy if SigV2: {result.remedy or 'none (an AWS service: informational)'}"
+        + (f" to {result.target_version} or later" if result.target_version else ""),
         f"rule:            {client.rule}",
     ]
     if client.setting:
@@ -141,7 +139,7 @@ def explain_ua(user_agent: str, as_json: bool, rules_dirs: tuple[str, ...]) -> N
 
 
 def _no_minimum(family: str) -> str:
-    return "(not an AWS SDK or tool)" if family in ("unknown", "browser", "http-library") else "(none: SigV4 capable)"
+    return "(not an AWS SDK or tool)" if family in INVESTIGATE_FAMILIES else "(none: SigV4 capable)"
 
 
 @main.group()
@@ -182,9 +180,8 @@ def sql_queries(table: str, since: str, until: str, accounts: tuple[str, ...], r
     """The evidence query with partition predicates for the window, to run in the Athena console."""
     first, last = parse_day("--since", since), parse_day("--until", until)
     assert first is not None and last is not None
-    if not re.match(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$", table):
-        raise UsageError(f"--table {table!r}: use TABLE or DATABASE.TABLE in lower-case letters, digits and _")
-    click.echo(athena_queries(table, first, last, tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "1"))),
+    click.echo(athena_queries(table, first, last,
+                              tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
                               tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), prefix_depth),
                nl=False)
 

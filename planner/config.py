@@ -79,6 +79,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
     for folder in rules:
         if not folder.is_dir():
             raise UsageError(f"--rules {folder}: no such folder")
+    if current_policies is not None and not Path(current_policies).is_dir():
+        raise UsageError(f"--current-policies {current_policies}: no such folder")
     if previous is not None and not Path(previous).is_file():
         raise UsageError(f"--previous {previous}: no such file")
     if owners is not None and not Path(owners).is_file():

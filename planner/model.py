@@ -7,18 +7,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-TASK_KINDS = (
-    "upgrade-sdk",
-    "configure-sdk",
-    "replace-sdk",
-    "fix-presigned-urls",
-    "investigate-client",
-    "stop-setting-acls",
-    "review-policy-statement",
-    "disable-acls",
-    "enforce-sigv4",
-)
-
 
 def stable_id(prefix: str, *parts: object) -> str:
     """A short id that depends only on `parts`, so the same thing keeps its id across runs."""
@@ -260,3 +248,13 @@ class Plan:
     notes: tuple[str, ...] = field(default=())
     clients: tuple[SigV2Client, ...] = field(default=())
     policies: tuple[BucketPolicy, ...] = field(default=())
+
+    @property
+    def sigv2_callers(self) -> frozenset[str]:
+        """Principals seen signing SigV2 that have work to do (AWS services excluded): one count everywhere."""
+        return frozenset(c.principal for c in self.clients if c.remedy)
+
+    @property
+    def acl_requesters(self) -> frozenset[str]:
+        """Principals whose requests needed an ACL (aclRequired)."""
+        return frozenset(e.principal for e in self.evidence if e.acl_required)

@@ -49,6 +49,11 @@ class RunResult:
     def has_blockers(self) -> bool:
         return any(b.blockers for b in self.plan.buckets)
 
+    @property
+    def input_errors(self) -> tuple[str, ...]:
+        """Inputs that could not be used but did not stop the run (unreadable current policies)."""
+        return tuple(b.detail for r in self.plan.buckets for b in r.blockers if b.kind == "current-policy-unreadable")
+
 
 def scan(config: Config) -> ScanResult:
     """Gather evidence from the configured sources."""

@@ -20,7 +20,7 @@ def test_plan_writes_outputs_and_exits_0(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out))
     assert result.exit_code == 0, result.output
-    assert "SigV2: 2 callers" in result.output
+    assert "SigV2: 2 callers to fix" in result.output
     assert (out / "plan.json").exists() and (out / "migration-plan.xlsx").exists()
     assert sorted(p.name for p in (out / "policies").iterdir()) == [
         "bucket-a.json", "bucket-a.review.md", "bucket-b.json", "bucket-b.review.md", "bucket-b.sigv4-deny.json"]

@@ -12,7 +12,7 @@ from botocore.stub import ANY, Stubber
 
 from planner.config import make_config
 from planner.errors import InputError
-from planner.outputs.review import render_review
+from planner.outputs.review import render_reviews
 from planner.pipeline import make_plan, scan, with_online_validation
 from tests.conftest import mixed_tree
 from tests.golden_run import FIXED_CLOCK
@@ -53,8 +53,7 @@ def test_findings_and_public_verdict_reach_the_review(tmp_path: Path) -> None:
     with stub:
         checked = with_online_validation(plan, client)
     stub.assert_no_pending_responses()
-    policy_a = next(p for p in checked.policies if p.bucket == "bucket-a")
-    review = render_review(checked, policy_a)
+    review = render_reviews(checked)["bucket-a"]
     assert "SUGGESTION EMPTY_ARRAY_PRINCIPAL: Fix the principal." in review
     assert "CheckNoPublicAccess FAIL" in review and "Principal * on GetObject" in review
 

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ import yaml
 from planner.errors import RuleError
 
 RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
-KINDS = ("clients", "acl")
 
 
 @dataclass(frozen=True)
@@ -132,6 +132,7 @@ def _strip_lines(value: Any) -> Any:
     return value
 
 
+@cache
 def _schema() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((RULES_DIR / "rules.schema.json").read_text())
     return loaded

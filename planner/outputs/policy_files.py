@@ -10,7 +10,7 @@ from typing import Any
 
 from planner.model import Plan
 from planner.outputs.atomic import write_bytes
-from planner.outputs.review import render_review
+from planner.outputs.review import render_reviews
 from planner.policy.deny import check_deny_policy, sigv4_deny_policy
 
 
@@ -23,11 +23,12 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
     folder.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}-new-", dir=folder.parent))
     names = []
+    reviews = render_reviews(plan)
     for policy in plan.policies:
         if policy.merged is not None:
             names.append(_write(fresh / f"{policy.bucket}.json", dict(policy.merged)))
         review = fresh / f"{policy.bucket}.review.md"
-        write_bytes(review, render_review(plan, policy).encode())
+        write_bytes(review, reviews[policy.bucket].encode())
         names.append(review.name)
     for bucket in sorted(b.bucket for b in plan.buckets if b.sigv4_deny_draft):
         deny = sigv4_deny_policy(bucket)

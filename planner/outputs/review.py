@@ -8,15 +8,25 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from planner.model import BucketPolicy, Plan, Statement
+from planner.model import BucketPolicy, BucketReport, Plan, Statement
+from planner.policy.check import as_list
 
 
-def render_review(plan: Plan, policy: BucketPolicy) -> str:
+def render_reviews(plan: Plan) -> dict[str, str]:
+    """The review note of every bucket with a draft, indexing statements and reports once."""
+    statements: dict[str, dict[str, Statement]] = {}
+    for stmt in plan.statements:
+        statements.setdefault(stmt.bucket, {})[stmt.sid] = stmt
+    reports = {b.bucket: b for b in plan.buckets}
+    return {p.bucket: render_review(plan, p, statements.get(p.bucket, {}), reports.get(p.bucket))
+            for p in plan.policies}
+
+
+def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Statement],
+                  report: BucketReport | None) -> str:
     """The review note for one bucket: new statements with their evidence, what is already granted, blockers,
     the steps taken to fit the size limit, and a unified diff against the current policy."""
     bucket = policy.bucket
-    statements = {s.sid: s for s in plan.statements if s.bucket == bucket}
-    report = next((b for b in plan.buckets if b.bucket == bucket), None)
     lines = [f"# {bucket}: bucket policy draft for review", "",
              f"s3plan {plan.run.tool_version}, {plan.run.generated_at}; evidence from "
              f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}.", ""]
@@ -61,8 +71,8 @@ def _new_statements(policy: BucketPolicy, statements: Mapping[str, Statement]) -
         doc = stmt.document
         lines += [title, "",
                   f"- Replaces: the ACL access of {code(stmt.principal)} ({stmt.access}): "
-                  f"{', '.join(code(a) for a in _list(doc['Action']))} on "
-                  f"{', '.join(code(r) for r in _list(doc['Resource']))}",
+                  f"{', '.join(code(a) for a in as_list(doc['Action']))} on "
+                  f"{', '.join(code(r) for r in as_list(doc['Resource']))}",
                   f"- Evidence: {stmt.requests} request(s), {code(stmt.first_seen or '?')} to "
                   f"{code(stmt.last_seen or '?')} ({', '.join(stmt.evidence)})"]
         lines += [f"- Risk: {risk}" for risk in stmt.risk]  # s3plan's own words
@@ -87,7 +97,3 @@ def _diff(current: Mapping[str, Any] | None, merged: Mapping[str, Any]) -> list[
     before = json.dumps(current, indent=2, sort_keys=True).splitlines() if current else []
     after = json.dumps(merged, indent=2, sort_keys=True).splitlines()
     return list(difflib.unified_diff(before, after, "current", "draft", lineterm=""))
-
-
-def _list(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)

@@ -85,8 +85,7 @@ def tracker_rows(plan: Plan, ours: Sequence[str], values: Mapping[str, Any], pre
 def trend_rows(plan: Plan, rows: Sequence[Mapping[str, Any]], previous: Previous) -> list[tuple[Any, ...]]:
     """The trend table: every earlier run's row, then this run's (SigV2 callers, ACL-dependent requesters,
     open tasks), which feeds the burn-down chart."""
-    sigv2 = len({c.principal for c in plan.clients if c.remedy})
-    acl = len({e.principal for e in plan.evidence if e.acl_required})
+    sigv2, acl = len(plan.sigv2_callers), len(plan.acl_requesters)
     open_tasks = sum(1 for r in rows if r.get("Status") not in CLOSED and not str(r.get(OBSERVED, "")).startswith(GONE))
     window = f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}"
     return [*previous.trend, (plan.run.generated_at, window, sigv2, acl, open_tasks)]

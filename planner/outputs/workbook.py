@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -19,8 +19,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
-from planner.model import Plan, Statement
+from planner.model import BucketPolicy, Plan, Statement
 from planner.outputs.atomic import write_with
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
@@ -144,9 +145,9 @@ EVIDENCE_COLUMNS = tuple(
 )
 
 
-def statement_status(plan: Plan, stmt: Statement) -> str:
+def statement_status(policies: Mapping[str, BucketPolicy], stmt: Statement) -> str:
     """new (in the draft), already granted (by the current policy), joined (to fit 20 KB) or not written."""
-    policy = next((p for p in plan.policies if p.bucket == stmt.bucket), None)
+    policy = policies.get(stmt.bucket)
     if policy is None or policy.merged is None:
         return "not written"
     if stmt.sid in policy.already_granted:
@@ -156,14 +157,13 @@ def statement_status(plan: Plan, stmt: Statement) -> str:
 
 def _overview(ws: Worksheet, plan: Plan, open_tasks: int) -> None:
     sigv2 = [e for e in plan.evidence if e.is_sigv2]
-    acl_principals = {e.principal for e in plan.evidence if e.acl_required}
     rows = [
         ("s3plan migration plan", ""),
         ("Window seen", f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}"),
         ("Records scanned", plan.run.records),
-        ("SigV2 callers", len({e.principal for e in sigv2})),
+        ("SigV2 callers (needing work)", len(plan.sigv2_callers)),
         ("SigV2 requests", sum(e.requests for e in sigv2)),
-        ("ACL-dependent requesters", len(acl_principals)),
+        ("ACL-dependent requesters", len(plan.acl_requesters)),
         ("Buckets seen", len(plan.buckets)),
         ("Buckets ready to deny SigV2", sum(b.sigv4_ready for b in plan.buckets)),
         ("Buckets ready to disable ACLs", sum(b.acls_ready for b in plan.buckets)),
@@ -274,7 +274,7 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> Workbook:
         "Buckets": lambda ws: write_sheet(ws, columns_for("Buckets", BUCKET_COLUMNS), plan.buckets),
         "Evidence": lambda ws: write_sheet(ws, columns_for("Evidence", EVIDENCE_COLUMNS), evidence),
         "Unrecognised clients": lambda ws: write_sheet(ws, columns_for("Unrecognised clients", SIGV2_COLUMNS),
-                                                       [c for c in plan.clients if c.family in UNRECOGNISED]),
+                                                       [c for c in plan.clients if c.family in INVESTIGATE_FAMILIES]),
         "Trend": lambda ws: _trend(ws, trend),
         "Run": lambda ws: _run(ws, plan),
     }
@@ -315,7 +315,6 @@ def write_workbook(plan: Plan, path: Path, previous: Previous | None = None) -> 
     write_with(path, workbook.save)
 
 
-UNRECOGNISED = ("unknown", "browser", "http-library")
 
 
 def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
@@ -340,7 +339,8 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]])
 def _statements(ws: Worksheet, plan: Plan) -> None:
     """Drafted statements, each with a link to its bucket's draft (bucket names are checked S3 names)."""
     columns = columns_for("Policy statements", STATEMENT_COLUMNS)
-    write_sheet(ws, columns, [(s, statement_status(plan, s)) for s in plan.statements])
+    policies = {p.bucket: p for p in plan.policies}
+    write_sheet(ws, columns, [(s, statement_status(policies, s)) for s in plan.statements])
     headers = [c.header for c in columns]
     if "Draft file" not in headers:
         return

@@ -27,7 +27,6 @@ class PlanParts:
     tasks: tuple[Task, ...]
     buckets: tuple[BucketReport, ...]
     clients: tuple[SigV2Client, ...]
-    graph: nx.DiGraph
 
 
 def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str, str],
@@ -47,8 +46,9 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
     tasks = sorted((dataclasses.replace(t, wave=waves[t.id], owner=_owner(book, t, bucket_accounts),
                                         stream=streams[t.id]) for t in work),
                    key=lambda t: (t.wave, t.kind, t.id))
-    reports = tuple(_report(b, bucket_requests, bucket_accounts, sigv2, acl, blockers.get(b, [])) for b in buckets)
-    return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks), graph)
+    totals = _bucket_totals(sigv2, acl)
+    reports = tuple(_report(b, bucket_requests, bucket_accounts, totals, blockers.get(b, [])) for b in buckets)
+    return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks))
 
 
 def _streams(graph: nx.DiGraph) -> dict[str, int]:
@@ -69,12 +69,16 @@ def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[
                   acl: Sequence[AclFinding], blockers: Mapping[str, Sequence[Blocker]]) -> list[Task]:
     sigv2_buckets = {f.evidence.bucket for f in sigv2}
     acl_buckets = {f.evidence.bucket for f in acl}
+    by_bucket: dict[str, list[Task]] = defaultdict(list)
+    for task in work:
+        for name in task.buckets:
+            by_bucket[name].append(task)
     out = []
     for bucket in buckets:
-        out.append(_enforce_task(bucket, bucket in sigv2_buckets, work))
+        related = by_bucket.get(bucket, [])
+        out.append(_enforce_task(bucket, bucket in sigv2_buckets, related))
         if bucket in acl_buckets:
-            deps = tuple(sorted(t.id for t in work if bucket in t.buckets
-                                and t.kind in ("stop-setting-acls", "review-policy-statement")))
+            deps = tuple(sorted(t.id for t in related if t.kind in ("stop-setting-acls", "review-policy-statement")))
             open_blockers = "; ".join(f"{b.kind}: {b.detail}" for b in blockers.get(bucket, ()))
             out.append(Task(
                 id=stable_id("DIS", bucket), kind="disable-acls", title=f"Disable ACLs on {bucket}",
@@ -86,9 +90,9 @@ def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[
     return out
 
 
-def _enforce_task(bucket: str, has_sigv2: bool, work: Sequence[Task]) -> Task:
+def _enforce_task(bucket: str, has_sigv2: bool, related: Sequence[Task]) -> Task:
     """Deny SigV2 on a bucket (facts §10b): ready now when no SigV2 was seen, else after its SDK tasks."""
-    deps = tuple(sorted(t.id for t in work if bucket in t.buckets and t.kind in _SDK_KINDS))
+    deps = tuple(sorted(t.id for t in related if t.kind in _SDK_KINDS))
     if not has_sigv2:
         return Task(
             id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket} (ready)",
@@ -147,24 +151,45 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
         if kind in texts:
             name, text = texts[kind]
             out[bucket].append(Blocker(name, f"{text}: {', '.join(sorted(principals)[:5])}"))
-    for bucket in sorted({s.bucket for s in statements}):
-        count = sum(1 for s in statements if s.bucket == bucket)
+    per_bucket: dict[str, int] = defaultdict(int)
+    for stmt in statements:
+        per_bucket[stmt.bucket] += 1
+    for bucket, count in sorted(per_bucket.items()):
         out[bucket].append(Blocker("acl-dependent-access", f"{count} drafted statement(s) to review and apply"))
     for bucket, items in extra.items():
         out[bucket].extend(items)
     return out
 
 
-def _report(bucket: str, requests: Mapping[str, int], accounts: Mapping[str, str], sigv2: Sequence[SigV2Finding],
-            acl: Sequence[AclFinding], blockers: Sequence[Blocker]) -> BucketReport:
-    sigv2_requests = sum(f.evidence.requests for f in sigv2 if f.evidence.bucket == bucket)
-    acl_requests = sum(f.evidence.requests for f in acl if f.evidence.bucket == bucket)
+@dataclasses.dataclass
+class _Totals:
+    sigv2: dict[str, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
+    acl: dict[str, int] = dataclasses.field(default_factory=lambda: defaultdict(int))
+    callers: dict[str, set[str]] = dataclasses.field(default_factory=lambda: defaultdict(set))
+
+
+def _bucket_totals(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding]) -> _Totals:
+    """Per-bucket SigV2 and ACL request counts and SigV2 callers, in one pass over the findings."""
+    totals = _Totals()
+    for sf in sigv2:
+        if sf.evidence.bucket:
+            totals.sigv2[sf.evidence.bucket] += sf.evidence.requests
+            totals.callers[sf.evidence.bucket].add(sf.evidence.principal)
+    for af in acl:
+        if af.evidence.bucket:
+            totals.acl[af.evidence.bucket] += af.evidence.requests
+    return totals
+
+
+def _report(bucket: str, requests: Mapping[str, int], accounts: Mapping[str, str], totals: _Totals,
+            blockers: Sequence[Blocker]) -> BucketReport:
+    sigv2_requests, acl_requests = totals.sigv2.get(bucket, 0), totals.acl.get(bucket, 0)
     return BucketReport(
         bucket=bucket, account_id=accounts.get(bucket), requests=requests.get(bucket, 0),
         sigv2_requests=sigv2_requests, acl_requests=acl_requests, sigv4_ready=sigv2_requests == 0,
         acls_ready=not any(b.kind in ACL_BLOCKER_KINDS for b in blockers),
         blockers=tuple(sorted(blockers, key=lambda b: (b.kind, b.detail))),
-        sigv2_callers=tuple(sorted({f.evidence.principal for f in sigv2 if f.evidence.bucket == bucket})),
+        sigv2_callers=tuple(sorted(totals.callers.get(bucket, ()))),
         sigv4_deny_draft=(f"policies/{bucket}.sigv4-deny.json"
                           if sigv2_requests == 0 and BUCKET_NAME.match(bucket) else None),
     )

@@ -27,6 +27,11 @@ def sdk_task_key(f: SigV2Finding) -> tuple[str, str, int] | None:
     return (f.evidence.principal, f.client.family, _major(f.client))
 
 
+def sdk_task_id(key: tuple[str, str, int]) -> str:
+    """The id of the SDK task for a (principal, family, major) key; presigned URLs (family "") get PRE-."""
+    return stable_id("PRE" if not key[1] else "SDK", *key)
+
+
 def sdk_tasks(findings: Sequence[SigV2Finding]) -> list[Task]:
     """One task per (principal, client family, major version); presigned URLs per signer (facts §1a, §10b)."""
     groups: dict[tuple[str, str, int], list[SigV2Finding]] = defaultdict(list)
@@ -43,7 +48,7 @@ def _major(client: Client) -> int:
 
 
 def _sdk_task(key: tuple[str, str, int], group: Sequence[SigV2Finding]) -> Task:
-    principal, family, major = key
+    principal, family, _ = key
     kind = "fix-presigned-urls" if not family else min(
         (f.remedy for f in group if f.remedy), key=lambda r: REMEDY_ORDER.index(r) if r in REMEDY_ORDER else 99)
     client = _oldest(f.client for f in group)
@@ -51,7 +56,7 @@ def _sdk_task(key: tuple[str, str, int], group: Sequence[SigV2Finding]) -> Task:
     evidence = [f.evidence for f in group]
     return Task(
         # the id names what the task is about, not the remedy, so it survives an upgrade that changes the remedy
-        id=stable_id("PRE" if not family else "SDK", principal, family, major), kind=kind,
+        id=sdk_task_id(key), kind=kind,
         title=_sdk_title(kind, principal, client, target, evidence[0].user_agent), principal=principal,
         buckets=_buckets(evidence), evidence=_ids(evidence), action=_sdk_action(kind, client, target, evidence),
         client=None if kind == "fix-presigned-urls" else client, target_version=target,
@@ -110,7 +115,7 @@ def client_rows(findings: Sequence[SigV2Finding], tasks: Sequence[Task]) -> tupl
     rows = []
     for (principal, family, version, presigned), group in sorted(groups.items()):
         key = sdk_task_key(group[0])
-        task = None if key is None else stable_id("PRE" if not key[1] else "SDK", *key)
+        task = None if key is None else sdk_task_id(key)
         evidence = [f.evidence for f in group]
         rows.append(SigV2Client(
             principal=principal, family=family, version=version or None,

@@ -207,8 +207,3 @@ def make_sid(bucket: str, principal: str, access: str, detail: str = "", prefix:
     if principal in ("anonymous", "*"):
         name = "Anyone"
     return f"{prefix}{camel}{name}{digest}"
-
-
-def policy_document(statements: Sequence[Statement]) -> dict[str, Any]:
-    """A bucket policy holding the statements, sorted by Sid for deterministic output."""
-    return {"Version": POLICY_VERSION, "Statement": [dict(s.document) for s in sorted(statements, key=lambda s: s.sid)]}

@@ -9,11 +9,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from planner.classify.remedies import HARMLESS_CANNED_ACL
 from planner.model import Blocker, Statement
+from planner.policy.check import as_list
 from planner.policy.draft import POLICY_VERSION
-
-ACL_CONDITION_KEYS = ("s3:x-amz-acl", "s3:x-amz-grant-")
-HARMLESS_ACL = "bucket-owner-full-control"
 
 
 @dataclass(frozen=True)
@@ -60,9 +59,9 @@ def grants(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
         return False
     if not _principal_covers(existing.get("Principal"), wanted["Principal"]):
         return False
-    actions, resources = _list(existing.get("Action")), _list(existing.get("Resource"))
-    return (all(any(covers(p.lower(), a.lower()) for p in actions) for a in _list(wanted["Action"]))
-            and all(any(covers(p, r) for p in resources) for r in _list(wanted["Resource"])))
+    actions, resources = as_list(existing.get("Action")), as_list(existing.get("Resource"))
+    return (all(any(covers(p.lower(), a.lower()) for p in actions) for a in as_list(wanted["Action"]))
+            and all(any(covers(p, r) for p in resources) for r in as_list(wanted["Resource"])))
 
 
 def covers(pattern: str, wanted: str) -> bool:
@@ -85,13 +84,13 @@ def _iam_regex(pattern: str) -> str:
 
 
 def _principal_covers(existing: Any, wanted: Any) -> bool:
-    if existing == "*" or (isinstance(existing, dict) and "*" in _list(existing.get("AWS"))):
+    if existing == "*" or (isinstance(existing, dict) and "*" in as_list(existing.get("AWS"))):
         return True  # granted to everyone already (that is a finding of its own, not ours to narrow)
     if wanted == "*" or not isinstance(existing, dict) or not isinstance(wanted, dict):
         return False
     for kind, names in wanted.items():
-        have = set(_list(existing.get(kind)))
-        for name in _list(names):
+        have = set(as_list(existing.get(kind)))
+        for name in as_list(names):
             account = name.split(":")[4] if name.startswith("arn:") and name.count(":") >= 5 else None
             root = f"arn:aws:iam::{account}:root" if account else None
             if name not in have and root not in have and account not in have:
@@ -109,7 +108,7 @@ def acl_condition_blockers(current: Mapping[str, Any] | None) -> list[Blocker]:
             for key, value in (keys or {}).items():
                 lowered = key.lower()
                 if requires and (lowered.startswith("s3:x-amz-grant-") or (
-                        lowered == "s3:x-amz-acl" and any(v != HARMLESS_ACL for v in _list(value)))):
+                        lowered == "s3:x-amz-acl" and any(v != HARMLESS_CANNED_ACL for v in as_list(value)))):
                     found.append(Blocker("acl-condition-in-policy",
                                          f"statement {stmt.get('Sid') or '(no Sid)'} has {operator} {key} = "
                                          f"{json.dumps(value)}: requests that need it fail once ACLs are disabled"))
@@ -128,9 +127,3 @@ def _free_sid(sid: str, taken: set[Any]) -> str:
     while f"{sid}{n}" in taken:
         n += 1
     return f"{sid}{n}"
-
-
-def _list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else list(value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlglot import exp
@@ -68,7 +68,6 @@ class Table:
     since: date = date(2020, 1, 1)
     table: str = "cloudtrail_logs"
     database: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not LOCATION_RE.match(self.location):
@@ -93,6 +92,13 @@ class Table:
         if not root.endswith("/AWSLogs"):
             root += "/AWSLogs"
         return f"{root}/{self.org_id}" if self.org_id else root
+
+
+def table_name(name: str) -> str:
+    """TABLE or DATABASE.TABLE, checked before it reaches SQL."""
+    if not all(NAME_RE.match(part) for part in name.split(".")) or name.count(".") > 1:
+        raise UsageError(f"--table {name!r}: use TABLE or DATABASE.TABLE in lower-case letters, digits and _")
+    return name
 
 
 def cloudtrail_ddl(table: Table) -> str:
@@ -146,5 +152,5 @@ def evidence_query(table: str, since: date, until: date, accounts: Sequence[str]
     query = engine.with_filter(query, partition_condition(since, until, accounts, regions))
     for node in query.find_all(exp.Table):
         if node.name == "cloudtrail":
-            node.replace(exp.to_table(table))
+            node.replace(exp.to_table(table_name(table)))
     return query.sql(dialect="athena", pretty=True) + "\n"

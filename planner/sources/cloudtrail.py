@@ -8,7 +8,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -229,11 +229,3 @@ def evidence_from_row(row: dict[str, Any], source: str = "cloudtrail") -> Eviden
 
 def _day(timestamp: str) -> str:
     return timestamp[:10]
-
-
-def parse_day(text: str) -> date:
-    """A YYYY-MM-DD day, or an InputError naming the value."""
-    try:
-        return date.fromisoformat(text)
-    except ValueError as err:
-        raise InputError(f"{text!r} is not a day; use YYYY-MM-DD") from err

@@ -13,8 +13,6 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from planner.errors import InputError
-
 SQL_DIR = Path(__file__).resolve().parents[2] / "templates" / "sql"
 
 # The columns s3plan's queries read, with CloudTrail's own (camelCase) key names. Declaring them is required:
@@ -215,7 +213,3 @@ def input_error_file(message: str, candidates: Sequence[str]) -> str | None:
         if path in message:
             return path
     return None
-
-
-__all__ = ["FileSets", "InputError", "athena_sql", "connect", "parse_athena", "run_query", "window_condition",
-           "with_filter"]
