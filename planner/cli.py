@@ -53,7 +53,9 @@ def main(debug: bool) -> None:
 
 
 @main.command()
-@click.option("--cloudtrail", "cloudtrail", multiple=True, required=True, metavar="PATH",
+@click.option("--athena-results", "athena_results", multiple=True, metavar="FILE.csv",
+              help="Results of the evidence query downloaded from the Athena console (instead of --cloudtrail).")
+@click.option("--cloudtrail", "cloudtrail", multiple=True, metavar="PATH",
               help="CloudTrail tree (AWSLogs/...) or folder of *.json / *.json.gz log files. Repeatable.")
 @click.option("--out", default="s3plan-out", show_default=True, help="Folder for plan.json, the workbook, policies/.")
 @click.option("--since", metavar="YYYY-MM-DD", help="First UTC day to read (inclusive).")

@@ -20,6 +20,7 @@ class Config:
 
     cloudtrail: tuple[Path, ...]
     out: Path
+    athena_results: tuple[Path, ...] = ()
     since: date | None = None
     until: date | None = None
     regions: frozenset[str] = frozenset()
@@ -59,7 +60,7 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
     return frozenset(items)
 
 
-def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None, until: str | None = None,
+def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable[str] = (), since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
                 owners: str | None = None, current_policies: str | None = None, previous: str | None = None,
                 validate_online: bool = False,
@@ -68,8 +69,13 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
                 progress: bool = False, prefilter: bool = True, prefix_depth: int = 1) -> Config:
     """Validate option values into a Config."""
     paths = tuple(Path(p) for p in cloudtrail)
-    if not paths:
-        raise UsageError("--cloudtrail: give at least one folder or file of CloudTrail logs")
+    results = tuple(Path(p) for p in athena_results)
+    if bool(paths) == bool(results):
+        raise UsageError("give --cloudtrail (folders or files of CloudTrail logs) or --athena-results "
+                         "(CSV results of the evidence query), one of the two")
+    for result in results:
+        if not result.is_file():
+            raise UsageError(f"--athena-results {result}: no such file")
     start, end = parse_day("--since", since), parse_day("--until", until)
     if start and end and start > end:
         raise UsageError(f"--since {since} is after --until {until}")
@@ -90,7 +96,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, since: str | None = None
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads}: must be 1 or more")
     return Config(
-        cloudtrail=paths, out=Path(out), since=start, until=end,
+        cloudtrail=paths, out=Path(out), athena_results=results, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
         rules_dirs=rules, owners=Path(owners) if owners else None,

@@ -29,6 +29,7 @@ from planner.policy.bucket import bucket_policies
 from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
 from planner.policy.validate import AccessAnalyzer, validate_online
+from planner.sources.athena_csv import AthenaResultCsv
 from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
@@ -56,7 +57,9 @@ class RunResult:
 
 
 def scan(config: Config) -> ScanResult:
-    """Gather evidence from the configured sources."""
+    """Gather evidence from the configured source."""
+    if config.athena_results:
+        return AthenaResultCsv(config.athena_results).scan()
     selection = Selection(config.since, config.until, config.regions, config.accounts)
     progress = _progress if config.progress else None
     return CloudTrailFiles(config.cloudtrail, selection, config.threads, progress, config.prefilter,
@@ -83,7 +86,8 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners)
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
-        sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail),
+        sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail)
+        + tuple(f"athena-csv:{p}" for p in config.athena_results),
         window_requested=Window(_iso(config.since), _iso(config.until)), window_seen=result.window_seen,
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)),
