@@ -60,7 +60,8 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
     return frozenset(items)
 
 
-def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable[str] = (), since: str | None = None, until: str | None = None,
+def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable[str] = (),
+                since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
                 owners: str | None = None, current_policies: str | None = None, previous: str | None = None,
                 validate_online: bool = False,
