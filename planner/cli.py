@@ -53,6 +53,11 @@ def main(debug: bool) -> None:
 
 
 @main.command()
+@click.option("--athena-table", metavar="[DATABASE.]TABLE", help="Run the evidence query on this Athena table.")
+@click.option("--athena-workgroup", metavar="NAME", help="Athena workgroup.")
+@click.option("--athena-output", metavar="s3://BUCKET/PREFIX/", help="Where Athena writes results.")
+@click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650),
+              help="With Athena and no --since/--until: the last N full days.")
 @click.option("--athena-results", "athena_results", multiple=True, metavar="FILE.csv",
               help="Results of the evidence query downloaded from the Athena console (instead of --cloudtrail).")
 @click.option("--cloudtrail", "cloudtrail", multiple=True, metavar="PATH",

@@ -5,10 +5,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from planner.errors import UsageError
+from planner.sources.athena import AthenaTable
+from planner.sources.athena_sql import table_name
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -21,6 +23,7 @@ class Config:
     cloudtrail: tuple[Path, ...]
     out: Path
     athena_results: tuple[Path, ...] = ()
+    athena: AthenaTable | None = None
     since: date | None = None
     until: date | None = None
     regions: frozenset[str] = frozenset()
@@ -60,7 +63,17 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
     return frozenset(items)
 
 
+def _athena_window(since: date | None, until: date | None, days: int) -> tuple[date, date]:
+    """Athena always runs on a window, so a query never scans the whole table by accident."""
+    if since and until:
+        return since, until
+    last = until or (datetime.now(timezone.utc).date() - timedelta(days=1))
+    return since or last - timedelta(days=days - 1), last
+
+
 def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable[str] = (),
+                athena_table: str | None = None, athena_workgroup: str | None = None,
+                athena_output: str | None = None, days: int = 30,
                 since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
                 owners: str | None = None, current_policies: str | None = None, previous: str | None = None,
@@ -71,9 +84,9 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
     """Validate option values into a Config."""
     paths = tuple(Path(p) for p in cloudtrail)
     results = tuple(Path(p) for p in athena_results)
-    if bool(paths) == bool(results):
-        raise UsageError("give --cloudtrail (folders or files of CloudTrail logs) or --athena-results "
-                         "(CSV results of the evidence query), one of the two")
+    if sum(map(bool, (paths, results, athena_table))) != 1:
+        raise UsageError("give one source: --cloudtrail (folders or files of CloudTrail logs), --athena-table "
+                         "(run the evidence query on Athena) or --athena-results (CSV results of the query)")
     for result in results:
         if not result.is_file():
             raise UsageError(f"--athena-results {result}: no such file")
@@ -96,8 +109,15 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
         raise UsageError(f"--prefix-depth {prefix_depth}: give 1 to 5 key-path segments")
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads}: must be 1 or more")
+    athena = None
+    if athena_table:
+        first, last = _athena_window(start, end, days)
+        athena = AthenaTable(table_name(athena_table, "--athena-table"), first, last, tuple(sorted(split_list(
+            "--accounts", accounts, ACCOUNT_RE, "111122223333"))), tuple(sorted(split_list(
+                "--regions", regions, REGION_RE, "us-east-1"))), prefix_depth, None, athena_workgroup, athena_output,
+            profile, aws_region)
     return Config(
-        cloudtrail=paths, out=Path(out), athena_results=results, since=start, until=end,
+        cloudtrail=paths, out=Path(out), athena_results=results, athena=athena, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
         rules_dirs=rules, owners=Path(owners) if owners else None,

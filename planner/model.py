@@ -207,6 +207,16 @@ class Window:
 
 
 @dataclass(frozen=True)
+class QueryStat:
+    """One Athena query: its id, bytes scanned, engine time and estimated cost."""
+
+    query_id: str
+    bytes_scanned: int
+    engine_ms: int
+    cost_usd: float
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """What a source returns: aggregated evidence plus the counts the plan reports."""
 
@@ -218,6 +228,7 @@ class ScanResult:
     files_read: int
     files_pruned: int
     skipped: tuple[SkippedFile, ...] = ()
+    queries: tuple[QueryStat, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -234,6 +245,7 @@ class RunInfo:
     files_pruned: int
     skipped: tuple[SkippedFile, ...]
     rules: tuple[str, ...] = ()
+    queries: tuple[QueryStat, ...] = ()
 
 
 @dataclass(frozen=True)

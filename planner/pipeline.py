@@ -60,6 +60,8 @@ def scan(config: Config) -> ScanResult:
     """Gather evidence from the configured source."""
     if config.athena_results:
         return AthenaResultCsv(config.athena_results).scan()
+    if config.athena is not None:
+        return config.athena.scan()
     selection = Selection(config.since, config.until, config.regions, config.accounts)
     progress = _progress if config.progress else None
     return CloudTrailFiles(config.cloudtrail, selection, config.threads, progress, config.prefilter,
@@ -87,10 +89,11 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail)
+        + ((f"athena:{config.athena.table}",) if config.athena else ())
         + tuple(f"athena-csv:{p}" for p in config.athena_results),
         window_requested=Window(_iso(config.since), _iso(config.until)), window_seen=result.window_seen,
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
-        skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)),
+        skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)), queries=result.queries,
     )
     return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients, policies)
 

@@ -23,6 +23,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     """The plan as plain JSON values, in a stable order."""
     run = asdict(plan.run)
     run["skipped"] = [asdict(s) for s in plan.run.skipped]
+    run["queries"] = [asdict(q) for q in plan.run.queries]
     return {
         "schema_version": SCHEMA_VERSION,
         "run": run,

@@ -238,6 +238,8 @@ def _run(ws: Worksheet, plan: Plan) -> None:
         ("Window seen", f"{run.window_seen.since or '?'} to {run.window_seen.until or '?'}"),
         ("Records scanned", run.records), ("Files read", run.files_read), ("Files pruned by path", run.files_pruned),
         ("Files skipped", len(run.skipped)), ("Rules", run.rules),
+        ("Athena queries", [f"{q.query_id}: {q.bytes_scanned:,} bytes, {q.engine_ms} ms, ~${q.cost_usd}"
+                            for q in run.queries] or "none"),
     ):
         ws.append([key, text(value)])
     ws.append([])

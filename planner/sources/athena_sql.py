@@ -94,10 +94,10 @@ class Table:
         return f"{root}/{self.org_id}" if self.org_id else root
 
 
-def table_name(name: str) -> str:
+def table_name(name: str, option: str = "--table") -> str:
     """TABLE or DATABASE.TABLE, checked before it reaches SQL."""
     if not all(NAME_RE.match(part) for part in name.split(".")) or name.count(".") > 1:
-        raise UsageError(f"--table {name!r}: use TABLE or DATABASE.TABLE in lower-case letters, digits and _")
+        raise UsageError(f"{option} {name!r}: use TABLE or DATABASE.TABLE in lower-case letters, digits and _")
     return name
 
 

@@ -1,0 +1,82 @@
+"""`s3plan plan --athena-table`: the evidence query through pyathena against a moto server on 127.0.0.1 gives the
+same tasks and statements as the local run; its id, bytes and cost are recorded."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from moto.server import ThreadedMotoServer
+
+from planner.cli import main
+from planner.sources.athena_csv import COLUMNS
+from tests.conftest import mixed_tree
+from tests.test_athena_csv import _console, _engine_rows
+
+TYPES = {"records": "bigint", "requests": "bigint", "errors": "bigint", "key_prefix_count": "bigint",
+         "versioned_requests": "bigint", "acl_required": "boolean", "source_ips": "array", "session_names": "array",
+         "key_prefixes": "array", "sigv2_days": "map"}
+
+
+@pytest.fixture
+def moto_athena(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    yield endpoint
+    server.stop()
+
+
+def _seed(endpoint: str, rows: list[dict[str, Any]]) -> None:
+    """Queue the result Athena would return for the next query (moto's results API)."""
+    def column(name: str) -> dict[str, Any]:
+        return {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name,
+                "Type": TYPES.get(name, "varchar"), "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN",
+                "CaseSensitive": True}
+
+    def cells(values: list[Any]) -> dict[str, Any]:
+        return {"Data": [{"VarCharValue": _console(v)} if v is not None else {} for v in values]}
+
+    body = {"account_id": "123456789012", "region": "us-east-1", "results": [{
+        "column_info": [column(c) for c in COLUMNS],
+        "rows": [cells(list(COLUMNS))] + [cells([row[c] for c in COLUMNS]) for row in rows]}]}
+    request = urllib.request.Request(f"{endpoint}/moto-api/static/athena/query-results",
+                                     data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).read()
+
+
+def test_same_plan_from_athena_as_from_the_local_run(tmp_path: Path, moto_athena: str) -> None:
+    mixed_tree(tmp_path / "tree")
+    runner = CliRunner()
+    local = runner.invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "local")])
+    assert local.exit_code == 0, local.output
+    _seed(moto_athena, _engine_rows(tmp_path / "tree"))
+    remote = runner.invoke(main, ["plan", "--athena-table", "audit.cloudtrail_logs", "--since", "2026-11-01",
+                                  "--until", "2026-11-30", "--athena-output", "s3://athena-results/",
+                                  "--aws-region", "us-east-1", "--out", str(tmp_path / "athena")])
+    assert remote.exit_code == 0, remote.output
+    mine, theirs = (json.loads((tmp_path / d / "plan.json").read_text()) for d in ("local", "athena"))
+    assert theirs["tasks"] == mine["tasks"] and theirs["statements"] == mine["statements"]
+    assert theirs["evidence"] == mine["evidence"]
+    (query,) = theirs["run"]["queries"]
+    assert query["query_id"] and query["cost_usd"] > 0 and theirs["run"]["sources"] == ["athena:audit.cloudtrail_logs"]
+
+
+def test_athena_always_has_a_window(tmp_path: Path) -> None:
+    from planner.config import make_config
+    config = make_config(cloudtrail=(), out=str(tmp_path), athena_table="ct", days=7)
+    assert config.athena is not None
+    assert (config.athena.until - config.athena.since).days == 6
+    bad = CliRunner().invoke(main, ["plan", "--athena-table", "ct; drop", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--athena-table" in bad.stderr
