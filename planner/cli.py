@@ -56,6 +56,7 @@ def main(debug: bool) -> None:
 @click.option("--athena-table", metavar="[DATABASE.]TABLE", help="Run the evidence query on this Athena table.")
 @click.option("--athena-workgroup", metavar="NAME", help="Athena workgroup.")
 @click.option("--athena-output", metavar="s3://BUCKET/PREFIX/", help="Where Athena writes results.")
+@click.option("--refresh", is_flag=True, help="Run the Athena query again even when its result is cached.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650),
               help="With Athena and no --since/--until: the last N full days.")
 @click.option("--athena-results", "athena_results", multiple=True, metavar="FILE.csv",

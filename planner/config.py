@@ -73,7 +73,7 @@ def _athena_window(since: date | None, until: date | None, days: int) -> tuple[d
 
 def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable[str] = (),
                 athena_table: str | None = None, athena_workgroup: str | None = None,
-                athena_output: str | None = None, days: int = 30,
+                athena_output: str | None = None, days: int = 30, refresh: bool = False,
                 since: str | None = None, until: str | None = None,
                 regions: Iterable[str] = (), accounts: Iterable[str] = (), rules_dirs: Iterable[str] = (),
                 owners: str | None = None, current_policies: str | None = None, previous: str | None = None,
@@ -115,7 +115,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
         athena = AthenaTable(table_name(athena_table, "--athena-table"), first, last, tuple(sorted(split_list(
             "--accounts", accounts, ACCOUNT_RE, "111122223333"))), tuple(sorted(split_list(
                 "--regions", regions, REGION_RE, "us-east-1"))), prefix_depth, None, athena_workgroup, athena_output,
-            profile, aws_region)
+            profile, aws_region, Path(out) / ".athena-cache", refresh)
     return Config(
         cloudtrail=paths, out=Path(out), athena_results=results, athena=athena, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),

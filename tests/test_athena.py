@@ -80,3 +80,61 @@ def test_athena_always_has_a_window(tmp_path: Path) -> None:
     assert (config.athena.until - config.athena.since).days == 6
     bad = CliRunner().invoke(main, ["plan", "--athena-table", "ct; drop", "--out", str(tmp_path)])
     assert bad.exit_code == 2 and "--athena-table" in bad.stderr
+
+
+def test_a_rerun_with_the_same_window_costs_nothing(tmp_path: Path, moto_athena: str) -> None:
+    mixed_tree(tmp_path / "tree")
+    _seed(moto_athena, _engine_rows(tmp_path / "tree"))
+    args = ["plan", "--athena-table", "ct", "--since", "2026-11-01", "--until", "2026-11-30",
+            "--athena-output", "s3://athena-results/", "--aws-region", "us-east-1", "--out", str(tmp_path / "o")]
+    runner = CliRunner()
+    assert runner.invoke(main, args).exit_code == 0
+    again = runner.invoke(main, args)  # no result queued in moto: only the cache can answer
+    assert again.exit_code == 0, again.output
+    (query,) = json.loads((tmp_path / "o" / "plan.json").read_text())["run"]["queries"]
+    assert "cached" in query["query_id"] and query["bytes_scanned"] == 0 and query["cost_usd"] == 0
+    fresh = runner.invoke(main, [*args, "--refresh"])
+    assert fresh.exit_code == 0
+    (query,) = json.loads((tmp_path / "o" / "plan.json").read_text())["run"]["queries"]
+    assert "cached" not in query["query_id"]
+
+
+def test_throttling_retries_and_a_failed_query_is_one_line(tmp_path: Path) -> None:
+    import datetime
+    from datetime import date
+
+    import boto3
+    import pyathena
+    from botocore.stub import Stubber
+
+    from planner.errors import InputError
+    from planner.sources.athena import AthenaTable
+
+    stubs: list[Stubber] = []
+
+    def connect(**kwargs: Any) -> Any:
+        session = boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                        region_name="us-east-1")
+        connection = pyathena.connect(session=session, **{k: v for k, v in kwargs.items() if k != "profile_name"})
+        stub = Stubber(connection.client)
+        stub.add_client_error("start_query_execution", "ThrottlingException", "Rate exceeded", 400)
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+        when = datetime.datetime(2026, 11, 23, tzinfo=datetime.timezone.utc)
+        stub.add_response("get_query_execution", {"QueryExecution": {
+            "QueryExecutionId": "q-1", "Query": "SELECT 1", "StatementType": "DML", "WorkGroup": "primary",
+            "ResultConfiguration": {"OutputLocation": "s3://r/q-1.csv"},
+            "QueryExecutionContext": {"Database": "default", "Catalog": "awsdatacatalog"},
+            "Status": {"State": "FAILED", "StateChangeReason": "TABLE_NOT_FOUND: Table audit.ct does not exist",
+                       "SubmissionDateTime": when, "CompletionDateTime": when},
+            "Statistics": {"EngineExecutionTimeInMillis": 5, "DataScannedInBytes": 0},
+            "EngineVersion": {"SelectedEngineVersion": "AUTO", "EffectiveEngineVersion": "Athena engine version 3"}}})
+        stub.activate()
+        stubs.append(stub)
+        return connection
+
+    source = AthenaTable("audit.ct", date(2026, 11, 1), date(2026, 11, 2), output="s3://r/", aws_region="us-east-1",
+                         connect=connect)
+    with pytest.raises(InputError, match="TABLE_NOT_FOUND: Table audit.ct does not exist") as caught:
+        source.scan()
+    assert "\n" not in str(caught.value)
+    stubs[0].assert_no_pending_responses()  # the throttled start was retried

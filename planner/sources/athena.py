@@ -4,8 +4,12 @@ stored or printed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
@@ -32,11 +36,32 @@ class AthenaTable:
     output: str | None = None
     profile: str | None = None
     aws_region: str | None = None
+    cache_dir: Path | None = None
+    refresh: bool = False
+    connect: Callable[..., Any] | None = field(default=None, compare=False)
     name: str = "athena"
 
     def scan(self) -> ScanResult:
-        """Run the evidence query; a failed query is an InputError with Athena's own reason."""
+        """Run the evidence query (or reuse the cached result of the same query text); a failed query is an
+        InputError with Athena's own reason."""
         sql = evidence_query(self.table, self.since, self.until, self.accounts, self.regions, self.prefix_depth)
+        cached = self._cache_path(sql)
+        if cached is not None and cached.exists() and not self.refresh:
+            saved = json.loads(cached.read_text())
+            stat = QueryStat(saved["query_id"] + " (cached: nothing scanned)", 0, 0, 0.0)
+            return _result(saved["rows"], stat)
+        rows, stat = self._run(sql)
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            cached.write_text(json.dumps({"query_id": stat.query_id, "rows": rows}, default=str))
+        return _result(rows, stat)
+
+    def _cache_path(self, sql: str) -> Path | None:
+        if self.cache_dir is None:
+            return None
+        return self.cache_dir / f"{hashlib.sha256(sql.encode()).hexdigest()[:32]}.json"
+
+    def _run(self, sql: str) -> tuple[list[dict[str, Any]], QueryStat]:
         cursor = self._cursor()
         try:
             cursor.execute(sql)
@@ -48,21 +73,26 @@ class AthenaTable:
         except Exception as err:  # pyathena and botocore errors: Athena's reason, one line
             raise InputError(f"Athena query {getattr(cursor, 'query_id', None) or ''} failed: "
                              f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
-        stat = QueryStat(query_id=cursor.query_id or "", bytes_scanned=int(cursor.data_scanned_in_bytes or 0),
+        scanned = int(cursor.data_scanned_in_bytes or 0)
+        stat = QueryStat(query_id=cursor.query_id or "", bytes_scanned=scanned,
                          engine_ms=int(cursor.engine_execution_time_in_millis or 0),
-                         cost_usd=round(max(int(cursor.data_scanned_in_bytes or 0), 10 * 1024**2) / 1024**4
-                                        * USD_PER_TB, 6))
-        result = to_scan_result(rows, files_read=0, files_pruned=0, skipped=())
-        return ScanResult(result.evidence, result.bucket_requests, result.bucket_accounts, result.records,
-                          result.window_seen, 0, 0, (), queries=(stat,))
+                         cost_usd=round(max(scanned, 10 * 1024**2) / 1024**4 * USD_PER_TB, 6))
+        return rows, stat
 
     def _cursor(self) -> Any:
         import pyathena  # imported here: only Athena runs need it
 
-        connection = pyathena.connect(s3_staging_dir=self.output, work_group=self.work_group,
-                                      schema_name=self.database or "default", profile_name=self.profile,
-                                      region_name=self.aws_region)
+        connect = self.connect or pyathena.connect
+        connection = connect(s3_staging_dir=self.output, work_group=self.work_group,
+                             schema_name=self.database or "default", profile_name=self.profile,
+                             region_name=self.aws_region)
         return connection.cursor()
+
+
+def _result(rows: list[dict[str, Any]], stat: QueryStat) -> ScanResult:
+    result = to_scan_result(rows, files_read=0, files_pruned=0, skipped=())
+    return ScanResult(result.evidence, result.bucket_requests, result.bucket_accounts, result.records,
+                      result.window_seen, 0, 0, (), queries=(stat,))
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:
