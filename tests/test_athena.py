@@ -134,7 +134,7 @@ def test_throttling_retries_and_a_failed_query_is_one_line(tmp_path: Path) -> No
 
     source = AthenaTable("audit.ct", date(2026, 11, 1), date(2026, 11, 2), output="s3://r/", aws_region="us-east-1",
                          connect=connect)
-    with pytest.raises(InputError, match="TABLE_NOT_FOUND: Table audit.ct does not exist") as caught:
+    with pytest.raises(InputError, match=r"TABLE_NOT_FOUND: Table audit\.ct does not exist") as caught:
         source.scan()
     assert "\n" not in str(caught.value)
     stubs[0].assert_no_pending_responses()  # the throttled start was retried
