@@ -53,6 +53,8 @@ def main(debug: bool) -> None:
 
 
 @main.command()
+@click.option("--athena", "athena", is_flag=True, help="Run the evidence query on Athena (with --athena-table).")
+@click.option("--athena-database", metavar="NAME", help="Athena database of --athena-table.")
 @click.option("--athena-table", metavar="[DATABASE.]TABLE", help="Run the evidence query on this Athena table.")
 @click.option("--athena-workgroup", metavar="NAME", help="Athena workgroup.")
 @click.option("--athena-output", metavar="s3://BUCKET/PREFIX/", help="Where Athena writes results.")
@@ -103,7 +105,9 @@ def summary(result: RunResult) -> str:
     """A few lines: what was read, what was found, where the outputs are."""
     plan_, run = result.plan, result.plan.run
     sigv2 = [e for e in plan_.evidence if e.is_sigv2]
-    lines = [
+    lines = [f"Athena: {q.query_id}, {q.bytes_scanned:,} bytes scanned, about ${q.cost_usd} "
+             f"(window {run.window_requested.since} to {run.window_requested.until})" for q in run.queries]
+    lines += [
         f"Read {run.records:,} records from {run.files_read} files "
         f"({run.window_seen.since or '?'} to {run.window_seen.until or '?'}); "
         f"{run.files_pruned} pruned by the window, {len(run.skipped)} skipped.",

@@ -72,6 +72,7 @@ def _athena_window(since: date | None, until: date | None, days: int) -> tuple[d
 
 
 def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable[str] = (),
+                athena: bool = False, athena_database: str | None = None,
                 athena_table: str | None = None, athena_workgroup: str | None = None,
                 athena_output: str | None = None, days: int = 30, refresh: bool = False,
                 since: str | None = None, until: str | None = None,
@@ -82,6 +83,10 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True, prefix_depth: int = 1) -> Config:
     """Validate option values into a Config."""
+    if (athena or athena_database) and not athena_table:
+        raise UsageError("--athena: give the table with --athena-table (and --athena-database)")
+    if athena_database and athena_table and "." not in athena_table:
+        athena_table = f"{athena_database}.{athena_table}"
     paths = tuple(Path(p) for p in cloudtrail)
     results = tuple(Path(p) for p in athena_results)
     if sum(map(bool, (paths, results, athena_table))) != 1:
@@ -109,15 +114,15 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
         raise UsageError(f"--prefix-depth {prefix_depth}: give 1 to 5 key-path segments")
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads}: must be 1 or more")
-    athena = None
+    source = None
     if athena_table:
         first, last = _athena_window(start, end, days)
-        athena = AthenaTable(table_name(athena_table, "--athena-table"), first, last, tuple(sorted(split_list(
+        source = AthenaTable(table_name(athena_table, "--athena-table"), first, last, tuple(sorted(split_list(
             "--accounts", accounts, ACCOUNT_RE, "111122223333"))), tuple(sorted(split_list(
                 "--regions", regions, REGION_RE, "us-east-1"))), prefix_depth, None, athena_workgroup, athena_output,
             profile, aws_region, Path(out) / ".athena-cache", refresh)
     return Config(
-        cloudtrail=paths, out=Path(out), athena_results=results, athena=athena, since=start, until=end,
+        cloudtrail=paths, out=Path(out), athena_results=results, athena=source, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
         rules_dirs=rules, owners=Path(owners) if owners else None,

@@ -91,7 +91,8 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
         sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail)
         + ((f"athena:{config.athena.table}",) if config.athena else ())
         + tuple(f"athena-csv:{p}" for p in config.athena_results),
-        window_requested=Window(_iso(config.since), _iso(config.until)), window_seen=result.window_seen,
+        window_requested=(Window(_iso(config.athena.since), _iso(config.athena.until)) if config.athena
+                          else Window(_iso(config.since), _iso(config.until))), window_seen=result.window_seen,
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)), queries=result.queries,
     )

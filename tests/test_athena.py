@@ -62,10 +62,12 @@ def test_same_plan_from_athena_as_from_the_local_run(tmp_path: Path, moto_athena
     local = runner.invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "local")])
     assert local.exit_code == 0, local.output
     _seed(moto_athena, _engine_rows(tmp_path / "tree"))
-    remote = runner.invoke(main, ["plan", "--athena-table", "audit.cloudtrail_logs", "--since", "2026-11-01",
+    remote = runner.invoke(main, ["plan", "--athena", "--athena-database", "audit", "--athena-table", "cloudtrail_logs",
+                                  "--since", "2026-11-01",
                                   "--until", "2026-11-30", "--athena-output", "s3://athena-results/",
                                   "--aws-region", "us-east-1", "--out", str(tmp_path / "athena")])
     assert remote.exit_code == 0, remote.output
+    assert "Athena: " in remote.stdout and "window 2026-11-01 to 2026-11-30" in remote.stdout
     mine, theirs = (json.loads((tmp_path / d / "plan.json").read_text()) for d in ("local", "athena"))
     assert theirs["tasks"] == mine["tasks"] and theirs["statements"] == mine["statements"]
     assert theirs["evidence"] == mine["evidence"]

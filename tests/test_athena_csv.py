@@ -59,7 +59,7 @@ def test_console_csv_round_trip(tmp_path: Path) -> None:
 def test_other_csv_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "guide.csv"
     path.write_text("useridentity.arn,requestcount\narn:aws:iam::1:user/a,3\n")
-    with pytest.raises(InputError, match="expected the columns kind, bucket"):
+    with pytest.raises(InputError, match=r"expected the columns of s3plan.s evidence query: kind, bucket"):
         AthenaResultCsv((path,)).scan()
     result = CliRunner().invoke(main, ["plan", "--athena-results", str(path), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2 and "guide.csv" in result.stderr
@@ -68,3 +68,30 @@ def test_other_csv_is_a_clear_error(tmp_path: Path) -> None:
 def test_exactly_one_source() -> None:
     result = CliRunner().invoke(main, ["plan", "--out", "x"])
     assert result.exit_code == 2 and "--cloudtrail" in result.stderr
+
+
+GUIDE_CSVS = {
+    "sigv2.csv": ('"eventtime","s3_action","request_parameters","aws_region","source_ip","user_agent"\n'
+                  '"2026-11-02T10:00:00Z","GetObject","{""bucketName"":""bucket-a"",""key"":""x""}","us-east-1",'
+                  '"198.51.100.7","[Boto3/1.4.4 Botocore/1.5.12]"\n'
+                  '"2026-11-03T10:00:00Z","GetObject","{""bucketName"":""bucket-a""}","us-east-1","198.51.100.8",'
+                  '"[Boto3/1.4.4 Botocore/1.5.12]"\n'),
+    "counts.csv": '"arn","requestcount"\n"arn:aws:iam::111122223333:user/legacy","42"\n',
+    "acl.csv": ('"eventtime","eventname","eventsource","sourceipaddress","useragent","userarn","bucketname",'
+                '"object","aclrequired"\n"2026-11-02T10:00:00Z","GetObject","s3.amazonaws.com","203.0.113.9",'
+                '"[aws-cli/2.13.25]","arn:aws:iam::999988887777:role/partner","bucket-a","exports/a.csv","Yes"\n'),
+}
+
+
+def test_the_guide_queries_csvs_become_evidence(tmp_path: Path) -> None:
+    for name, text in GUIDE_CSVS.items():
+        (tmp_path / name).write_text(text)
+    result = AthenaResultCsv(tuple(tmp_path / n for n in GUIDE_CSVS)).scan()
+    by_principal = {(e.principal, e.event_name): e for e in result.evidence}
+    unknown = by_principal[("unknown", "GetObject")]
+    assert unknown.requests == 2 and unknown.is_sigv2 and unknown.bucket == "bucket-a"
+    assert unknown.user_agent == "Boto3/1.4.4 Botocore/1.5.12"
+    assert unknown.sigv2_days == (("2026-11-02", 1), ("2026-11-03", 1))
+    assert by_principal[("arn:aws:iam::111122223333:user/legacy", "(any S3 operation)")].requests == 42
+    partner = by_principal[("arn:aws:iam::999988887777:role/partner", "GetObject")]
+    assert partner.acl_required and partner.key_prefixes == ("exports/",) and partner.account_id == "999988887777"
