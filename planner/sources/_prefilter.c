@@ -29,6 +29,7 @@ typedef struct { const char *p; Py_ssize_t n; } str_t;      /* raw bytes of a st
 enum key_id {
     K_NONE = 0, K_EVENT_TIME, K_EVENT_SOURCE, K_EVENT_NAME, K_REQUEST_PARAMETERS, K_ADDITIONAL, K_RESOURCES,
     K_USER_IDENTITY, K_BUCKET_NAME, K_TYPE, K_ACCOUNT_ID, K_SIGNATURE_VERSION, K_ACL_REQUIRED, K_X_AMZ_ACL,
+    K_X_AMZ_GRANT,
     K_AWS_REGION, K_SOURCE_IP, K_USER_AGENT, K_ERROR_CODE, K_REQUEST_ID, K_EVENT_ID, K_RECIPIENT,
     K_KEY, K_PREFIX, K_VERSION_ID, K_AUTH_METHOD, K_PRINCIPAL_ID, K_ARN, K_INVOKED_BY, K_SESSION_CONTEXT, K_SESSION_ISSUER,
     K_OTHER
@@ -82,7 +83,7 @@ static enum key_id classify_key(const char *p, Py_ssize_t n, int rel_depth, enum
         if (key_is(p, n, "bucketName")) return K_BUCKET_NAME;
         if (key_is(p, n, "key") || key_is(p, n, "prefix") || key_is(p, n, "versionId")) return K_KEY_LIKE(p, n);
         if (key_is(p, n, "x-amz-acl")) return K_X_AMZ_ACL;
-        if (n >= 12 && memcmp(p, "x-amz-grant-", 12) == 0) return K_X_AMZ_ACL;
+        if (n >= 12 && memcmp(p, "x-amz-grant-", 12) == 0) return K_X_AMZ_GRANT;
         return K_OTHER;
     case K_ADDITIONAL:
         if (key_is(p, n, "SignatureVersion")) return K_SIGNATURE_VERSION;
@@ -134,6 +135,9 @@ static void on_string_value(record_t *r, const char *p, Py_ssize_t n, int escape
         if (key == K_EVENT_TIME) capture(r, &r->event_time, 1u << 0, p, n, escaped);
         else if (key == K_EVENT_SOURCE) capture(r, &r->event_source, 1u << 1, p, n, escaped);
         else if (key == K_EVENT_NAME) capture(r, &r->event_name, 1u << 2, p, n, escaped);
+    } else if (rel_depth == 2 && parent == K_REQUEST_PARAMETERS && key == K_X_AMZ_ACL) {
+        /* bucket-owner-full-control is still accepted once ACLs are disabled: only another value is evidence */
+        if (escaped || !key_is(p, n, "bucket-owner-full-control")) r->candidate = 1;
     } else if (rel_depth == 2 && parent == K_REQUEST_PARAMETERS && key == K_BUCKET_NAME) {
         capture(r, &r->bucket, 1u << 3, p, n, escaped);
     } else if (rel_depth == 2 && parent == K_ADDITIONAL && key == K_SIGNATURE_VERSION) {
@@ -490,8 +494,8 @@ static PyObject *scan(PyObject *self, PyObject *args) {
                     enum key_id k = classify_key(p, len, rel, rel >= 2 ? keys[rel - 1] : K_NONE,
                                                  rel >= 3 ? keys[rel - 2] : K_NONE);
                     if (rel <= 3 && has_backslash(p, len)) rec.candidate = 1;  /* might be a key we read */
-                    if (k == K_ACL_REQUIRED || k == K_X_AMZ_ACL) rec.candidate = 1;
-                    if (k != K_OTHER) {
+                    if (k == K_ACL_REQUIRED || k == K_X_AMZ_GRANT) rec.candidate = 1;
+                    if (k != K_OTHER && k != K_X_AMZ_GRANT) {  /* grant headers differ by name: a candidate anyway */
                         uint64_t bit = 1ULL << k;
                         if (seen_keys[rel] & bit) { ok = 0; break; }  /* the engine refuses repeated keys */
                         seen_keys[rel] |= bit;
