@@ -6,6 +6,7 @@ import gzip
 import json
 import shutil
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -191,3 +192,61 @@ def test_candidates_of_a_role_keep_their_principal(tmp_path: Path) -> None:
     fast, plain = both([tmp_path])
     assert_same(fast, plain)
     assert fast.evidence[0].principal == "arn:aws:iam::999988887777:role/partner"
+
+
+def feed_in_pieces(data: bytes, depth: int, cuts: list[int], since: str | None = None) -> Any:
+    """Scan `data` fed in pieces cut at `cuts` (offsets, any order, duplicates allowed)."""
+    scanner = _prefilter.Scanner(depth, since, None)
+    edges = [0, *sorted({min(c, len(data)) for c in cuts}), len(data)]
+    for start, end in pairwise(edges):
+        scanner.feed(data[start:end])
+    return scanner.finish()
+
+
+def canonical(result: Any) -> Any:
+    return None if result is None else (result[0], result[1], sorted(result[2], key=str))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(raw_record(), min_size=1, max_size=8), st.sampled_from([0, 1, 2]),
+       st.lists(st.integers(min_value=0, max_value=6000), max_size=12))
+def test_any_split_into_pieces_gives_the_same_result(records: list[str], depth: int, cuts: list[int]) -> None:
+    data = {0: "\n".join(records), 1: "[" + ",".join(records) + "]",
+            2: '{"Records": [' + ",\n".join(records) + "]}"}[depth].encode()
+    whole = canonical(_prefilter.scan(data, depth, "2026-11-02", None))
+    assert canonical(feed_in_pieces(data, depth, cuts, "2026-11-02")) == whole
+    assert canonical(feed_in_pieces(data, depth, list(range(len(data))), "2026-11-02")) == whole
+
+
+@given(st.binary(max_size=300), st.lists(st.integers(min_value=0, max_value=300), max_size=6),
+       st.integers(min_value=0, max_value=2))
+def test_pieces_of_arbitrary_bytes_agree_with_the_whole(data: bytes, cuts: list[int], depth: int) -> None:
+    assert canonical(feed_in_pieces(data, depth, cuts)) == canonical(_prefilter.scan(data, depth, None, None))
+
+
+def test_a_record_longer_than_many_pieces_is_read_whole() -> None:
+    big = s3_record(sigv="SigV2", request_id="BIG")
+    big["requestParameters"]["key"] = "k" * 3_000_000
+    data = json.dumps({"Records": [s3_record(request_id="S1"), big, s3_record(request_id="S2")]}).encode()
+    result = feed_in_pieces(data, 2, list(range(0, len(data), 4096)))
+    assert result is not None and result[1] == 3
+    assert [json.loads(line)["requestID"] for line in result[0].splitlines()] == ["BIG"]
+
+
+def test_feed_after_finish_is_refused() -> None:
+    scanner = _prefilter.Scanner(2, None, None)
+    scanner.feed(b'{"Records": []}')
+    assert scanner.finish() == (b"", 0, [])
+    with pytest.raises(ValueError):
+        scanner.feed(b"x")
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_inflate_pieces_reads_every_gzip_member(members: int) -> None:
+    body = json.dumps({"Records": [s3_record(request_id=f"R{i}") for i in range(2_000)]}).encode()
+    raw = b"".join(gzip.compress(body) for _ in range(members))
+    assert b"".join(prefilter.inflate_pieces(raw)) == body * members
+    with pytest.raises(EOFError):
+        b"".join(prefilter.inflate_pieces(raw[:-20]))
+    with pytest.raises(ValueError):
+        b"".join(prefilter.inflate_pieces(raw + b"junk"))

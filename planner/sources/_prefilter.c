@@ -281,34 +281,45 @@ static int out_append_record(out_t *o, const char *p, Py_ssize_t n) {
     return 0;
 }
 
-/* Index of the closing quote of the string that opens at s[i], or -1 when the data ends first. */
-static Py_ssize_t string_end(const char *s, Py_ssize_t n, Py_ssize_t i) {
-    Py_ssize_t j = i + 1;
-    for (;;) {
-        const char *q = j < n ? memchr(s + j, '"', (size_t)(n - j)) : NULL;
-        if (q == NULL) return -1;
-        Py_ssize_t k = q - s, b = k;
-        while (b > i + 1 && s[b - 1] == '\\') b--;
-        if (((k - b) & 1) == 0) return k;                     /* an even run of backslashes: a real quote */
-        j = k + 1;
-    }
-}
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
-/* Any byte below 0x20, eight bytes at a time. */
-static int has_control(const char *p, Py_ssize_t n) {
-    Py_ssize_t i = 0;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t x;
-        memcpy(&x, p + i, 8);
-        if ((x - 0x2020202020202020ULL) & ~x & 0x8080808080808080ULL) {
-            for (int k = 0; k < 8; k++) if ((unsigned char)p[i + k] < 0x20) return 1;
+enum { STR_ESCAPED = 1, STR_CONTROL = 2 };
+
+/* The string that opens at s[i]: index of its closing quote, or -1 when the data ends first. `flags` gets
+ * STR_ESCAPED for a backslash and STR_CONTROL for a raw control character (not JSON). One pass, 16 bytes at a
+ * time where SSE2 is there. */
+static Py_ssize_t scan_string(const char *s, Py_ssize_t n, Py_ssize_t i, int *flags) {
+    Py_ssize_t j = i + 1;
+    *flags = 0;
+    for (;;) {
+#if defined(__SSE2__)
+        const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+        while (j + 16 <= n) {
+            __m128i v = _mm_loadu_si128((const __m128i *)(s + j));
+            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
+                                       _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
+            int mask = _mm_movemask_epi8(hit);
+            if (mask) { j += __builtin_ctz((unsigned)mask); break; }
+            j += 16;
+        }
+#endif
+        while (j < n && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20) j++;
+        if (j >= n) return -1;
+        unsigned char c = (unsigned char)s[j];
+        if (c == '"') return j;
+        if (c == '\\') {
+            *flags |= STR_ESCAPED;
+            if (j + 1 >= n) return -1;
+            if ((unsigned char)s[j + 1] < 0x20) *flags |= STR_CONTROL;
+            j += 2;
+        } else {
+            *flags |= STR_CONTROL;
+            j++;
         }
     }
-    for (; i < n; i++) if ((unsigned char)p[i] < 0x20) return 1;
-    return 0;
 }
-
-static int has_backslash(const char *p, Py_ssize_t n) { return n > 0 && memchr(p, '\\', (size_t)n) != NULL; }
 
 /* true, false, null, or a JSON number. */
 static int valid_scalar(const char *p, Py_ssize_t n) {
@@ -403,47 +414,65 @@ static void record_reset(record_t *r) {
     r->res_type.n = r->res_account.n = -1;
 }
 
-static PyObject *scan(PyObject *self, PyObject *args) {
-    Py_buffer view;
-    int record_depth;
-    PyObject *since_obj, *until_obj;
-    if (!PyArg_ParseTuple(args, "y*iOO", &view, &record_depth, &since_obj, &until_obj)) return NULL;
-    if (record_depth < 0 || record_depth > 2) {
-        PyBuffer_Release(&view);
-        PyErr_SetString(PyExc_ValueError, "record_depth must be 0, 1 or 2");
-        return NULL;
-    }
+/* A scan over one file fed in pieces. Between pieces it keeps the container state at the last checkpoint (a
+ * point between records, outside any record) and the bytes after it that are not parsed yet (`carry`). */
+typedef struct {
+    PyObject_HEAD
+    int record_depth, ok, nomem, finished;
+    char *bounds;                                             /* since and until, owned */
     str_t since, until;
-    if (optional_str(since_obj, &since) < 0 || optional_str(until_obj, &until) < 0) {
-        PyBuffer_Release(&view);
-        return NULL;
-    }
-    const char *s = view.buf;
-    Py_ssize_t n = view.len;
-    table_t table = {NULL, 0, 0};
-    out_t out = {NULL, 0, 0};
-    long long records = 0;
-    int depth = 0, ok = 1, nomem = 0, records_keys = 0, in_records = record_depth != 2;
+    table_t table;
+    out_t out, carry;
+    Py_ssize_t retry_at;                                      /* carry length worth another try at joining */
+    long long records;
+    int depth, records_keys, in_records;                      /* container state at the checkpoint */
+    char is_obj[MAX_DEPTH + 2], state[MAX_DEPTH + 2];
+} scanner_t;
+
+typedef struct { int depth, records_keys, in_records; char is_obj[4], state[4]; } checkpoint_t;
+
+static void save_checkpoint(const scanner_t *sc, checkpoint_t *ck) {
+    ck->depth = sc->depth; ck->records_keys = sc->records_keys; ck->in_records = sc->in_records;
+    memcpy(ck->is_obj, sc->is_obj, 4); memcpy(ck->state, sc->state, 4);
+}
+
+static void load_checkpoint(scanner_t *sc, const checkpoint_t *ck) {
+    sc->depth = ck->depth; sc->records_keys = ck->records_keys; sc->in_records = ck->in_records;
+    memcpy(sc->is_obj, ck->is_obj, 4); memcpy(sc->state, ck->state, 4);
+}
+
+/* Parse s[0:n] on from the scanner's state. Returns how many bytes are done with: up to the last checkpoint
+ * when a record or token is cut off by the end of the data (the caller feeds those bytes again with more), all
+ * of them otherwise. `stop_at` > 0 returns at the first checkpoint at or past it. With `final`, data that ends
+ * mid-record is malformed. Sets sc->ok = 0 on malformed JSON and sc->nomem on memory errors. */
+static Py_ssize_t parse(scanner_t *sc, const char *s, Py_ssize_t n, int final, Py_ssize_t stop_at) {
+    const int record_depth = sc->record_depth;
     enum key_id keys[MAX_DEPTH + 2];                          /* last key seen, by depth relative to the record */
     uint64_t seen_keys[MAX_DEPTH + 2];                        /* classified keys seen in the open object */
-    char is_obj[MAX_DEPTH + 2], state[MAX_DEPTH + 2];         /* by absolute depth */
+    char *is_obj = sc->is_obj, *state = sc->state;            /* by absolute depth */
+    int depth = sc->depth, ok = 1;
     memset(keys, 0, sizeof keys);
     memset(seen_keys, 0, sizeof seen_keys);
-    memset(is_obj, 0, sizeof is_obj);
-    state[0] = record_depth == 0 ? ST_TOP_MANY : ST_TOP_ONE;
     record_t rec;
     memset(&rec, 0, sizeof rec);
-    Py_ssize_t rec_start = -1;
+    Py_ssize_t rec_start = -1, ck_at = 0, i = 0;
+    checkpoint_t ck;
+    save_checkpoint(sc, &ck);
 
-    Py_BEGIN_ALLOW_THREADS
-    Py_ssize_t i = 0;
+#define CUT_OFF() do { if (final) ok = 0; else goto cut_off; } while (0)
     while (ok && (i = skip_ws(s, n, i)) < n) {
+        if (depth <= record_depth) {                          /* between records: a checkpoint */
+            sc->depth = depth;
+            if (stop_at > 0 && i >= stop_at) return i;
+            save_checkpoint(sc, &ck);
+            ck_at = i;
+        }
         char c = s[i];
         int rel = depth - record_depth;                       /* depth relative to the record, when inside one */
         if (c == '{' || c == '[') {
             if (!begin_value(state, depth)) { ok = 0; break; }
             if (depth == record_depth) {
-                if (c != '{' || !in_records) { ok = 0; break; }
+                if (c != '{' || !sc->in_records) { ok = 0; break; }
                 record_reset(&rec);
                 rec_start = i;
             } else if (rel >= 1 && !container_fits(keys[rel], c)) {
@@ -470,30 +499,33 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             if (depth == record_depth && rec_start >= 0) {
                 judge(&rec);
                 if (rec.candidate) {
-                    if (out_append_record(&out, s + rec_start, i - rec_start) < 0) { nomem = 1; ok = 0; break; }
-                } else if (count_record(&table, &rec, since, until) < 0) { nomem = 1; ok = 0; break; }
-                records++;
+                    if (out_append_record(&sc->out, s + rec_start, i - rec_start) < 0) { sc->nomem = 1; ok = 0; break; }
+                } else if (count_record(&sc->table, &rec, sc->since, sc->until) < 0) { sc->nomem = 1; ok = 0; break; }
+                sc->records++;
                 rec_start = -1;
             }
         } else if (c == '"') {
-            Py_ssize_t end = string_end(s, n, i);
-            if (end < 0) { ok = 0; break; }
+            int flags;
+            Py_ssize_t end = scan_string(s, n, i, &flags);
+            if (end < 0) { CUT_OFF(); break; }
+            if (flags & STR_CONTROL) { ok = 0; break; }       /* raw control characters are not JSON */
             const char *p = s + i + 1;
             Py_ssize_t len = end - i - 1;
-            if (has_control(p, len)) { ok = 0; break; }      /* raw control characters are not JSON */
+            int escaped = flags & STR_ESCAPED;
             int want_key = depth > 0 && (state[depth] == ST_KEY_OR_END || state[depth] == ST_KEY);
             if (want_key) {
                 Py_ssize_t after = skip_ws(s, n, end + 1);
-                if (after >= n || s[after] != ':') { ok = 0; break; }
+                if (after >= n) { CUT_OFF(); break; }
+                if (s[after] != ':') { ok = 0; break; }
                 state[depth] = ST_VALUE;
                 if (depth == 1 && record_depth == 2) {
-                    in_records = key_is(p, len, "Records");
-                    if (in_records && ++records_keys > 1) { ok = 0; break; }
+                    sc->in_records = key_is(p, len, "Records");
+                    if (sc->in_records && ++sc->records_keys > 1) { ok = 0; break; }
                 }
                 if (rel >= 1) {
                     enum key_id k = classify_key(p, len, rel, rel >= 2 ? keys[rel - 1] : K_NONE,
                                                  rel >= 3 ? keys[rel - 2] : K_NONE);
-                    if (rel <= 3 && has_backslash(p, len)) rec.candidate = 1;  /* might be a key we read */
+                    if (rel <= 3 && escaped) rec.candidate = 1;  /* might be a key we read */
                     if (k == K_ACL_REQUIRED || k == K_X_AMZ_GRANT) rec.candidate = 1;
                     if (k != K_OTHER && k != K_X_AMZ_GRANT) {  /* grant headers differ by name: a candidate anyway */
                         uint64_t bit = 1ULL << k;
@@ -506,7 +538,7 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             } else {
                 if (!begin_value(state, depth) || depth == record_depth) { ok = 0; break; }
                 if (rel >= 1 && keys[rel] != K_OTHER) {
-                    on_string_value(&rec, p, len, has_backslash(p, len), rel, keys[rel],
+                    on_string_value(&rec, p, len, escaped, rel, keys[rel],
                                     rel >= 2 ? keys[rel - 1] : K_NONE, rel >= 3 ? keys[rel - 2] : K_NONE);
                 }
                 i = end + 1;
@@ -520,29 +552,183 @@ static PyObject *scan(PyObject *self, PyObject *args) {
             Py_ssize_t j = i;
             while (j < n && s[j] != ',' && s[j] != '}' && s[j] != ']' && s[j] != ' ' && s[j] != '\n'
                    && s[j] != '\r' && s[j] != '\t') j++;
+            if (j >= n && !final) goto cut_off;               /* the number may go on in the next piece */
             if (!valid_scalar(s + i, j - i)) { ok = 0; break; }
             if (rel >= 1 && !(j - i == 4 && memcmp(s + i, "null", 4) == 0)) on_scalar_value(&rec, keys[rel]);
             i = j;
         }
     }
-    if (depth != 0 || rec_start >= 0) ok = 0;
-    Py_END_ALLOW_THREADS
-
-    PyBuffer_Release(&view);
-    PyObject *result = NULL;
-    if (nomem) {
-        PyErr_NoMemory();
-    } else if (!ok) {
-        result = Py_None;
-        Py_INCREF(result);
-    } else {
-        PyObject *groups = groups_to_list(&table);
-        PyObject *cands = groups ? PyBytes_FromStringAndSize(out.buf ? out.buf : "", (Py_ssize_t)out.len) : NULL;
-        if (groups && cands) result = Py_BuildValue("(NLN)", cands, records, groups);
-        else { Py_XDECREF(groups); Py_XDECREF(cands); }
+#undef CUT_OFF
+    if (!ok) { sc->ok = 0; return 0; }
+    if (depth <= record_depth && rec_start < 0) {
+        sc->depth = depth;
+        if (final && depth != 0) sc->ok = 0;
+        return n;
     }
-    table_free(&table);
-    PyMem_RawFree(out.buf);
+    if (final) { sc->ok = 0; return 0; }
+cut_off:
+    load_checkpoint(sc, &ck);
+    return ck_at;
+}
+
+static int out_append(out_t *o, const char *p, Py_ssize_t n) {
+    if (n <= 0) return 0;
+    size_t need = o->len + (size_t)n;
+    if (need > o->cap) {
+        size_t cap = o->cap ? o->cap : 65536;
+        while (cap < need) cap *= 2;
+        char *buf = PyMem_RawRealloc(o->buf, cap);
+        if (buf == NULL) return -1;
+        o->buf = buf; o->cap = cap;
+    }
+    memcpy(o->buf + o->len, p, (size_t)n);
+    o->len = need;
+    return 0;
+}
+
+#define JOIN_BYTES 16384
+
+/* Parse the next piece of the file. The bytes left over from the last piece are first joined with the start of
+ * this one (then, if the record runs on, with all of it), so the record cut between them is parsed whole; the
+ * rest of the piece is parsed where it lies. */
+static void feed_bytes(scanner_t *sc, const char *s, Py_ssize_t n) {
+    Py_ssize_t pos = 0;
+    if (sc->carry.len > 0) {
+        Py_ssize_t before = (Py_ssize_t)sc->carry.len, taken = 0;
+        if (before + n < sc->retry_at) {                      /* a huge record: wait until it doubles */
+            if (out_append(&sc->carry, s, n) < 0) sc->nomem = 1, sc->ok = 0;
+            return;
+        }
+        for (;;) {
+            Py_ssize_t take = taken == 0 && n > JOIN_BYTES ? JOIN_BYTES : n;
+            if (out_append(&sc->carry, s + taken, take - taken) < 0) { sc->nomem = 1; sc->ok = 0; return; }
+            taken = take;
+            Py_ssize_t done = parse(sc, sc->carry.buf, (Py_ssize_t)sc->carry.len, 0, before);
+            if (!sc->ok) return;
+            if (done >= before) { pos = done - before; break; }
+            memmove(sc->carry.buf, sc->carry.buf + done, sc->carry.len - (size_t)done);
+            sc->carry.len -= (size_t)done;
+            before -= done;
+            if (taken == n) {                                 /* still cut off: try again once it has doubled */
+                sc->retry_at = 2 * (Py_ssize_t)sc->carry.len;
+                return;
+            }
+        }
+        sc->carry.len = 0;
+        sc->retry_at = 0;
+    }
+    Py_ssize_t done = parse(sc, s + pos, n - pos, 0, 0);
+    if (sc->ok && pos + done < n && out_append(&sc->carry, s + pos + done, n - pos - done) < 0) {
+        sc->nomem = 1; sc->ok = 0;
+    }
+}
+
+static void scanner_dealloc(scanner_t *sc) {
+    table_free(&sc->table);
+    PyMem_RawFree(sc->out.buf);
+    PyMem_RawFree(sc->carry.buf);
+    PyMem_RawFree(sc->bounds);
+    Py_TYPE(sc)->tp_free((PyObject *)sc);
+}
+
+static int scanner_init(scanner_t *sc, PyObject *args, PyObject *kwds) {
+    PyObject *since_obj, *until_obj;
+    int record_depth;
+    if (!PyArg_ParseTuple(args, "iOO", &record_depth, &since_obj, &until_obj)) return -1;
+    if (record_depth < 0 || record_depth > 2) {
+        PyErr_SetString(PyExc_ValueError, "record_depth must be 0, 1 or 2");
+        return -1;
+    }
+    str_t since, until;
+    if (optional_str(since_obj, &since) < 0 || optional_str(until_obj, &until) < 0) return -1;
+    Py_ssize_t total = (since.n > 0 ? since.n : 0) + (until.n > 0 ? until.n : 0);
+    sc->bounds = PyMem_RawMalloc((size_t)total + 1);
+    if (sc->bounds == NULL) { PyErr_NoMemory(); return -1; }
+    sc->since = since; sc->until = until;
+    if (since.n > 0) { memcpy(sc->bounds, since.p, (size_t)since.n); sc->since.p = sc->bounds; }
+    if (until.n > 0) {
+        Py_ssize_t at = since.n > 0 ? since.n : 0;
+        memcpy(sc->bounds + at, until.p, (size_t)until.n);
+        sc->until.p = sc->bounds + at;
+    }
+    sc->record_depth = record_depth;
+    sc->ok = 1;
+    sc->state[0] = record_depth == 0 ? ST_TOP_MANY : ST_TOP_ONE;
+    sc->in_records = record_depth != 2;
+    return 0;
+}
+
+static PyObject *scanner_feed(scanner_t *sc, PyObject *args) {
+    Py_buffer view;
+    if (!PyArg_ParseTuple(args, "y*", &view)) return NULL;
+    if (sc->finished) {
+        PyBuffer_Release(&view);
+        PyErr_SetString(PyExc_ValueError, "feed() after finish()");
+        return NULL;
+    }
+    if (sc->ok) {
+        Py_BEGIN_ALLOW_THREADS
+        feed_bytes(sc, view.buf, view.len);
+        Py_END_ALLOW_THREADS
+    }
+    PyBuffer_Release(&view);
+    if (sc->nomem) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
+/* None when the file is malformed (the engine reads it whole), else (candidates, records, groups). */
+static PyObject *scanner_finish(scanner_t *sc, PyObject *unused) {
+    if (sc->finished) {
+        PyErr_SetString(PyExc_ValueError, "finish() called twice");
+        return NULL;
+    }
+    sc->finished = 1;
+    if (sc->ok) {
+        Py_BEGIN_ALLOW_THREADS
+        parse(sc, sc->carry.buf ? sc->carry.buf : "", (Py_ssize_t)sc->carry.len, 1, 0);
+        Py_END_ALLOW_THREADS
+    }
+    if (sc->nomem) return PyErr_NoMemory();
+    if (!sc->ok) Py_RETURN_NONE;
+    PyObject *groups = groups_to_list(&sc->table);
+    PyObject *cands = groups ? PyBytes_FromStringAndSize(sc->out.buf ? sc->out.buf : "", (Py_ssize_t)sc->out.len)
+                             : NULL;
+    if (groups && cands) return Py_BuildValue("(NLN)", cands, sc->records, groups);
+    Py_XDECREF(groups);
+    Py_XDECREF(cands);
+    return NULL;
+}
+
+static PyMethodDef scanner_methods[] = {
+    {"feed", (PyCFunction)scanner_feed, METH_VARARGS, "Parse the next piece of the file (any split will do)."},
+    {"finish", (PyCFunction)scanner_finish, METH_NOARGS,
+     "End of file: None when it is malformed, else (candidates, records, groups)."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject scanner_type = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "planner.sources._prefilter.Scanner",
+    .tp_basicsize = sizeof(scanner_t),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Scanner(record_depth, since, until): the pre-filter over one file, fed in pieces.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)scanner_init,
+    .tp_dealloc = (destructor)scanner_dealloc,
+    .tp_methods = scanner_methods,
+};
+
+/* The whole file at once: Scanner(record_depth, since, until), one feed, finish. */
+static PyObject *scan(PyObject *self, PyObject *args) {
+    PyObject *data, *since, *until;
+    int record_depth;
+    if (!PyArg_ParseTuple(args, "OiOO", &data, &record_depth, &since, &until)) return NULL;
+    PyObject *sc = PyObject_CallFunction((PyObject *)&scanner_type, "iOO", record_depth, since, until);
+    if (sc == NULL) return NULL;
+    PyObject *fed = PyObject_CallMethod(sc, "feed", "O", data);
+    PyObject *result = fed ? PyObject_CallMethod(sc, "finish", NULL) : NULL;
+    Py_XDECREF(fed);
+    Py_DECREF(sc);
     return result;
 }
 
@@ -553,4 +739,15 @@ static PyMethodDef methods[] = {
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_prefilter", NULL, -1, methods, NULL, NULL, NULL, NULL};
 
-PyMODINIT_FUNC PyInit__prefilter(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__prefilter(void) {
+    if (PyType_Ready(&scanner_type) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    Py_INCREF(&scanner_type);
+    if (PyModule_AddObject(m, "Scanner", (PyObject *)&scanner_type) < 0) {
+        Py_DECREF(&scanner_type);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
