@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.aws import moto_server, read_only  # noqa: F401  (fixtures shared by the AWS tests)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
