@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 
@@ -51,9 +52,9 @@ class Evidence:
             self.signature_version, self.auth_method, self.acl_required, self.acl_header,
         )
 
-    @property
+    @cached_property
     def id(self) -> str:
-        """Stable evidence id, used by tasks and statements to cite their evidence."""
+        """Stable evidence id, used by tasks and statements to cite their evidence (computed once)."""
         return stable_id("E", *self.key)
 
     @property

@@ -23,6 +23,7 @@ from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
 from planner.model import BucketPolicy, Plan, Statement
 from planner.outputs.atomic import write_with
+from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
 
@@ -48,6 +49,8 @@ class Column:
 
 def text(value: Any) -> Any:
     """A cell value that Excel will show as written: no formulas, no control characters, within the cell limit."""
+    if type(value) is str and value.isascii() and value.isprintable() and len(value) <= MAX_CELL:
+        return value  # the common case, checked without the regular expression
     if value is None or isinstance(value, (bool, int, float, datetime.date, datetime.time)):
         return value
     if isinstance(value, (list, tuple)):
@@ -58,25 +61,20 @@ def text(value: Any) -> Any:
     return value
 
 
-def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any]) -> None:
-    """Header, rows as text cells, frozen header, autofilter, widths. Past Excel's row limit the rows go on in
-    `<sheet> (2)`, `<sheet> (3)`, ..., each with the same header."""
-    sheets, n = 1, 1
-    _header(ws, columns)
-    for row in rows:
-        if n > MAX_DATA_ROWS:
-            _finish(ws, columns)
-            sheets += 1
-            ws = ws.parent.create_sheet(f"{ws.title.split(' (')[0]} ({sheets})"[:31], ws.parent.index(ws) + 1)
-            _header(ws, columns)
-            n = 1
-        values = [text(column.value(row)) for column in columns]
-        ws.append(values)
-        for col, value in enumerate(values, start=1):
-            if isinstance(value, str) and value.startswith("="):
-                ws.cell(row=n + 1, column=col).data_type = "s"  # never a formula, whatever the string says
-        n += 1
-    _finish(ws, columns)
+def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any], bulk: BulkRows) -> int:
+    """Header, frozen pane, autofilter and widths by openpyxl; the rows, as safe values, wait in `bulk` to be
+    streamed in when the workbook is saved. Past Excel's row limit the rows go on in `<sheet> (2)`, `<sheet> (3)`,
+    ..., each with the same header. Returns the number of rows on the first sheet."""
+    values = [[text(column.value(row)) for column in columns] for row in rows]
+    title = ws.title
+    for part, start in enumerate(range(0, max(len(values), 1), MAX_DATA_ROWS), start=1):
+        if part > 1:
+            ws = ws.parent.create_sheet(f"{title} ({part})"[:31], ws.parent.index(ws) + 1)
+        chunk = values[start:start + MAX_DATA_ROWS]
+        _header(ws, columns)
+        bulk.add(ws.title, chunk)
+        _finish(ws, columns, len(chunk))
+    return min(len(values), MAX_DATA_ROWS)
 
 
 def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
@@ -85,9 +83,9 @@ def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
 
 
-def _finish(ws: Worksheet, columns: Sequence[Column]) -> None:
+def _finish(ws: Worksheet, columns: Sequence[Column], rows: int) -> None:
     ws.freeze_panes = "A2"
-    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(ws.max_row, 1)}"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{rows + 1}"
     for col, column in enumerate(columns, start=1):
         ws.column_dimensions[get_column_letter(col)].width = column.width
 
@@ -259,24 +257,26 @@ def _all_text(ws: Worksheet) -> None:
                 cell.data_type = "s"
 
 
-def build_workbook(plan: Plan, previous: Previous | None = None) -> Workbook:
-    """All sheets of the tracker, in the order and with the columns of templates/workbook.yaml; `previous`
-    carries people's edits over from an earlier run."""
+def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbook, BulkRows]:
+    """All sheets of the tracker, in the order and with the columns of templates/workbook.yaml, and the table
+    rows to stream in at save; `previous` carries people's edits over from an earlier run."""
     previous = previous or Previous()
+    bulk = BulkRows()
     header, rows = tracker_rows(plan, sheet_headers("Tasks"), {t.id: task_values(t) for t in plan.tasks}, previous)
     trend = trend_rows(plan, rows, previous)
     evidence = [evidence_to_dict(e) for e in plan.evidence]
-    builders: dict[str, Callable[[Worksheet], None]] = {
+    builders: dict[str, Callable[[Worksheet], object]] = {
         "Overview": lambda ws: _overview(ws, plan, trend[-1][-1]),
-        "Tasks": lambda ws: _tasks(ws, header, rows),
-        "SigV2 clients": lambda ws: write_sheet(ws, columns_for("SigV2 clients", SIGV2_COLUMNS), plan.clients),
+        "Tasks": lambda ws: _tasks(ws, header, rows, bulk),
+        "SigV2 clients": lambda ws: write_sheet(ws, columns_for("SigV2 clients", SIGV2_COLUMNS), plan.clients, bulk),
         "ACL dependencies": lambda ws: write_sheet(ws, columns_for("ACL dependencies", ACL_COLUMNS),
-                                                   [e for e in evidence if e["acl_required"] or e["acl_header"]]),
-        "Policy statements": lambda ws: _statements(ws, plan),
-        "Buckets": lambda ws: write_sheet(ws, columns_for("Buckets", BUCKET_COLUMNS), plan.buckets),
-        "Evidence": lambda ws: write_sheet(ws, columns_for("Evidence", EVIDENCE_COLUMNS), evidence),
+                                                   [e for e in evidence if e["acl_required"] or e["acl_header"]], bulk),
+        "Policy statements": lambda ws: _statements(ws, plan, bulk),
+        "Buckets": lambda ws: write_sheet(ws, columns_for("Buckets", BUCKET_COLUMNS), plan.buckets, bulk),
+        "Evidence": lambda ws: write_sheet(ws, columns_for("Evidence", EVIDENCE_COLUMNS), evidence, bulk),
         "Unrecognised clients": lambda ws: write_sheet(ws, columns_for("Unrecognised clients", SIGV2_COLUMNS),
-                                                       [c for c in plan.clients if c.family in INVESTIGATE_FAMILIES]),
+                                                       [c for c in plan.clients if c.family in INVESTIGATE_FAMILIES],
+                                                       bulk),
         "Trend": lambda ws: _trend(ws, trend),
         "Run": lambda ws: _run(ws, plan),
     }
@@ -287,7 +287,7 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> Workbook:
         ws = wb.active if n == 0 else wb.create_sheet(name)
         ws.title = name
         builders[name](ws)
-    return wb
+    return wb, bulk
 
 
 @cache
@@ -313,18 +313,17 @@ def columns_for(sheet: str, available: Sequence[Column]) -> list[Column]:
 
 def write_workbook(plan: Plan, path: Path, previous: Previous | None = None) -> None:
     """Write the workbook atomically."""
-    workbook = build_workbook(plan, previous)
-    write_with(path, workbook.save)
+    workbook, bulk = build_workbook(plan, previous)
+    write_with(path, lambda fh: bulk.save(workbook, fh))
 
 
 
 
-def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]], bulk: BulkRows) -> None:
     """The tracker: our columns, then any people added; Status drop-down; blocked red, done green, overdue amber."""
     widths = dict(layout()["Tasks"])
     columns = [Column(h, widths.get(h, 18), _field(h)) for h in header]
-    write_sheet(ws, columns, [{h: row.get(h) for h in header} for row in rows])
-    last = max(ws.max_row, 2)
+    last = max(write_sheet(ws, columns, [{h: row.get(h) for h in header} for row in rows], bulk) + 1, 2)
     status_col = get_column_letter(header.index("Status") + 1)
     due_col = get_column_letter(header.index("Due date") + 1)
     status = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=True)
@@ -338,19 +337,19 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]])
         fill=ORANGE))
 
 
-def _statements(ws: Worksheet, plan: Plan) -> None:
+def _statements(ws: Worksheet, plan: Plan, bulk: BulkRows) -> None:
     """Drafted statements, each with a link to its bucket's draft (bucket names are checked S3 names)."""
     columns = columns_for("Policy statements", STATEMENT_COLUMNS)
     policies = {p.bucket: p for p in plan.policies}
-    write_sheet(ws, columns, [(s, statement_status(policies, s)) for s in plan.statements])
+    write_sheet(ws, columns, [(s, statement_status(policies, s)) for s in plan.statements], bulk)
     headers = [c.header for c in columns]
     if "Draft file" not in headers:
         return
     col = headers.index("Draft file") + 1
     written = {p.bucket for p in plan.policies if p.merged is not None}
-    for n, stmt in enumerate(plan.statements, start=2):
+    for n, stmt in enumerate(plan.statements[:MAX_DATA_ROWS], start=2):
         if stmt.bucket in written:
-            ws.cell(row=n, column=col).hyperlink = f"policies/{stmt.bucket}.json"
+            bulk.link(ws.title, f"{get_column_letter(col)}{n}", f"policies/{stmt.bucket}.json")
 
 
 def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:

@@ -1,0 +1,181 @@
+"""Table rows written straight into the saved workbook's sheet XML: openpyxl builds every sheet with its header,
+styles, filters and charts; the data rows (up to a million per sheet) are streamed in afterwards as inline
+strings and numbers, about ten times faster than openpyxl's cell objects. Values arrive already made safe by
+`workbook.text` (no control characters, within the cell limit); strings are always written as text, so nothing
+from a log can become a formula."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import math
+import posixpath
+import re
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any, BinaryIO
+from xml.etree import ElementTree
+
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+
+from planner.errors import InternalError
+
+NS = {"main": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+      "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
+      "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships"}
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})  # \r: XML readers make it \n
+_DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
+_EXCEL_EPOCH = datetime.datetime(1899, 12, 30)
+ROWS_PER_WRITE = 2_000
+
+
+@dataclass
+class BulkRows:
+    """Data rows waiting to be streamed into sheets (by title), below each sheet's header row."""
+
+    rows: dict[str, Sequence[Sequence[Any]]] = field(default_factory=dict)
+    links: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    date_style: int = 0
+
+    def add(self, title: str, rows: Sequence[Sequence[Any]]) -> None:
+        self.rows[title] = rows
+
+    def link(self, title: str, ref: str, target: str) -> None:
+        """A hyperlink on a streamed cell (e.g. "J2") to a relative file; `target` is a checked, safe path."""
+        self.links.setdefault(title, []).append((ref, target))
+
+    def save(self, workbook: Workbook, out: BinaryIO) -> None:
+        """Save the workbook with openpyxl, then copy it to `out` with the waiting rows streamed in."""
+        self.date_style = _date_style(workbook)
+        staged = io.BytesIO()
+        workbook.save(staged)
+        with zipfile.ZipFile(staged) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
+            paths = sheet_paths(src)
+            targets = {paths[title]: title for title in self.rows}
+            link_rels = {_rels_path(paths[title]): links for title, links in self.links.items()}
+            for info in src.infolist():
+                data = src.read(info.filename)
+                if info.filename in targets:
+                    title = targets[info.filename]
+                    with dst.open(info.filename, "w", force_zip64=True) as fh:
+                        self._write_sheet(data, self.rows[title], self.links.get(title, []), fh)
+                    continue
+                if info.filename in link_rels:
+                    data = _with_link_rels(data, link_rels.pop(info.filename))
+                dst.writestr(info, data, compress_type=zipfile.ZIP_DEFLATED, compresslevel=6)
+            for path, links in link_rels.items():  # sheets that had no relationships of their own
+                dst.writestr(path, _with_link_rels(EMPTY_RELS, links), compress_type=zipfile.ZIP_DEFLATED)
+
+    def _write_sheet(self, xml: bytes, rows: Sequence[Sequence[Any]], links: Sequence[tuple[str, str]],
+                     fh: IO[bytes]) -> None:
+        head, marker, tail = xml.partition(b"</sheetData>")
+        if not marker:
+            raise InternalError("workbook sheet without sheetData: cannot stream its rows")
+        if links:
+            tail = _with_hyperlinks(tail, links)
+        width = max((len(r) for r in rows), default=0)
+        if rows and width:
+            head = _DIMENSION.sub(f'<dimension ref="A1:{get_column_letter(width)}{len(rows) + 1}"/>'.encode(), head,
+                                  count=1)
+        fh.write(head)
+        for chunk in _row_chunks(rows, self.date_style):
+            fh.write(chunk.encode())
+        fh.write(marker + tail)
+
+
+def sheet_paths(archive: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet title -> the part holding its XML, from the workbook and its relationships."""
+    # parts openpyxl has just written, not outside input
+    book = ElementTree.fromstring(archive.read("xl/workbook.xml"))  # noqa: S314
+    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))  # noqa: S314
+    targets = {r.get("Id"): r.get("Target", "") for r in rels.findall("rel:Relationship", NS)}
+    paths = {}
+    for sheet in book.findall("main:sheets/main:sheet", NS):
+        target = targets[sheet.get(f"{{{NS['r']}}}id")]
+        paths[sheet.get("name", "")] = target.lstrip("/") if target.startswith("/") else posixpath.join("xl", target)
+    return paths
+
+
+EMPTY_RELS = f'<Relationships xmlns="{NS["rel"]}"></Relationships>'.encode()
+HYPERLINK_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/hyperlink"
+
+
+def _rels_path(sheet: str) -> str:
+    folder, name = posixpath.split(sheet)
+    return posixpath.join(folder, "_rels", f"{name}.rels")
+
+
+def _with_link_rels(rels: bytes, links: Sequence[tuple[str, str]]) -> bytes:
+    """The sheet's relationships with one external target per link (ids s3planLink1, 2, ...)."""
+    added = "".join(f'<Relationship Id="s3planLink{n}" Type="{HYPERLINK_REL}" Target="{_attr(target)}" '
+                    'TargetMode="External"/>' for n, (_, target) in enumerate(links, start=1))
+    head, marker, tail = rels.rpartition(b"</Relationships>")
+    if not marker:
+        raise InternalError("sheet relationships without a closing tag: cannot add links")
+    return head + added.encode() + marker + tail
+
+
+def _with_hyperlinks(tail: bytes, links: Sequence[tuple[str, str]]) -> bytes:
+    """Insert <hyperlinks> where the schema puts it: before printOptions/pageMargins and what follows."""
+    element = (f'<hyperlinks xmlns:r="{NS["r"]}">'
+               + "".join(f'<hyperlink ref="{ref}" r:id="s3planLink{n}"/>' for n, (ref, _) in enumerate(links, start=1))
+               + "</hyperlinks>").encode()
+    for follower in (b"<printOptions", b"<pageMargins", b"<pageSetup", b"<headerFooter", b"<drawing", b"</worksheet>"):
+        at = tail.find(follower)
+        if at >= 0:
+            return tail[:at] + element + tail[at:]
+    raise InternalError("sheet without a closing tag: cannot add links")
+
+
+def _attr(value: str) -> str:
+    return value.translate(_ESCAPES).replace('"', "&quot;")
+
+
+def _row_chunks(rows: Sequence[Sequence[Any]], date_style: int) -> Iterator[str]:
+    """The rows as <row> elements from row 2 on, a few thousand at a time."""
+    width = max((len(r) for r in rows), default=0)
+    letters = [get_column_letter(n) for n in range(1, width + 1)]
+    parts: list[str] = []
+    for number, row in enumerate(rows, start=2):
+        parts.append(f'<row r="{number}">')
+        for letter, value in zip(letters, row, strict=False):
+            if value is not None and value != "":  # a blank cell, as Excel keeps an empty one
+                parts.append(_cell(f"{letter}{number}", value, date_style))
+        parts.append("</row>")
+        if number % ROWS_PER_WRITE == 0:
+            yield "".join(parts)
+            parts = []
+    yield "".join(parts)
+
+
+def _cell(ref: str, value: Any, date_style: int) -> str:
+    if isinstance(value, str):
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{value.translate(_ESCAPES)}</t></is></c>'
+    if isinstance(value, bool):
+        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
+        return f'<c r="{ref}"><v>{value!r}</v></c>'
+    if isinstance(value, (datetime.date, datetime.time)):
+        return f'<c r="{ref}" s="{date_style}"><v>{_serial(value)!r}</v></c>'
+    return _cell(ref, str(value), date_style)
+
+
+def _serial(value: datetime.date | datetime.time) -> float:
+    """Excel's serial day number (1900 date system, as openpyxl writes it)."""
+    if isinstance(value, datetime.time):
+        return (value.hour * 3600 + value.minute * 60 + value.second + value.microsecond / 1e6) / 86400
+    moment = value if isinstance(value, datetime.datetime) else datetime.datetime.combine(value, datetime.time())
+    delta = moment.replace(tzinfo=None) - _EXCEL_EPOCH
+    return delta.days + delta.seconds / 86400 + delta.microseconds / 86400e6
+
+
+def _date_style(workbook: Workbook) -> int:
+    """The index of a yyyy-mm-dd cell style, registered through a scratch sheet that is removed again."""
+    scratch = workbook.create_sheet("s3plan-scratch")
+    cell = scratch.cell(row=1, column=1, value=datetime.date(2000, 1, 1))
+    cell.number_format = "yyyy-mm-dd"
+    index = int(cell.style_id)
+    workbook.remove(scratch)
+    return index
