@@ -144,10 +144,10 @@ SELECT
   sum(CASE WHEN request_key IS NULL THEN errors WHEN errors > 0 THEN 1 ELSE 0 END) AS errors,
   min(first_seen) AS first_seen,
   max(last_seen) AS last_seen,
-  slice(array_sort(array_agg(DISTINCT source_ip) FILTER (WHERE source_ip IS NOT NULL)), 1, 5) AS source_ips,
-  slice(array_sort(array_agg(DISTINCT session_name) FILTER (WHERE session_name IS NOT NULL)), 1, 5) AS session_names,
-  slice(array_sort(array_agg(DISTINCT key_prefix) FILTER (WHERE key_prefix IS NOT NULL)), 1, 50) AS key_prefixes,
-  count(DISTINCT key_prefix) AS key_prefix_count,
+  slice(array_sort(array_distinct(array_agg(source_ip) FILTER (WHERE source_ip IS NOT NULL))), 1, 5) AS source_ips,
+  slice(array_sort(array_distinct(array_agg(session_name) FILTER (WHERE session_name IS NOT NULL))), 1, 5) AS session_names,
+  slice(array_sort(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))), 1, 50) AS key_prefixes,
+  cardinality(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))) AS key_prefix_count,
   sum(versioned) AS versioned_requests,
   histogram(sigv2_day) AS sigv2_days
 FROM per_request
