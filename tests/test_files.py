@@ -121,3 +121,18 @@ def test_sniff_layouts(tmp_path: Path) -> None:
     assert isinstance(sniff(empty), SkippedFile)
     result = CloudTrailFiles((tmp_path,)).scan()
     assert result.files_read == 3 and result.records == 4
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_pruned_files_are_never_opened(tmp_path: Path, prefilter: bool) -> None:
+    """Files outside --since/--until/--regions hold garbage here: opening one would report it as skipped."""
+    _tree(tmp_path)
+    selection = Selection(since=date(2026, 11, 2), until=date(2026, 11, 3), regions=frozenset({"us-east-1"}))
+    outside = [p for p in tmp_path.rglob("*_CloudTrail_*.json.gz")
+               if "/us-east-1/" not in p.as_posix() or p.parent.name == "01"]
+    for path in outside:
+        path.write_bytes(b"\x1f\x8b not gzip at all")
+    result = CloudTrailFiles((tmp_path,), selection, use_prefilter=prefilter).scan()
+    assert (result.files_read, result.files_pruned, result.skipped) == (4, len(outside), ())
+    assert len(outside) == 8
+    assert sum(e.requests for e in result.evidence) == 4
