@@ -31,6 +31,7 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scan.py
+	$(BIN)/python bench/bench_workbook.py
 
 golden: $(STAMP)
 	$(BIN)/python tests/regenerate_golden.py
