@@ -146,8 +146,14 @@ def _sort_by_layout(files: Sequence[Path]) -> tuple[engine.FileSets, list[Skippe
 def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any],
                   threads: int | None) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
     """Run the query; a file the engine cannot read is set aside with the reason and the rest re-run."""
+    small = not (sets.wrapped or sets.arrays)  # only records one per line: small read buffers
+    with tempfile.TemporaryDirectory(prefix="s3plan-spill-") as spill:
+        return _run_until_read(query, sets, params, engine.connect(threads, spill, small))
+
+
+def _run_until_read(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any],
+                    con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
     bad: list[SkippedFile] = []
-    con = engine.connect(threads)
     while sets:
         try:
             return engine.run_query(con, query, sets, params), bad

@@ -197,10 +197,18 @@ def _strip_leading_comments(sql: str) -> str:
     return body
 
 
-def connect(threads: int | None = None, memory_limit: str = "768MB") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a memory cap (it spills rather than grow past it)."""
+# Reading whole `{"Records": [...]}` files takes 64 MiB buffers per thread; newline-delimited candidates of the
+# pre-filter take 4 MiB, so that run stays under 512 MB with the workers' memory added (docs/performance.md).
+MEMORY_LIMIT = {True: "256MB", False: "768MB"}
+
+
+def connect(threads: int | None = None, spill_dir: str | None = None,
+            small_records: bool = False) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB with a memory cap: past it, it spills to `spill_dir` rather than grow."""
     con = duckdb.connect(":memory:")
-    con.execute(f"SET memory_limit = '{memory_limit}'")
+    con.execute(f"SET memory_limit = '{MEMORY_LIMIT[small_records]}'")
+    if spill_dir:
+        con.execute("SET temp_directory = $dir", {"dir": spill_dir})
     con.execute("SET preserve_insertion_order = false")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
