@@ -60,11 +60,15 @@ def main(debug: bool) -> None:
 @click.option("--athena-output", metavar="s3://BUCKET/PREFIX/", help="Where Athena writes results.")
 @click.option("--refresh", is_flag=True, help="Run the Athena query again even when its result is cached.")
 @click.option("--days", default=30, show_default=True, type=click.IntRange(1, 3650),
-              help="With Athena and no --since/--until: the last N full days.")
+              help="With Athena or s3:// and no --since/--until: the last N full days.")
 @click.option("--athena-results", "athena_results", multiple=True, metavar="FILE.csv",
               help="Results of the evidence query downloaded from the Athena console (instead of --cloudtrail).")
-@click.option("--cloudtrail", "cloudtrail", multiple=True, metavar="PATH",
-              help="CloudTrail tree (AWSLogs/...) or folder of *.json / *.json.gz log files. Repeatable.")
+@click.option("--cloudtrail", "cloudtrail", multiple=True, metavar="PATH|s3://BUCKET/PREFIX/",
+              help="CloudTrail tree (AWSLogs/...), folder of *.json / *.json.gz log files, or the trail's S3 location "
+                   "(the prefix before AWSLogs/; only the window's folders are listed and fetched). Repeatable.")
+@click.option("--cache", metavar="DIR", help="Where s3:// log files are kept between runs (default: OUT/.s3-cache).")
+@click.option("--enrich", is_flag=True,
+              help="Read each bucket's policy, Object Ownership, ACLs, public access block and logging (read-only).")
 @click.option("--out", default="s3plan-out", show_default=True, help="Folder for plan.json, the workbook, policies/.")
 @click.option("--since", metavar="YYYY-MM-DD", help="First UTC day to read (inclusive).")
 @click.option("--until", metavar="YYYY-MM-DD", help="Last UTC day to read (inclusive).")
@@ -107,6 +111,8 @@ def summary(result: RunResult) -> str:
     sigv2 = [e for e in plan_.evidence if e.is_sigv2]
     lines = [f"Athena: {q.query_id}, {q.bytes_scanned:,} bytes scanned, about ${q.cost_usd} "
              f"(window {run.window_requested.since} to {run.window_requested.until})" for q in run.queries]
+    lines += [f"{d.url}: {d.files} log files in the window, {d.fetched} downloaded ({d.bytes_fetched / 1e6:,.1f} MB), "
+              f"{d.cached} already in the cache" for d in run.downloads]
     lines += [
         f"Read {run.records:,} records from {run.files_read} files "
         f"({run.window_seen.since or '?'} to {run.window_seen.until or '?'}); "

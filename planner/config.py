@@ -11,6 +11,7 @@ from pathlib import Path
 from planner.errors import UsageError
 from planner.sources.athena import AthenaTable
 from planner.sources.athena_sql import table_name
+from planner.sources.s3_trail import parse_s3_url
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -22,6 +23,9 @@ class Config:
 
     cloudtrail: tuple[Path, ...]
     out: Path
+    cloudtrail_s3: tuple[str, ...] = ()
+    cache: Path | None = None
+    enrich: bool = False
     athena_results: tuple[Path, ...] = ()
     athena: AthenaTable | None = None
     since: date | None = None
@@ -64,7 +68,7 @@ def split_list(option: str, values: Iterable[str], pattern: re.Pattern[str], exa
 
 
 def _athena_window(since: date | None, until: date | None, days: int) -> tuple[date, date]:
-    """Athena always runs on a window, so a query never scans the whole table by accident."""
+    """Athena and s3:// inputs always have a window, so nothing scans or lists a whole trail by accident."""
     if since and until:
         return since, until
     last = until or (datetime.now(timezone.utc).date() - timedelta(days=1))
@@ -81,15 +85,19 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 validate_online: bool = False,
                 profile: str | None = None, aws_region: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
-                progress: bool = False, prefilter: bool = True, prefix_depth: int = 1) -> Config:
+                progress: bool = False, prefilter: bool = True, prefix_depth: int = 1,
+                cache: str | None = None, enrich: bool = False) -> Config:
     """Validate option values into a Config."""
     if (athena or athena_database) and not athena_table:
         raise UsageError("--athena: give the table with --athena-table (and --athena-database)")
     if athena_database and athena_table and "." not in athena_table:
         athena_table = f"{athena_database}.{athena_table}"
-    paths = tuple(Path(p) for p in cloudtrail)
+    urls = tuple(p for p in cloudtrail if p.startswith("s3://"))
+    for url in urls:
+        parse_s3_url(url)
+    paths = tuple(Path(p) for p in cloudtrail if not p.startswith("s3://"))
     results = tuple(Path(p) for p in athena_results)
-    if sum(map(bool, (paths, results, athena_table))) != 1:
+    if sum(map(bool, (paths or urls, results, athena_table))) != 1:
         raise UsageError("give one source: --cloudtrail (folders or files of CloudTrail logs), --athena-table "
                          "(run the evidence query on Athena) or --athena-results (CSV results of the query)")
     for result in results:
@@ -98,6 +106,10 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
     start, end = parse_day("--since", since), parse_day("--until", until)
     if start and end and start > end:
         raise UsageError(f"--since {since} is after --until {until}")
+    if urls:  # only the window's day folders are listed in the bucket, so there always is one
+        start, end = _athena_window(start, end, days)
+    if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
+        raise UsageError(f"--cache {cache}: is a file; give a folder for downloaded log files")
     if Path(out).exists() and not Path(out).is_dir():
         raise UsageError(f"--out {out}: is a file; give a folder for plan.json, the workbook and policies/")
     rules = tuple(Path(r) for r in rules_dirs)
@@ -122,7 +134,9 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 "--regions", regions, REGION_RE, "us-east-1"))), prefix_depth, None, athena_workgroup, athena_output,
             profile, aws_region, Path(out) / ".athena-cache", refresh)
     return Config(
-        cloudtrail=paths, out=Path(out), athena_results=results, athena=source, since=start, until=end,
+        cloudtrail=paths, out=Path(out), cloudtrail_s3=urls,
+        cache=Path(cache) if cache else (Path(out) / ".s3-cache" if urls else None), enrich=enrich,
+        athena_results=results, athena=source, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),
         rules_dirs=rules, owners=Path(owners) if owners else None,

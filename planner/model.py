@@ -218,6 +218,18 @@ class QueryStat:
 
 
 @dataclass(frozen=True)
+class DownloadStat:
+    """One s3:// trail read through the cache: the window's log files, fetched now or already cached."""
+
+    url: str
+    files: int
+    fetched: int
+    cached: int
+    bytes_fetched: int
+    prefixes_listed: int
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """What a source returns: aggregated evidence plus the counts the plan reports."""
 
@@ -230,6 +242,7 @@ class ScanResult:
     files_pruned: int
     skipped: tuple[SkippedFile, ...] = ()
     queries: tuple[QueryStat, ...] = ()
+    downloads: tuple[DownloadStat, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -247,6 +260,7 @@ class RunInfo:
     skipped: tuple[SkippedFile, ...]
     rules: tuple[str, ...] = ()
     queries: tuple[QueryStat, ...] = ()
+    downloads: tuple[DownloadStat, ...] = ()
 
 
 @dataclass(frozen=True)

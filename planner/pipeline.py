@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -18,7 +19,7 @@ from planner.classify.remedies import Explanation, classify_acl, classify_sigv2,
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
-from planner.model import Plan, RunInfo, ScanResult, Window
+from planner.model import DownloadStat, Plan, RunInfo, ScanResult, Window
 from planner.outputs.graph_file import write_graphml
 from planner.outputs.plan_json import write_plan_json
 from planner.outputs.policy_files import write_policy_files
@@ -34,6 +35,7 @@ from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
 from planner.sources.policies import load_current_policies
+from planner.sources.s3_trail import Download, download_trail
 
 WORKBOOK = "migration-plan.xlsx"
 
@@ -64,8 +66,34 @@ def scan(config: Config) -> ScanResult:
         return config.athena.scan()
     selection = Selection(config.since, config.until, config.regions, config.accounts)
     progress = _progress if config.progress else None
-    return CloudTrailFiles(config.cloudtrail, selection, config.threads, progress, config.prefilter,
-                           config.prefix_depth).scan()
+    downloads = [_download(config, url, selection) for url in config.cloudtrail_s3]
+    roots = tuple(d.root for d in downloads)
+    result = CloudTrailFiles(config.cloudtrail + roots, selection, config.threads, progress, config.prefilter,
+                             config.prefix_depth).scan()
+    if not downloads:
+        return result
+    stats = tuple(DownloadStat(url, d.files, d.fetched, d.cached, d.bytes_fetched, len(d.prefixes_listed))
+                  for url, d in zip(config.cloudtrail_s3, downloads, strict=True))
+    skipped = tuple(s for d in downloads for s in d.skipped)
+    return dataclasses.replace(result, skipped=result.skipped + skipped, downloads=stats)
+
+
+def _download(config: Config, url: str, selection: Selection) -> Download:
+    """The window's log files of one s3:// trail, fetched into the cache (files already there are kept)."""
+    assert config.cache is not None
+
+    def show(files: int, total: int, done: int, size: int) -> None:
+        _progress(f"{url}: {files}/{total} files, {done / 1e6:,.1f}/{size / 1e6:,.1f} MB")
+
+    return download_trail(url, config.cache, selection, session=aws_session(config),
+                          on_progress=show if config.progress else None)
+
+
+def aws_session(config: Config) -> Any:
+    """A boto3 session from its standard chain: --profile, --aws-region, the AWS_* variables (never stored)."""
+    import boto3  # imported here: only online runs need it
+
+    return boto3.Session(profile_name=config.profile, region_name=config.aws_region)
 
 
 def make_plan(config: Config, result: ScanResult) -> Plan:
@@ -88,13 +116,14 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners)
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
-        sources=tuple(f"cloudtrail:{p}" for p in config.cloudtrail)
+        sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))
         + ((f"athena:{config.athena.table}",) if config.athena else ())
         + tuple(f"athena-csv:{p}" for p in config.athena_results),
         window_requested=(Window(_iso(config.athena.since), _iso(config.athena.until)) if config.athena
                           else Window(_iso(config.since), _iso(config.until))), window_seen=result.window_seen,
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)), queries=result.queries,
+        downloads=result.downloads,
     )
     return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients, policies)
 
@@ -135,10 +164,7 @@ def run_plan(config: Config) -> RunResult:
 
 def access_analyzer(config: Config) -> AccessAnalyzer:
     """An Access Analyzer client from boto3's standard credential chain (never stored or printed)."""
-    import boto3  # imported here: only online runs need it
-
-    session = boto3.Session(profile_name=config.profile, region_name=config.aws_region)
-    client: AccessAnalyzer = session.client("accessanalyzer")
+    client: AccessAnalyzer = aws_session(config).client("accessanalyzer")
     return client
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import botocore.session
 import pytest
 from moto.server import ThreadedMotoServer
@@ -53,4 +54,5 @@ def read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         self.register("before-call", guard)
 
     monkeypatch.setattr(botocore.session.Session, "__init__", init)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() makes a guarded default session, undone after
     yield calls

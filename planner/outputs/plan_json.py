@@ -24,6 +24,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
     run = asdict(plan.run)
     run["skipped"] = [asdict(s) for s in plan.run.skipped]
     run["queries"] = [asdict(q) for q in plan.run.queries]
+    run["downloads"] = [asdict(d) for d in plan.run.downloads]
     return {
         "schema_version": SCHEMA_VERSION,
         "run": run,
