@@ -116,6 +116,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
     for folder in rules:
         if not folder.is_dir():
             raise UsageError(f"--rules {folder}: no such folder")
+    if enrich and current_policies is not None:
+        raise UsageError("--enrich reads each bucket's live policy; drop --current-policies (or --enrich)")
     if current_policies is not None and not Path(current_policies).is_dir():
         raise UsageError(f"--current-policies {current_policies}: no such folder")
     if previous is not None and not Path(previous).is_file():

@@ -189,6 +189,8 @@ class BucketReport:
     blockers: tuple[Blocker, ...] = ()
     sigv2_callers: tuple[str, ...] = ()
     sigv4_deny_draft: str | None = None
+    object_ownership: str | None = None    # with --enrich: the bucket's current Object Ownership setting
+    acl_grants: tuple[str, ...] = ()       # with --enrich: the bucket ACL's grants, "<grantee>: <permission>"
 
 
 @dataclass(frozen=True)

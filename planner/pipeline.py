@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -18,6 +19,8 @@ from planner.classify.owners import OwnerBook
 from planner.classify.remedies import Explanation, classify_acl, classify_sigv2, explain
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
+from planner.enrich.aws import BucketState, read_bucket_states
+from planner.enrich.state import live_policies, merge_blockers, sample_prefixes, state_blocker_map, with_state
 from planner.errors import InputError, OutputError
 from planner.model import DownloadStat, Plan, RunInfo, ScanResult, Window
 from planner.outputs.graph_file import write_graphml
@@ -96,8 +99,9 @@ def aws_session(config: Config) -> Any:
     return boto3.Session(profile_name=config.profile, region_name=config.aws_region)
 
 
-def make_plan(config: Config, result: ScanResult) -> Plan:
-    """Classify the evidence, draft statements, check them, and plan the work."""
+def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketState] | None = None) -> Plan:
+    """Classify the evidence, draft statements, check them, and plan the work; `states` (--enrich) are the
+    buckets' live state: their policies are merged with instead of --current-policies."""
     client_rules, acl_rules = load_rules("clients", config.rules_dirs), load_rules("acl", config.rules_dirs)
     sigv2 = classify_sigv2(result.evidence, ClientCatalogue(client_rules))
     acl = classify_acl(result.evidence, acl_rules)
@@ -106,9 +110,14 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
     mapping = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in acl_rules if "event" in r.fields}
     for statement in drafted:
         check_statement(statement, by_id, mapping)
-    current = load_current_policies(config.current_policies)
-    policies, extra = bucket_policies(drafted, current.policies, current.errors,
-                                      lambda s: check_statement(s, by_id, mapping))
+    if states is None:
+        current = load_current_policies(config.current_policies)
+        live, unreadable = current.policies, current.errors
+    else:
+        live, unreadable = live_policies(states, drafted)
+    policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, mapping))
+    if states:
+        extra = merge_blockers(extra, state_blocker_map(states, result.bucket_accounts, drafted))
     granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}
     pending = [s for s in drafted if (s.bucket, s.sid) not in granted]  # no review task for what is granted
     statements = drafted
@@ -125,7 +134,14 @@ def make_plan(config: Config, result: ScanResult) -> Plan:
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)), queries=result.queries,
         downloads=result.downloads,
     )
-    return Plan(run, result.evidence, parts.tasks, statements, parts.buckets, notes, parts.clients, policies)
+    buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
+    return Plan(run, result.evidence, parts.tasks, statements, buckets, notes, parts.clients, policies)
+
+
+def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:
+    """--enrich: each bucket's live policy, Object Ownership, ACLs, public access block and logging (read-only)."""
+    buckets = sorted(set(result.bucket_requests) | {e.bucket for e in result.evidence if e.bucket})
+    return read_bucket_states(aws_session(config), buckets, sample_prefixes(result.evidence))
 
 
 def athena_ddl(table: Table) -> str:
@@ -152,7 +168,7 @@ def run_plan(config: Config) -> RunResult:
     if config.strict and result.skipped:
         first = result.skipped[0]
         raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
-    plan = make_plan(config, result)
+    plan = make_plan(config, result, read_states(config, result) if config.enrich else None)
     if config.validate_online:
         plan = with_online_validation(plan, access_analyzer(config))
     try:

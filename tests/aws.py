@@ -3,6 +3,7 @@ the test on any call that is not a read."""
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +35,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     yield endpoint
+    # moto keeps its state in this process, beyond the server: reset it so the next test starts empty
+    urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST")).close()
     server.stop()
 
 

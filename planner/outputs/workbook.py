@@ -130,6 +130,8 @@ BUCKET_COLUMNS = (
     Column("SigV2 callers", 40, lambda b: b.sigv2_callers),
     Column("SigV2 deny draft", 30, lambda b: b.sigv4_deny_draft),
     Column("Blockers", 80, lambda b: [f"{x.kind}: {x.detail}" for x in b.blockers]),
+    Column("Object Ownership", 22, lambda b: b.object_ownership or "not read (--enrich)"),
+    Column("ACL grants", 60, lambda b: b.acl_grants),
 )
 def _field(name: str) -> Callable[[Any], Any]:
     return lambda row: row[name]

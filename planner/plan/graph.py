@@ -17,7 +17,8 @@ from planner.policy.draft import BUCKET_NAME, PUBLIC_ACTIONS
 
 ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-write-access", "service-acl-access",
                                "policy-too-large", "acl-condition-in-policy", "current-policy-unreadable",
-                               "policy-version"})
+                               "policy-version", "bucket-acl-grant", "log-delivery-acl", "cloudfront-log-delivery",
+                               "public-access-block", "bucket-state-unreadable"})
 
 
 @dataclasses.dataclass(frozen=True)

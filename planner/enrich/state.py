@@ -1,0 +1,79 @@
+"""What the live bucket state (--enrich) means for the plan: the policies to merge the drafts with, the blockers
+per bucket, and the current Object Ownership and ACL grants shown on each bucket."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from planner.enrich.aws import BucketState, accounts_from_owners, grantee_name, public_access_blockers, state_blockers
+from planner.model import Blocker, BucketReport, Evidence, Statement
+
+
+def sample_prefixes(evidence: Sequence[Evidence]) -> dict[str, list[str]]:
+    """Bucket -> the key prefixes aclRequired requests touched: where object ACLs are worth a sample."""
+    found: dict[str, set[str]] = {}
+    for row in evidence:
+        if row.acl_required and row.bucket:
+            found.setdefault(row.bucket, set()).update(row.key_prefixes)
+    return {bucket: sorted(prefixes) for bucket, prefixes in sorted(found.items())}
+
+
+def live_policies(states: Mapping[str, BucketState],
+                  drafted: Sequence[Statement]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+    """(bucket -> its live policy, bucket -> why it could not be read, for buckets with drafts to merge)."""
+    policies = {b: s.policy for b, s in states.items() if s.policy is not None}
+    with_drafts = {s.bucket for s in drafted}
+    errors = {b: f"GetBucketPolicy failed ({reason}); the draft is not merged: grant s3:GetBucketPolicy or merge "
+                 "it by hand" for b, s in states.items() for call, reason in s.errors
+              if call == "GetBucketPolicy" and b in with_drafts}
+    return policies, errors
+
+
+def state_blocker_map(states: Mapping[str, BucketState], bucket_accounts: Mapping[str, str],
+                      statements: Sequence[Statement]) -> dict[str, list[Blocker]]:
+    """Per bucket: ACL grants and public access settings that block the switch, and calls that failed."""
+    accounts = accounts_from_owners(states, bucket_accounts)
+    public = {s.bucket for s in statements if s.document.get("Principal") == "*"}
+    out: dict[str, list[Blocker]] = {}
+    for bucket, state in states.items():
+        found = state_blockers(state, accounts) + public_access_blockers(state, bucket in public)
+        if state.errors:
+            failed = "; ".join(f"{call}: {reason}" for call, reason in state.errors)
+            found.append(Blocker("bucket-state-unreadable", f"{failed}; the bucket's current state is unknown, so "
+                                 "check it by hand or grant the read permission (docs/permissions.md)"))
+        if found:
+            out[bucket] = found
+    return out
+
+
+def with_state(reports: Sequence[BucketReport], states: Mapping[str, BucketState],
+               bucket_accounts: Mapping[str, str]) -> tuple[BucketReport, ...]:
+    """The bucket reports with the current Object Ownership and bucket ACL grants."""
+    accounts = accounts_from_owners(states, bucket_accounts)
+    out = []
+    for report in reports:
+        state = states.get(report.bucket)
+        if state is None:
+            out.append(report)
+            continue
+        grants = tuple(f"{grantee_name(g, accounts)}: {g.permission}" for g in state.grants)
+        out.append(dataclasses.replace(report, object_ownership=_ownership(state), acl_grants=grants))
+    return tuple(out)
+
+
+def merge_blockers(*maps: Mapping[str, Sequence[Blocker]]) -> dict[str, list[Blocker]]:
+    """Several bucket -> blockers maps as one."""
+    out: dict[str, list[Blocker]] = {}
+    for mapping in maps:
+        for bucket, blockers in mapping.items():
+            out.setdefault(bucket, []).extend(blockers)
+    return out
+
+
+def _ownership(state: BucketState) -> str:
+    """The setting, "unknown" when it could not be read; no setting at all behaves as ObjectWriter (facts §4a)."""
+    if any(call == "GetBucketOwnershipControls" for call, _ in state.errors):
+        return "unknown"
+    return state.ownership or "ObjectWriter (none set)"
