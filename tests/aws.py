@@ -14,7 +14,7 @@ from moto.server import ThreadedMotoServer
 
 READ_PREFIXES = ("Get", "List", "Head", "Describe")
 # Calls that change nothing in the account although their names do not say so.
-READ_CALLS = {"StartQueryExecution", "StopQueryExecution", "ValidatePolicy", "GetCallerIdentity"}
+READ_CALLS = {"StartQueryExecution", "StopQueryExecution", "ValidatePolicy", "CheckNoPublicAccess", "GetCallerIdentity"}
 
 
 def is_read(operation: str) -> bool:
@@ -42,7 +42,8 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 @pytest.fixture
 def read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every botocore session made during the test gets a `before-call` hook that fails the test on a write.
+    """Every botocore session made during the test gets a `before-parameter-build` hook (the first event of every
+    call, and one Stubber's canned answers do not skip) that fails the test on a write.
     Yields the operations called, in order. Seed data before asking for this fixture (or with `seeding`)."""
     calls: list[str] = []
     original = botocore.session.Session.__init__
@@ -54,7 +55,7 @@ def read_only(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
     def init(self: botocore.session.Session, *args: Any, **kwargs: Any) -> None:
         original(self, *args, **kwargs)
-        self.register("before-call", guard)
+        self.register("before-parameter-build", guard)
 
     monkeypatch.setattr(botocore.session.Session, "__init__", init)
     monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # boto3.client() makes a guarded default session, undone after

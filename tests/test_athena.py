@@ -17,6 +17,7 @@ from planner.cli import main
 from planner.sources.athena_csv import COLUMNS
 from tests.conftest import mixed_tree
 from tests.test_athena_csv import _console, _engine_rows
+from tests.test_permissions import assert_allowed
 
 TYPES = {"records": "bigint", "requests": "bigint", "errors": "bigint", "key_prefix_count": "bigint",
          "versioned_requests": "bigint", "acl_required": "boolean", "source_ips": "array", "session_names": "array",
@@ -56,7 +57,8 @@ def _seed(endpoint: str, rows: list[dict[str, Any]]) -> None:
     urllib.request.urlopen(request).read()
 
 
-def test_same_plan_from_athena_as_from_the_local_run(tmp_path: Path, moto_athena: str) -> None:
+def test_same_plan_from_athena_as_from_the_local_run(tmp_path: Path, moto_athena: str,
+                                                     read_only: list[str]) -> None:
     mixed_tree(tmp_path / "tree")
     runner = CliRunner()
     local = runner.invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "local")])
@@ -71,6 +73,8 @@ def test_same_plan_from_athena_as_from_the_local_run(tmp_path: Path, moto_athena
     mine, theirs = (json.loads((tmp_path / d / "plan.json").read_text()) for d in ("local", "athena"))
     assert theirs["tasks"] == mine["tasks"] and theirs["statements"] == mine["statements"]
     assert theirs["evidence"] == mine["evidence"]
+    assert_allowed("athena", read_only)  # pyathena's calls, through the read-only guard
+    assert "StartQueryExecution" in read_only and "GetQueryResults" in read_only
     (query,) = theirs["run"]["queries"]
     assert query["query_id"] and query["cost_usd"] > 0 and theirs["run"]["sources"] == ["athena:audit.cloudtrail_logs"]
 

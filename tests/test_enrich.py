@@ -134,7 +134,7 @@ def deny_on_locked_bucket(session: boto3.Session) -> None:
             "Error": {"Code": "AccessDenied", "Message": "Access Denied"},
             "ResponseMetadata": {"HTTPStatusCode": 403}}
 
-    # on the generic event names, so the read_only guard (registered first, on `before-call`) still sees each call
+    # on the generic event names, after the read_only guard (registered first, on `before-parameter-build`)
     session.events.register("before-parameter-build", mark)
     session.events.register("before-call", deny)
 

@@ -17,6 +17,7 @@ from planner import pipeline
 from planner.cli import main
 from tests.conftest import ANONYMOUS, log_path, role, s3_record, write_log
 from tests.test_enrich import LOCKED, OWNER_ACCOUNT, PARTNER_ACCOUNT, deny_on_locked_bucket, seeded  # noqa: F401
+from tests.test_permissions import assert_allowed
 
 BUCKETS = ("pol-bucket", "shared-bucket", "logs-bucket", "cf-logs-bucket", "pab-bucket", "enforced-bucket", LOCKED)
 
@@ -53,6 +54,7 @@ def test_enrich_merges_live_policies_and_reports_blockers_by_bucket(
     assert result.exit_code == 0, result.output
     assert set(read_only) <= {"GetBucketLocation", "GetBucketPolicy", "GetBucketOwnershipControls", "GetBucketAcl",
                               "GetPublicAccessBlock", "GetBucketLogging", "ListObjectsV2", "GetObjectAcl"}
+    assert_allowed("enrich", read_only)
 
     plan = json.loads((out / "plan.json").read_text())
     kinds = {b["bucket"]: sorted({x["kind"] for x in b["blockers"]} - {"acl-dependent-access"})

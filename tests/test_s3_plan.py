@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from planner.cli import main
 from planner.sources.sample import write_sample_logs
+from tests.test_permissions import assert_allowed
 
 BUCKET = "acme-trail"
 WINDOW = ["--since", "2026-11-02", "--until", "2026-11-03"]
@@ -52,6 +53,7 @@ def test_same_plan_from_s3_as_from_the_local_copy_and_nothing_fetched_twice(
     assert download["files"] == local["run"]["files_read"] > 0
     assert (download["fetched"], download["cached"]) == (download["files"], 0)
     assert set(read_only) == {"ListObjectsV2", "GetObject"}
+    assert_allowed("s3-logs", read_only)
     assert f"{download['files']} downloaded" in first_output
 
     read_only.clear()

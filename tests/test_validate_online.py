@@ -16,6 +16,7 @@ from planner.outputs.review import render_reviews
 from planner.pipeline import make_plan, scan, with_online_validation
 from tests.conftest import mixed_tree
 from tests.golden_run import FIXED_CLOCK
+from tests.test_permissions import assert_allowed
 
 
 def _plan(tmp_path: Path):
@@ -30,7 +31,7 @@ def _client():
                         aws_secret_access_key="testing")
 
 
-def test_findings_and_public_verdict_reach_the_review(tmp_path: Path) -> None:
+def test_findings_and_public_verdict_reach_the_review(tmp_path: Path, read_only: list[str]) -> None:
     plan = _plan(tmp_path)
     client = _client()
     stub = Stubber(client)
@@ -53,6 +54,8 @@ def test_findings_and_public_verdict_reach_the_review(tmp_path: Path) -> None:
     with stub:
         checked = with_online_validation(plan, client)
     stub.assert_no_pending_responses()
+    assert set(read_only) == {"ValidatePolicy", "CheckNoPublicAccess"}
+    assert_allowed("validate-online", read_only)
     review = render_reviews(checked)["bucket-a"]
     assert "SUGGESTION EMPTY_ARRAY_PRINCIPAL: Fix the principal." in review
     assert "CheckNoPublicAccess FAIL" in review and "Principal * on GetObject" in review
