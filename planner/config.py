@@ -11,7 +11,7 @@ from pathlib import Path
 from planner.errors import UsageError
 from planner.sources.athena import AthenaTable
 from planner.sources.athena_sql import table_name
-from planner.sources.s3_trail import parse_s3_url
+from planner.sources.s3_url import parse_s3_url
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")

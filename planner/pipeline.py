@@ -9,9 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import TYPE_CHECKING, Any
 
 from planner import __version__
 from planner.classify.loader import load_owners, load_rules
@@ -19,8 +17,6 @@ from planner.classify.owners import OwnerBook
 from planner.classify.remedies import Explanation, classify_acl, classify_sigv2, explain
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
-from planner.enrich.aws import BucketState, read_bucket_states
-from planner.enrich.state import live_policies, merge_blockers, sample_prefixes, state_blocker_map, with_state
 from planner.errors import InputError, OutputError
 from planner.model import DownloadStat, Plan, RunInfo, ScanResult, Window
 from planner.outputs.graph_file import write_graphml
@@ -38,7 +34,10 @@ from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
 from planner.sources.policies import load_current_policies
-from planner.sources.s3_trail import Download, download_trail
+
+if TYPE_CHECKING:  # the AWS-only stages are imported where they run: local runs never load boto3
+    from planner.enrich.aws import BucketState
+    from planner.sources.s3_trail import Download
 
 WORKBOOK = "migration-plan.xlsx"
 
@@ -83,6 +82,8 @@ def scan(config: Config) -> ScanResult:
 
 def _download(config: Config, url: str, selection: Selection) -> Download:
     """The window's log files of one s3:// trail, fetched into the cache (files already there are kept)."""
+    from planner.sources.s3_trail import download_trail
+
     assert config.cache is not None
 
     def show(files: int, total: int, done: int, size: int) -> None:
@@ -114,6 +115,8 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
         current = load_current_policies(config.current_policies)
         live, unreadable = current.policies, current.errors
     else:
+        from planner.enrich.state import live_policies, merge_blockers, state_blocker_map, with_state
+
         live, unreadable = live_policies(states, drafted)
     policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, mapping))
     if states:
@@ -140,6 +143,9 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
 
 def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:
     """--enrich: each bucket's live policy, Object Ownership, ACLs, public access block and logging (read-only)."""
+    from planner.enrich.aws import read_bucket_states
+    from planner.enrich.state import sample_prefixes
+
     buckets = sorted(set(result.bucket_requests) | {e.bucket for e in result.evidence if e.bucket})
     return read_bucket_states(aws_session(config), buckets, sample_prefixes(result.evidence))
 
@@ -186,6 +192,8 @@ def access_analyzer(config: Config) -> AccessAnalyzer:
 
 def with_online_validation(plan: Plan, client: AccessAnalyzer) -> Plan:
     """The plan with Access Analyzer's findings on each draft; a failing call is an error naming the service."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         found = validate_online(plan.policies, client)
     except (BotoCoreError, ClientError) as err:

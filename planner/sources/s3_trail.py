@@ -26,9 +26,10 @@ from botocore.exceptions import (
     ResponseStreamingError,
 )
 
-from planner.errors import InputError, OutputError, UsageError
+from planner.errors import InputError, OutputError
 from planner.model import SkippedFile
 from planner.sources.files import Selection
+from planner.sources.s3_url import LOGS, parse_s3_url
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -40,11 +41,7 @@ ATTEMPTS = 3  # our own tries per listed page or file, around botocore's (see _r
 BACKOFF_SECONDS = 1.0
 CHUNK = 1 << 20
 PART = ".part"
-LOGS = "AWSLogs"
 
-URL_RE = re.compile(r"^s3://(?P<bucket>[^/]*)(?:/(?P<prefix>.*))?$")
-BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-IP_RE = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 REGION_RE = re.compile(r"^[a-z0-9-]+$")  # as the local reader takes it (files.TREE_RE)
@@ -75,24 +72,6 @@ class Download:
     bytes_fetched: int
     skipped: tuple[SkippedFile, ...]  # could not be downloaded; the others went on
     ignored: int = 0      # objects in the window's day folders that are not CloudTrail log files
-
-
-def parse_s3_url(url: str) -> tuple[str, str]:
-    """s3://BUCKET[/PREFIX][/AWSLogs] -> (bucket, prefix before AWSLogs/, ending with / unless empty)."""
-    match = URL_RE.match(url.strip())
-    if match is None:
-        raise UsageError(f"{url!r}: not an S3 URL; give the trail's location as s3://BUCKET/PREFIX/")
-    bucket, prefix = match["bucket"], match["prefix"] or ""
-    if not BUCKET_RE.match(bucket) or ".." in bucket or IP_RE.match(bucket):
-        raise UsageError(f"{url!r}: {bucket!r} is not an S3 bucket name (3-63 lower-case letters, digits, . and -); "
-                         "give s3://BUCKET/PREFIX/")
-    parts = prefix.rstrip("/").split("/") if prefix.strip("/") else []
-    if parts and parts[-1] == LOGS:
-        parts.pop()
-    if any(part in ("", ".", "..", LOGS) for part in parts):
-        raise UsageError(f"{url!r}: unexpected prefix {prefix!r}; give the prefix that stands before AWSLogs/ "
-                         "(s3://BUCKET/PREFIX/ or s3://BUCKET/PREFIX/AWSLogs/)")
-    return bucket, "".join(f"{part}/" for part in parts)
 
 
 def client_config(threads: int = THREADS) -> Any:
