@@ -42,6 +42,11 @@ class Evidence:
     key_prefix_count: int = 0
     versioned_requests: int = 0
     sigv2_days: tuple[tuple[str, int], ...] = ()
+    cloudtrail_requests: int = 0       # of `requests`, how many CloudTrail recorded
+    access_log_requests: int = 0       # and how many the server access logs recorded (both: counted once)
+    first_error: str | None = None     # the first and last failed request (HTTP error, error code)
+    last_error: str | None = None
+    error_codes: tuple[str, ...] = ()
 
     @property
     def key(self) -> tuple[object, ...]:

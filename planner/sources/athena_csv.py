@@ -23,8 +23,11 @@ COLUMNS = (
     "first_seen", "last_seen", "source_ips", "session_names", "key_prefixes", "key_prefix_count",
     "versioned_requests", "sigv2_days",
 )
-INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests"})
-ARRAYS = frozenset({"source_ips", "session_names", "key_prefixes"})
+# Added with the access-log source; results of the query before them still read.
+LATER_COLUMNS = ("cloudtrail_requests", "access_log_requests", "first_error", "last_error", "error_codes")
+INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests",
+                      "cloudtrail_requests", "access_log_requests"})
+ARRAYS = frozenset({"source_ips", "session_names", "key_prefixes", "error_codes"})
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ def read_result(path: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"{path}: cannot read the CSV ({err})") from err
     columns = set(header)
-    if columns == set(COLUMNS):
+    if columns in (set(COLUMNS), set(COLUMNS) | set(LATER_COLUMNS)):
         return [{name: _value(name, cell) for name, cell in row.items()} for row in body]
     if columns == set(GUIDE_SIGV2_ROWS):
         return merge_rows([guide_row(r.get("aws_region"), r.get("s3_action"), None, r.get("user_agent"),

@@ -218,8 +218,12 @@ def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pru
                       files_read, files_pruned, skipped)
 
 
-def evidence_from_row(row: dict[str, Any], source: str = "cloudtrail") -> Evidence:
-    """One evidence row from the query's columns."""
+def evidence_from_row(row: dict[str, Any]) -> Evidence:
+    """One evidence row from the query's columns; its source says which logs saw its requests."""
+    # results of the query before the access-log source have no per-source counts: all their requests are CloudTrail's
+    cloudtrail = int(row["cloudtrail_requests"] if "cloudtrail_requests" in row else row["requests"])
+    access_log = int(row.get("access_log_requests") or 0)
+    source = "access-log" if access_log and not cloudtrail else "cloudtrail+access-log" if access_log else "cloudtrail"
     return Evidence(
         source=source, bucket=row["bucket"], bucket_account_id=row["bucket_account_id"], region=row["region"],
         event_name=row["event_name"], principal=row["principal"], principal_type=row["principal_type"],
@@ -230,6 +234,8 @@ def evidence_from_row(row: dict[str, Any], source: str = "cloudtrail") -> Eviden
         session_names=tuple(row["session_names"] or ()), key_prefixes=tuple(row["key_prefixes"] or ()),
         key_prefix_count=int(row["key_prefix_count"] or 0), versioned_requests=int(row.get("versioned_requests") or 0),
         sigv2_days=tuple(sorted((str(day), int(n)) for day, n in (row.get("sigv2_days") or {}).items())),
+        cloudtrail_requests=cloudtrail, access_log_requests=access_log, first_error=row.get("first_error"),
+        last_error=row.get("last_error"), error_codes=tuple(row.get("error_codes") or ()),
     )
 
 

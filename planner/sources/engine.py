@@ -28,6 +28,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "eventTime": "VARCHAR",
     "eventSource": "VARCHAR",
     "eventName": "VARCHAR",
+    "eventType": "VARCHAR",
     "awsRegion": "VARCHAR",
     "sourceIPAddress": "VARCHAR",
     "userAgent": "VARCHAR",

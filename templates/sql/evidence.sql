@@ -44,6 +44,8 @@ WITH classified AS (
     ) AS object_key,
     json_extract_scalar(requestparameters, '$.versionId') IS NOT NULL AS versioned,
     coalesce(requestid, eventid) AS request_key,
+    -- S3 server access log lines that s3plan turned into records of this shape carry this eventtype
+    CASE WHEN eventtype = 'AwsS3AccessLog' THEN 1 ELSE 0 END AS from_access_log,
     errorcode,
     sourceipaddress,
     eventtime
@@ -110,9 +112,23 @@ requests AS (
     CASE WHEN is_evidence AND signature_version = 'SigV2' THEN substr(eventtime, 1, 10) END AS sigv2_day,
     CASE WHEN is_evidence THEN request_key END AS request_key,
     CASE WHEN is_evidence THEN sourceipaddress END AS source_ip,
+    from_access_log,
     errorcode,
     eventtime
   FROM flagged
+),
+-- A request that both CloudTrail and the access logs recorded (same request id) counts once, as CloudTrail saw
+-- it; each row remembers which sources saw its request. Only evidence rows have a request key.
+deduped AS (
+  SELECT *, 1 - from_access_log AS seen_cloudtrail, from_access_log AS seen_access_log
+  FROM requests WHERE request_key IS NULL
+  UNION ALL
+  SELECT * FROM (
+    SELECT *,
+      max(1 - from_access_log) OVER (PARTITION BY request_key) AS seen_cloudtrail,
+      max(from_access_log) OVER (PARTITION BY request_key) AS seen_access_log
+    FROM requests WHERE request_key IS NOT NULL
+  ) WHERE from_access_log = 0 OR seen_cloudtrail = 0
 ),
 -- Two steps instead of DISTINCT aggregates over every record: first one row per request (duplicate deliveries
 -- fold together; every other S3 or non-S3 record has no request key and folds into its bucket's row), then the
@@ -129,8 +145,13 @@ per_request AS (
     arbitrary(session_name) AS session_name,
     arbitrary(key_prefix) AS key_prefix,
     max(CASE WHEN versioned THEN 1 ELSE 0 END) AS versioned,
-    arbitrary(sigv2_day) AS sigv2_day
-  FROM requests
+    arbitrary(sigv2_day) AS sigv2_day,
+    max(seen_cloudtrail) AS seen_cloudtrail,
+    max(seen_access_log) AS seen_access_log,
+    min(CASE WHEN errorcode IS NOT NULL THEN eventtime END) AS first_error,
+    max(CASE WHEN errorcode IS NOT NULL THEN eventtime END) AS last_error,
+    min(errorcode) AS error_code
+  FROM deduped
   GROUP BY
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
     user_agent, signature_version, auth_method, acl_required, acl_header, request_key
@@ -149,7 +170,12 @@ SELECT
   slice(array_sort(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))), 1, 50) AS key_prefixes,
   cardinality(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))) AS key_prefix_count,
   sum(versioned) AS versioned_requests,
-  histogram(sigv2_day) AS sigv2_days
+  histogram(sigv2_day) AS sigv2_days,
+  sum(seen_cloudtrail) AS cloudtrail_requests,
+  sum(seen_access_log) AS access_log_requests,
+  min(first_error) AS first_error,
+  max(last_error) AS last_error,
+  slice(array_sort(array_distinct(array_agg(error_code) FILTER (WHERE error_code IS NOT NULL))), 1, 5) AS error_codes
 FROM per_request
 GROUP BY
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
