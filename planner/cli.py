@@ -66,6 +66,9 @@ def main(debug: bool) -> None:
 @click.option("--cloudtrail", "cloudtrail", multiple=True, metavar="PATH|s3://BUCKET/PREFIX/",
               help="CloudTrail tree (AWSLogs/...), folder of *.json / *.json.gz log files, or the trail's S3 location "
                    "(the prefix before AWSLogs/; only the window's folders are listed and fetched). Repeatable.")
+@click.option("--access-logs", "access_logs", multiple=True, metavar="PATH",
+              help="S3 server access log files or folders (plain or .gz), alone or with --cloudtrail; a request "
+                   "both record counts once. Repeatable.")
 @click.option("--cache", metavar="DIR", help="Where s3:// log files are kept between runs (default: OUT/.s3-cache).")
 @click.option("--enrich", is_flag=True,
               help="Read each bucket's policy, Object Ownership, ACLs, public access block and logging (read-only).")

@@ -24,6 +24,7 @@ class Config:
     cloudtrail: tuple[Path, ...]
     out: Path
     cloudtrail_s3: tuple[str, ...] = ()
+    access_logs: tuple[Path, ...] = ()
     cache: Path | None = None
     enrich: bool = False
     athena_results: tuple[Path, ...] = ()
@@ -86,7 +87,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 profile: str | None = None, aws_region: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True, prefix_depth: int = 1,
-                cache: str | None = None, enrich: bool = False) -> Config:
+                cache: str | None = None, enrich: bool = False, access_logs: Iterable[str] = ()) -> Config:
     """Validate option values into a Config."""
     if (athena or athena_database) and not athena_table:
         raise UsageError("--athena: give the table with --athena-table (and --athena-database)")
@@ -97,9 +98,14 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
         parse_s3_url(url)
     paths = tuple(Path(p) for p in cloudtrail if not p.startswith("s3://"))
     results = tuple(Path(p) for p in athena_results)
-    if sum(map(bool, (paths or urls, results, athena_table))) != 1:
-        raise UsageError("give one source: --cloudtrail (folders or files of CloudTrail logs), --athena-table "
-                         "(run the evidence query on Athena) or --athena-results (CSV results of the query)")
+    logs = tuple(Path(p) for p in access_logs)
+    if any(str(p).startswith("s3:/") for p in logs):
+        raise UsageError("--access-logs takes local files or folders; download the logs first "
+                         "(aws s3 sync s3://LOG-BUCKET/PREFIX/ DIR)")
+    if sum(map(bool, (paths or urls or logs, results, athena_table))) != 1:
+        raise UsageError("give one source: --cloudtrail (folders or files of CloudTrail logs) and/or --access-logs "
+                         "(server access logs), --athena-table (run the evidence query on Athena) or "
+                         "--athena-results (CSV results of the query)")
     for result in results:
         if not result.is_file():
             raise UsageError(f"--athena-results {result}: no such file")
@@ -136,7 +142,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 "--regions", regions, REGION_RE, "us-east-1"))), prefix_depth, None, athena_workgroup, athena_output,
             profile, aws_region, Path(out) / ".athena-cache", refresh)
     return Config(
-        cloudtrail=paths, out=Path(out), cloudtrail_s3=urls,
+        cloudtrail=paths, out=Path(out), cloudtrail_s3=urls, access_logs=logs,
         cache=Path(cache) if cache else (Path(out) / ".s3-cache" if urls else None), enrich=enrich,
         athena_results=results, athena=source, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),

@@ -50,9 +50,10 @@ class Evidence:
 
     @property
     def key(self) -> tuple[object, ...]:
-        """The fields that identify the aggregate (measures excluded)."""
+        """The fields that identify the aggregate (measures excluded; not the source: a request CloudTrail and the
+        access logs both saw is one aggregate, whichever log a run reads)."""
         return (
-            self.source, self.bucket, self.bucket_account_id, self.region, self.event_name,
+            self.bucket, self.bucket_account_id, self.region, self.event_name,
             self.principal, self.principal_type, self.account_id, self.user_agent,
             self.signature_version, self.auth_method, self.acl_required, self.acl_header,
         )
@@ -116,6 +117,7 @@ class Task:
     wave: int = 0
     owner: Owner | None = None
     stream: int = 0
+    failing: str | None = None  # e.g. "still failing since ... (SignatureDoesNotMatch)", from the logs' errors
 
 
 @dataclass(frozen=True)
@@ -178,6 +180,7 @@ class SigV2Client:
     first_seen: str | None
     last_seen: str | None
     user_agents: tuple[str, ...]
+    failing: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -29,9 +30,10 @@ from planner.policy.bucket import bucket_policies
 from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
 from planner.policy.validate import AccessAnalyzer, validate_online
+from planner.sources.access_log_files import AccessLogFiles
 from planner.sources.athena_csv import AthenaResultCsv
 from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
-from planner.sources.cloudtrail import CloudTrailFiles
+from planner.sources.cloudtrail import CloudTrailFiles, with_counts
 from planner.sources.files import Selection
 from planner.sources.policies import load_current_policies
 
@@ -70,8 +72,13 @@ def scan(config: Config) -> ScanResult:
     progress = _progress if config.progress else None
     downloads = [_download(config, url, selection) for url in config.cloudtrail_s3]
     roots = tuple(d.root for d in downloads)
-    result = CloudTrailFiles(config.cloudtrail + roots, selection, config.threads, progress, config.prefilter,
-                             config.prefix_depth).scan()
+    with tempfile.TemporaryDirectory(prefix="s3plan-access-logs-") as tmp:
+        logs = AccessLogFiles(config.access_logs, config.since, config.until).convert(Path(tmp)) \
+            if config.access_logs else None
+        result = CloudTrailFiles(config.cloudtrail + roots, selection, config.threads, progress, config.prefilter,
+                                 config.prefix_depth, logs.candidates if logs else ()).scan()
+    if logs is not None:
+        result = with_counts(result, logs.groups, logs.records, logs.files_read, logs.skipped)
     if not downloads:
         return result
     stats = tuple(DownloadStat(url, d.files, d.fetched, d.cached, d.bytes_fetched, len(d.prefixes_listed))
@@ -129,6 +136,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))
+        + tuple(f"access-log:{p}" for p in config.access_logs)
         + ((f"athena:{config.athena.table}",) if config.athena else ())
         + tuple(f"athena-csv:{p}" for p in config.athena_results),
         window_requested=(Window(_iso(config.athena.since), _iso(config.athena.until)) if config.athena

@@ -102,5 +102,5 @@ def task_values(task: Task) -> dict[str, Any]:
         "Depends on": ", ".join(task.depends_on), "Buckets": ", ".join(task.buckets), "Requests": task.requests,
         "First seen": task.first_seen, "Last seen": task.last_seen, "Principal": task.principal,
         "Action": task.action, "User agents": ", ".join(task.user_agents), "Source IPs": ", ".join(task.source_ips),
-        "Rules": ", ".join(task.rules),
+        "Rules": ", ".join(task.rules), "Failing": task.failing,
     }

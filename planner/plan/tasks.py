@@ -180,11 +180,28 @@ class _Measures(TypedDict):
     requests: int
     first_seen: str | None
     last_seen: str | None
+    failing: str | None
 
 
 def _measures(evidence: Sequence[Evidence]) -> _Measures:
-    """Request count and first/last seen over evidence rows."""
+    """Request count, first/last seen and failures over evidence rows."""
     firsts = [e.first_seen for e in evidence if e.first_seen]
     lasts = [e.last_seen for e in evidence if e.last_seen]
     return {"requests": sum(e.requests for e in evidence), "first_seen": min(firsts) if firsts else None,
-            "last_seen": max(lasts) if lasts else None}
+            "last_seen": max(lasts) if lasts else None, "failing": failing(evidence)}
+
+
+def failing(evidence: Sequence[Evidence]) -> str | None:
+    """How the task's requests fail, from the errors the logs recorded (the server access logs also record the
+    requests S3 refused, e.g. SigV2 after it was denied, or ACLs after they were disabled): "still failing since"
+    when the last request seen failed, else the span of the failures."""
+    failed = [e for e in evidence if e.first_error and e.last_error]
+    if not failed:
+        return None
+    since = min(e.first_error for e in failed if e.first_error)
+    last = max(e.last_error for e in failed if e.last_error)
+    codes = ", ".join(sorted({c for e in failed for c in e.error_codes})) or "errors"
+    latest = max((e.last_seen for e in evidence if e.last_seen), default=last)
+    if last >= latest:
+        return f"still failing since {since} ({codes})"
+    return f"failed from {since} to {last} ({codes}); requests after that succeeded"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 import time
@@ -33,6 +34,7 @@ class CloudTrailFiles:
     progress: Progress | None = None
     use_prefilter: bool = True
     prefix_depth: int = 1
+    extra_lines: tuple[str, ...] = ()  # records of another source (server access logs), read by the same query
     name: str = "cloudtrail"
 
     def scan(self) -> ScanResult:
@@ -40,17 +42,18 @@ class CloudTrailFiles:
         listings = [list_files(p, self.selection) for p in self.paths]
         files = [f for lst in listings for f in lst.selected]
         pruned = sum(lst.pruned for lst in listings)
-        if not files:
+        if not files and (self.paths or not self.extra_lines):
             raise InputError(_nothing_found(self.paths, listings))
         sets, skipped = _sort_by_layout(files)
         if self.use_prefilter and prefilter.available():
             rows, bad = self._scan_prefiltered(sets)
         else:
             self._say(f"scanning {len(_all(sets))} files")
+            sets = engine.FileSets(sets.wrapped, sets.lines + self.extra_lines, sets.arrays)
             rows, bad = _run_tolerant(self._query(), sets, self._params(), self.threads)
         skipped.extend(bad)
         read = len(files) - len(skipped)
-        if read == 0:
+        if read == 0 and files:
             raise InputError(f"{', '.join(map(str, self.paths))}: no readable CloudTrail log file "
                              f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
         return to_scan_result(rows, files_read=read, files_pruned=pruned, skipped=tuple(skipped))
@@ -77,11 +80,12 @@ class CloudTrailFiles:
             back = {layout: tuple(r.path for r in results if r.fallback and r.layout == layout)
                     for layout in ("wrapped", "lines", "arrays")}
             candidates = tuple(sorted(str(p) for p in Path(tmp).glob("candidates-*.json")))
-            work = engine.FileSets(back["wrapped"], back["lines"] + candidates, back["arrays"])
+            work = engine.FileSets(back["wrapped"], back["lines"] + candidates + self.extra_lines, back["arrays"])
             rows, bad = _run_tolerant(self._query(), work, params, self.threads) if work else ([], [])
         if any(b.path in candidates for b in bad):
             self._say("the engine refused pre-filtered records; reading every file with the engine instead")
-            return _run_tolerant(self._query(), sets, params, self.threads)
+            every = engine.FileSets(sets.wrapped, sets.lines + self.extra_lines, sets.arrays)
+            return _run_tolerant(self._query(), every, params, self.threads)
         return rows + prefilter.group_rows([r for r in results if not r.fallback]), bad
 
     def _say(self, text: str) -> None:
@@ -216,6 +220,22 @@ def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pru
     window = Window(_day(min(firsts)) if firsts else None, _day(max(lasts)) if lasts else None)
     return ScanResult(tuple(evidence), dict(bucket_requests), bucket_accounts, records, window,
                       files_read, files_pruned, skipped)
+
+
+def with_counts(result: ScanResult, rows: Sequence[dict[str, Any]], records: int, files_read: int,
+                skipped: Sequence[SkippedFile]) -> ScanResult:
+    """Add another source's counted rows (kind s3 / other) and its `records` read: its window, and bucket totals
+    only for buckets the result has none for (both sources saw the same requests, CloudTrail's count stands)."""
+    extra = to_scan_result(rows, files_read=files_read, files_pruned=0, skipped=tuple(skipped))
+    totals = {**{b: n for b, n in extra.bucket_requests.items() if b not in result.bucket_requests},
+              **result.bucket_requests}
+    firsts = [d for d in (result.window_seen.since, extra.window_seen.since) if d]
+    lasts = [d for d in (result.window_seen.until, extra.window_seen.until) if d]
+    return dataclasses.replace(
+        result, bucket_requests=totals, bucket_accounts={**extra.bucket_accounts, **result.bucket_accounts},
+        records=result.records + records,
+        window_seen=Window(min(firsts) if firsts else None, max(lasts) if lasts else None),
+        files_read=result.files_read + files_read, skipped=result.skipped + tuple(skipped))
 
 
 def evidence_from_row(row: dict[str, Any]) -> Evidence:

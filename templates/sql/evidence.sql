@@ -137,7 +137,8 @@ per_request AS (
   SELECT
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
     user_agent, signature_version, auth_method, acl_required, acl_header, request_key,
-    count(*) AS records,
+    -- records of CloudTrail; the access-log lines s3plan read are counted where it read them
+    sum(1 - from_access_log) AS records,
     count(errorcode) AS errors,
     min(eventtime) AS first_seen,
     max(eventtime) AS last_seen,

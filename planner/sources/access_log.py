@@ -1,0 +1,221 @@
+"""S3 server access log lines (facts §8): parsed field by field, and turned into CloudTrail-shaped records so the
+one evidence query reads both sources. Strings from the log are data: never evaluated, only copied."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import parse_qs, unquote_plus, urlsplit
+
+# Facts §8: the documented fields, in order (Athena column names). Older logs stop early; newer may add more.
+FIELDS = (
+    "bucketowner", "bucket_name", "requestdatetime", "remoteip", "requester", "requestid", "operation", "key",
+    "request_uri", "httpstatus", "errorcode", "bytessent", "objectsize", "totaltime", "turnaroundtime", "referrer",
+    "useragent", "versionid", "hostid", "sigv", "ciphersuite", "authtype", "endpoint", "tlsversion",
+    "accesspointarn", "aclrequired", "sourceregion",
+)
+MIN_FIELDS = FIELDS.index("useragent") + 1  # the oldest lines still name the user agent
+QUOTED = frozenset({"request_uri", "referrer", "useragent"})
+_TIME = "%d/%b/%Y:%H:%M:%S %z"
+_ROLE_SESSION = re.compile(
+    r"^arn:(?P<part>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/(?P<session>.+)$")
+_IAM = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):(?P<kind>user|role|root)")
+_CANONICAL = re.compile(r"^[0-9a-f]{64}$")
+_REGION_HOST = re.compile(r"\.s3[.-](?:dualstack\.)?(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
+
+
+@dataclass(frozen=True)
+class AccessLogLine:
+    """One parsed line: the documented fields by name (`None` for `-` or for fields an older format lacks)."""
+
+    fields: dict[str, str | None]
+
+    def __getitem__(self, name: str) -> str | None:
+        return self.fields.get(name)
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A line that is not an access-log record, and why: a value, never an exception."""
+
+    reason: str
+
+
+def parse_line(line: str) -> AccessLogLine | BadLine:
+    """Split one log line into its fields: `[...]` for the time, `"..."` (with `\\"` escapes) for the quoted ones."""
+    tokens: list[str | None] = []
+    i, n = 0, len(line.rstrip("\r\n"))
+    while i < n:
+        if line[i] == " ":
+            i += 1
+            continue
+        if line[i] in '["':
+            close = "]" if line[i] == "[" else '"'
+            end = _closing(line, i, n, close)
+            if end < 0:
+                return BadLine(f"unterminated {line[i]} at character {i + 1}")
+            text = line[i + 1:end]
+            tokens.append(text.replace('\\"', '"') if close == '"' else text)
+            i = end + 1
+            continue
+        end = line.find(" ", i, n)
+        end = n if end < 0 else end
+        word = line[i:end]
+        tokens.append(None if word == "-" else word)
+        i = end
+    if len(tokens) < MIN_FIELDS:
+        return BadLine(f"{len(tokens)} fields, expected at least {MIN_FIELDS} (bucket owner ... user agent)")
+    fields = {name: (None if value == "-" else value) for name, value in zip(FIELDS, tokens, strict=False)}
+    if not fields["requestdatetime"] or parse_time(fields["requestdatetime"]) is None:
+        return BadLine(f"time {fields['requestdatetime']!r} is not [dd/Mon/yyyy:HH:MM:SS +zzzz]")
+    if not fields["bucket_name"] or not fields["operation"]:
+        return BadLine("no bucket or operation")
+    return AccessLogLine(fields)
+
+
+def _closing(line: str, start: int, end: int, close: str) -> int:
+    """Index of the character that closes the field opened at `start`: followed by a space or the line's end."""
+    j = start + 1
+    while True:
+        j = line.find(close, j, end)
+        if j < 0:
+            return -1
+        escaped = close == '"' and line[j - 1] == "\\" and j - 1 > start
+        if not escaped and (j + 1 == end or line[j + 1] == " "):
+            return j
+        j += 1
+
+
+def parse_time(text: str) -> str | None:
+    """`06/Feb/2019:00:00:38 +0000` -> `2019-02-06T00:00:38Z` (UTC), or None."""
+    try:
+        moment = datetime.strptime(text, _TIME)
+    except ValueError:
+        return None
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# Facts §8 operations -> the CloudTrail event names the evidence schema uses. Copies log a second line
+# (REST.COPY.OBJECT_GET) and multi-object deletes one BATCH.DELETE.OBJECT line per key beside the request's own
+# line: those are not requests of their own and map to None, as do lifecycle and other S3-internal actions.
+OPERATIONS = {
+    "REST.GET.OBJECT": "GetObject", "REST.HEAD.OBJECT": "HeadObject", "REST.PUT.OBJECT": "PutObject",
+    "REST.POST.OBJECT": "PostObject", "REST.DELETE.OBJECT": "DeleteObject", "REST.COPY.OBJECT": "CopyObject",
+    "REST.COPY.PART": "UploadPartCopy", "REST.PUT.PART": "UploadPart", "REST.POST.UPLOADS": "CreateMultipartUpload",
+    "REST.POST.UPLOAD": "CompleteMultipartUpload", "REST.DELETE.UPLOAD": "AbortMultipartUpload",
+    "REST.GET.UPLOAD": "ListParts", "REST.GET.UPLOADS": "ListMultipartUploads",
+    "REST.POST.MULTI_OBJECT_DELETE": "DeleteObjects", "REST.HEAD.BUCKET": "HeadBucket",
+    "REST.GET.BUCKETVERSIONS": "ListObjectVersions", "REST.GET.LOCATION": "GetBucketLocation",
+    "REST.GET.VERSIONING": "GetBucketVersioning", "REST.GET.LOGGING_STATUS": "GetBucketLogging",
+    "REST.GET.BUCKETPOLICY": "GetBucketPolicy", "REST.GET.OWNERSHIP_CONTROLS": "GetBucketOwnershipControls",
+    "REST.GET.PUBLIC_ACCESS_BLOCK": "GetPublicAccessBlock", "REST.GET.TAGGING": "GetObjectTagging",
+    "REST.PUT.TAGGING": "PutObjectTagging", "REST.GET.OBJECT_TAGGING": "GetObjectTagging",
+    "REST.PUT.OBJECT_TAGGING": "PutObjectTagging", "REST.POST.RESTORE": "RestoreObject",
+    "WEBSITE.GET.OBJECT": "GetObject", "WEBSITE.HEAD.OBJECT": "HeadObject",
+    "REST.COPY.OBJECT_GET": None, "BATCH.DELETE.OBJECT": None,
+}
+
+
+def event_name(line: AccessLogLine) -> str | None:
+    """The CloudTrail event name of the line's operation (None: not a request of its own, e.g. lifecycle)."""
+    operation = line["operation"] or ""
+    if operation in ("REST.PUT.ACL", "REST.GET.ACL"):
+        verb = "Put" if ".PUT." in operation else "Get"
+        return f"{verb}ObjectAcl" if line["key"] else f"{verb}BucketAcl"
+    if operation == "REST.GET.BUCKET":
+        return "ListObjectsV2" if "list-type=2" in (line["request_uri"] or "") else "ListObjects"
+    if operation in OPERATIONS:
+        return OPERATIONS[operation]
+    if operation.startswith(("S3.", "BATCH.")):
+        return None
+    parts = operation.split(".")
+    return "".join(p.title() for p in parts[1:3]).replace("_", "") if len(parts) >= 3 else None
+
+
+def identity(requester: str | None, bucket_owner: str | None) -> dict[str, Any]:
+    """The CloudTrail `userIdentity` a requester stands for (facts §5c shapes): `-` is anonymous, `svc:` an AWS
+    service, a canonical id the bucket owner (same id) or an account s3plan cannot name."""
+    if requester is None:
+        return {"type": "AWSAccount", "accountId": "anonymous", "principalId": ""}
+    if requester.startswith("svc:"):
+        return {"type": "AWSService", "invokedBy": requester[4:]}
+    session = _ROLE_SESSION.match(requester)
+    if session:
+        role = f"arn:{session['part']}:iam::{session['account']}:role/{session['role']}"
+        return {"type": "AssumedRole", "arn": requester, "accountId": session["account"],
+                "sessionContext": {"sessionIssuer": {"type": "Role", "arn": role, "accountId": session["account"]}}}
+    iam = _IAM.match(requester)
+    if iam:
+        kind = {"user": "IAMUser", "role": "Role", "root": "Root"}[iam["kind"]]
+        return {"type": kind, "arn": requester, "accountId": iam["account"]}
+    if _CANONICAL.match(requester):
+        owner = requester == bucket_owner
+        return {"type": "Root" if owner else "CanonicalUser", "principalId": requester}
+    return {"type": "Unknown", "principalId": requester}
+
+
+def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[str, Any] | None:
+    """The line as a CloudTrail-shaped S3 data event (facts §5), or None when it is not a request of its own.
+    `bucket_account` is the bucket owner's account id when the log's location tells it (the line names the owner
+    only by canonical id)."""
+    name = event_name(line)
+    if name is None:
+        return None
+    params: dict[str, Any] = {"bucketName": line["bucket_name"]}
+    if line["key"]:
+        params["key"] = unquote_plus(line["key"])
+    query = parse_qs(urlsplit(_uri_path(line["request_uri"])).query, keep_blank_values=True)
+    if name.startswith("List") and "prefix" in query:
+        params["prefix"] = query["prefix"][0]
+    if line["versionid"]:
+        params["versionId"] = line["versionid"]
+    extra: dict[str, Any] = {"AuthenticationMethod": line["authtype"], "SignatureVersion": line["sigv"]}
+    if line["aclrequired"] == "Yes":
+        extra["aclRequired"] = "Yes"
+    host = _REGION_HOST.search(line["endpoint"] or "")
+    status_text = line["httpstatus"] or ""
+    status = int(status_text) if status_text.isdigit() else None
+    error = line["errorcode"] or (f"HTTP{status}" if status is not None and status >= 400 else None)
+    if error == "AccessControlListNotSupported":
+        # S3 answers this only to a request that sets an ACL on a bucket with ACLs disabled (facts §4b); the log
+        # does not keep the header, so the value is unknown
+        params["x-amz-acl"] = "unknown (refused: AccessControlListNotSupported)"
+    who = identity(line["requester"], line["bucketowner"])
+    if who.get("type") == "Root" and bucket_account:
+        who["accountId"] = bucket_account
+    record: dict[str, Any] = {
+        "eventTime": parse_time(line["requestdatetime"] or ""), "eventSource": "s3.amazonaws.com",
+        "eventName": name, "eventType": "AwsS3AccessLog", "awsRegion": host["region"] if host else None,
+        "sourceIPAddress": line["remoteip"], "userAgent": line["useragent"], "errorCode": error,
+        "requestID": line["requestid"], "userIdentity": who,
+        "requestParameters": params, "additionalEventData": {k: v for k, v in extra.items() if v is not None},
+    }
+    if bucket_account:
+        record["resources"] = [{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{line['bucket_name']}",
+                                "accountId": bucket_account}]
+    return record
+
+
+def _uri_path(request_uri: str | None) -> str:
+    """`GET /bucket/key?x=y HTTP/1.1` -> `/bucket/key?x=y`."""
+    parts = (request_uri or "").split(" ")
+    return parts[1] if len(parts) >= 2 else ""
+
+
+def format_line(fields: dict[str, str | None]) -> str:
+    """A log line from fields (the inverse of parse_line, for tests and samples): `-` for None, quotes and
+    brackets where S3 writes them."""
+    out = []
+    for name in FIELDS:
+        if name not in fields:
+            break
+        value = fields[name]
+        if name == "requestdatetime":
+            out.append(f"[{value}]")
+        elif name in QUOTED:
+            out.append("-" if value is None else '"' + value.replace('"', '\\"') + '"')
+        else:
+            out.append("-" if value is None else value)
+    return " ".join(out)

@@ -1,0 +1,169 @@
+"""Local S3 server access log files -> candidate records for the evidence query, and counts of the rest.
+
+One pass over each file, line by line (plain or gzip), with memory bounded by the number of buckets: lines that
+could be evidence (SigV2, aclRequired, ACL calls, anonymous callers, requests refused for carrying an ACL) are
+written as CloudTrail-shaped newline-delimited records that the same query reads; every other line is only
+counted per bucket, inside the window."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+from planner.errors import InputError
+from planner.model import SkippedFile
+from planner.sources.access_log import AccessLogLine, BadLine, parse_line, parse_time, to_record
+
+ACL_EVENTS = frozenset({"PutObjectAcl", "PutBucketAcl"})
+# The date-based delivery layout names the source bucket's account (facts §8):
+# <prefix>/<account-id>/<region>/<source-bucket>/YYYY/MM/DD/<file>
+DATED_PATH = re.compile(r"(?:^|/)(?P<account>\d{12})/[a-z0-9-]+/(?P<bucket>[a-z0-9.-]{3,63})/\d{4}/\d{2}/\d{2}/[^/]+$")
+
+
+@dataclass(frozen=True)
+class Converted:
+    """What the access logs gave: candidate files for the query, per-bucket counts of the other lines."""
+
+    candidates: tuple[str, ...]
+    groups: tuple[dict[str, Any], ...]
+    records: int
+    files_read: int
+    skipped: tuple[SkippedFile, ...]
+
+
+@dataclass(frozen=True)
+class AccessLogFiles:
+    """Server access log files under local paths (every regular file; `.gz` ones decompressed)."""
+
+    paths: tuple[Path, ...]
+    since: date | None = None
+    until: date | None = None
+    name: str = "access-log"
+
+    def convert(self, out_dir: Path) -> Converted:
+        """Write the candidates of every file to `out_dir`, count the rest; bad files are reported, not fatal."""
+        files = [f for p in self.paths for f in _files(p)]
+        if not files:
+            raise InputError(f"{', '.join(map(str, self.paths))}: no access log files found; point --access-logs "
+                             "at the folder the bucket's server access logs are delivered to")
+        target = out_dir / "access-log-candidates.json"
+        counter = _Counter(self._bounds())
+        skipped: list[SkippedFile] = []
+        with target.open("w", encoding="utf-8") as out:
+            for path in files:
+                problem = _convert_file(path, out, counter)
+                if problem is not None:
+                    skipped.append(problem)
+        read = len(files) - sum(1 for s in skipped if s.reason.startswith("no access-log line"))
+        return Converted((str(target),), tuple(counter.rows()), counter.records, read, tuple(skipped))
+
+    def _bounds(self) -> tuple[str | None, str | None]:
+        since = f"{self.since.isoformat()}T00:00:00Z" if self.since else None
+        until = f"{(self.until + timedelta(days=1)).isoformat()}T00:00:00Z" if self.until else None
+        return since, until
+
+
+def _files(root: Path) -> list[Path]:
+    if not root.exists():
+        raise InputError(f"{root}: no such file or folder; give the folder of the server access logs")
+    if root.is_file():
+        return [root]
+    return sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+
+
+def _lines(path: Path) -> Iterator[str]:
+    """The file's lines, decoded as UTF-8 (a bad byte becomes U+FFFD rather than stopping the file)."""
+    with path.open("rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+    if gz:
+        with gzip.open(path, "rt", encoding="utf-8", errors="replace") as unpacked:
+            yield from unpacked
+    else:
+        with path.open(encoding="utf-8", errors="replace") as plain:
+            yield from plain
+
+
+def _convert_file(path: Path, out: IO[str], counter: _Counter) -> SkippedFile | None:
+    """Convert one file; a file with no valid line is skipped, bad lines among good ones are reported."""
+    good = bad = 0
+    first_bad = ""
+    dated = DATED_PATH.search(path.as_posix())
+    try:
+        for number, text in enumerate(_lines(path), start=1):
+            if not text.strip():
+                continue
+            line = parse_line(text)
+            if isinstance(line, BadLine):
+                bad += 1
+                first_bad = first_bad or f"line {number}: {line.reason}"
+                continue
+            good += 1
+            owner = dated["account"] if dated and dated["bucket"] == line["bucket_name"] else None
+            counter.take(line, out, owner)
+    except (OSError, EOFError, gzip.BadGzipFile) as err:
+        return SkippedFile(str(path), f"cannot read ({err}); {good} line(s) read before the error")
+    if not good:
+        return SkippedFile(str(path), f"no access-log line ({first_bad or 'empty'}); is it a server access log?")
+    if bad:
+        return SkippedFile(str(path), f"{bad} of {good + bad} lines are not access-log records and were left out "
+                                      f"(first at {first_bad}); the other lines were read")
+    return None
+
+
+class _Counter:
+    """Writes candidate records; counts the other lines per bucket with their first and last time."""
+
+    def __init__(self, bounds: tuple[str | None, str | None]) -> None:
+        self.since, self.until = bounds
+        self.records = 0
+        self.buckets: dict[str | None, list[Any]] = {}
+
+    def take(self, line: AccessLogLine, out: IO[str], bucket_account: str | None) -> None:
+        record = to_record(line, bucket_account)
+        if record is None:  # not a request of its own (the GET side of a copy, a key of a batch delete, lifecycle)
+            self._count(None, _time(line))
+            return
+        if _is_candidate(record):
+            out.write(json.dumps(record, separators=(",", ":")) + os.linesep)
+            if self._inside(record["eventTime"]):
+                self.records += 1  # the query aggregates its requests; the line is counted as read here
+        else:
+            self._count(line["bucket_name"], record["eventTime"], bucket_account)
+
+    def _inside(self, when: str | None) -> bool:
+        return when is not None and not (self.since and when < self.since) and not (self.until and when >= self.until)
+
+    def _count(self, bucket: str | None, when: str | None, account: str | None = None) -> None:
+        if not self._inside(when):
+            return
+        assert when is not None
+        self.records += 1
+        entry = self.buckets.setdefault(bucket, [0, when, when, account])
+        entry[0] += 1
+        entry[1], entry[2], entry[3] = min(entry[1], when), max(entry[2], when), entry[3] or account
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The counts as rows shaped like the query's `s3` (per bucket) and `other` rows."""
+        return [{"kind": "s3" if bucket else "other", "bucket": bucket, "bucket_account_id": account, "records": n,
+                 "requests": 0, "first_seen": first, "last_seen": last}
+                for bucket, (n, first, last, account) in sorted(self.buckets.items(), key=lambda kv: kv[0] or "")]
+
+
+def _time(line: AccessLogLine) -> str | None:
+    return parse_time(line["requestdatetime"] or "")
+
+
+def _is_candidate(record: dict[str, Any]) -> bool:
+    """A superset of the query's evidence for these records: SigV2, aclRequired, ACL calls, ACL headers (refused
+    ones), anonymous callers."""
+    extra, params = record["additionalEventData"], record["requestParameters"]
+    return (extra.get("SignatureVersion") == "SigV2" or extra.get("aclRequired") == "Yes"
+            or record["eventName"] in ACL_EVENTS or "x-amz-acl" in params
+            or record["userIdentity"].get("accountId") == "anonymous")
