@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl import load_workbook
 
 from planner.cli import main
 from planner.sources.access_log import FIELDS, MIN_FIELDS, AccessLogLine, BadLine, format_line, parse_line, to_record
@@ -197,6 +198,11 @@ def test_the_same_scenario_from_either_source_gives_the_same_plan(tmp_path: Path
     assert all(e["cloudtrail_requests"] == e["access_log_requests"] == e["requests"] for e in both["evidence"])
     assert both["buckets"][0]["requests"] == from_trail["buckets"][0]["requests"] == 6
     assert both["run"]["records"] == 12 and both["run"]["sources"][1].startswith("access-log:")
+    sheet = load_workbook(tmp_path / "both-out" / "migration-plan.xlsx")["Evidence"]
+    header = [c.value for c in sheet[1]]
+    rows = [dict(zip(header, r, strict=False)) for r in sheet.iter_rows(min_row=2, values_only=True)]
+    assert {(r["source"], r["cloudtrail_requests"], r["access_log_requests"]) for r in rows} == {
+        ("cloudtrail+access-log", r["requests"], r["requests"]) for r in rows}
 
 
 def test_requests_refused_after_the_switch_show_as_still_failing(tmp_path: Path) -> None:

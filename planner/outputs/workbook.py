@@ -141,7 +141,8 @@ EVIDENCE_COLUMNS = tuple(
     Column(name, 14 if name not in ("principal", "user_agent") else 50, _field(name))
     for name in ("id", "bucket", "event_name", "principal", "principal_type", "account_id", "user_agent",
                  "signature_version", "auth_method", "acl_required", "acl_header", "requests", "errors",
-                 "first_seen", "last_seen", "region", "bucket_account_id", "source_ips")
+                 "first_seen", "last_seen", "region", "bucket_account_id", "source_ips", "source",
+                 "cloudtrail_requests", "access_log_requests", "error_codes", "last_error")
 )
 
 
