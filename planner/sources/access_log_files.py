@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from planner.errors import InputError
 from planner.model import SkippedFile
-from planner.sources.access_log import AccessLogLine, BadLine, parse_line, parse_time, to_record
+from planner.sources.access_log import AccessLogLine, BadLine, event_name, parse_line, parse_time, to_record
 
 ACL_EVENTS = frozenset({"PutObjectAcl", "PutBucketAcl"})
 # The date-based delivery layout names the source bucket's account (facts §8):
@@ -126,10 +126,14 @@ class _Counter:
         self.buckets: dict[str | None, list[Any]] = {}
 
     def take(self, line: AccessLogLine, out: IO[str], bucket_account: str | None) -> None:
-        record = to_record(line, bucket_account)
-        if record is None:  # not a request of its own (the GET side of a copy, a key of a batch delete, lifecycle)
+        if event_name(line) is None:  # not a request of its own (the GET side of a copy, a batch delete's key, ...)
             self._count(None, _time(line))
             return
+        if not _may_be_candidate(line):  # most lines: counted without building a record
+            self._count(line["bucket_name"], _time(line), bucket_account)
+            return
+        record = to_record(line, bucket_account)
+        assert record is not None
         if _is_candidate(record):
             out.write(json.dumps(record, separators=(",", ":")) + os.linesep)
             if self._inside(record["eventTime"]):
@@ -158,6 +162,12 @@ class _Counter:
 
 def _time(line: AccessLogLine) -> str | None:
     return parse_time(line["requestdatetime"] or "")
+
+
+def _may_be_candidate(line: AccessLogLine) -> bool:
+    """A quick superset of _is_candidate on the line's own fields."""
+    return (line["sigv"] == "SigV2" or line["aclrequired"] == "Yes" or line["requester"] is None
+            or line["operation"] == "REST.PUT.ACL" or line["errorcode"] == "AccessControlListNotSupported")
 
 
 def _is_candidate(record: dict[str, Any]) -> bool:
