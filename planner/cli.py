@@ -16,7 +16,15 @@ from planner import __version__
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
 from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError
-from planner.pipeline import RunResult, athena_ddl, athena_queries, explain_user_agent, run_plan
+from planner.pipeline import (
+    RunResult,
+    access_log_ddl,
+    access_log_queries,
+    athena_ddl,
+    athena_queries,
+    explain_user_agent,
+    run_plan,
+)
 from planner.sources.athena_sql import Table
 from planner.sources.sample import write_sample_logs
 
@@ -56,6 +64,11 @@ def main(debug: bool) -> None:
 @click.option("--athena", "athena", is_flag=True, help="Run the evidence query on Athena (with --athena-table).")
 @click.option("--athena-database", metavar="NAME", help="Athena database of --athena-table.")
 @click.option("--athena-table", metavar="[DATABASE.]TABLE", help="Run the evidence query on this Athena table.")
+@click.option("--access-log-table", metavar="[DATABASE.]TABLE",
+              help="Run the evidence query on this server access log table (`s3plan sql ddl --access-logs`), alone or "
+                   "with --athena-table (one query: a request both recorded counts once).")
+@click.option("--access-log-dated", is_flag=True,
+              help="The access-log table is day-projected (date-based key format): read only the window's days.")
 @click.option("--athena-workgroup", metavar="NAME", help="Athena workgroup.")
 @click.option("--athena-output", metavar="s3://BUCKET/PREFIX/", help="Where Athena writes results.")
 @click.option("--refresh", is_flag=True, help="Run the Athena query again even when its result is cached.")
@@ -169,22 +182,29 @@ def sql() -> None:
 
 
 @sql.command("ddl")
-@click.option("--location", required=True, metavar="s3://BUCKET/[PREFIX/]AWSLogs/", help="Where the trail writes.")
+@click.option("--location", required=True, metavar="s3://BUCKET/[PREFIX/]AWSLogs/",
+              help="Where the trail writes (with --access-logs: where the access logs are delivered).")
+@click.option("--access-logs", is_flag=True,
+              help="The server access log table instead (RegexSerDe; day-projected when --location is the "
+                   "date-based s3://LOG-BUCKET/PREFIX/ACCOUNT/REGION/SOURCE-BUCKET/).")
 @click.option("--org-id", metavar="o-xxxx", help="Organization trail: the org id after AWSLogs/.")
-@click.option("--accounts", multiple=True, required=True, metavar="LIST", help="Accounts to project.")
-@click.option("--regions", multiple=True, required=True, metavar="LIST", help="Regions to project.")
+@click.option("--accounts", multiple=True, metavar="LIST", help="Accounts to project (CloudTrail).")
+@click.option("--regions", multiple=True, metavar="LIST", help="Regions to project (CloudTrail).")
 @click.option("--since", default="2020-01-01", show_default=True, metavar="YYYY-MM-DD", help="First day projected.")
-@click.option("--table", default="cloudtrail_logs", show_default=True)
+@click.option("--table", help="Table name [default: cloudtrail_logs, or s3_access_logs with --access-logs].")
 @click.option("--database", metavar="NAME")
 @friendly_errors
-def sql_ddl(location: str, org_id: str | None, accounts: tuple[str, ...], regions: tuple[str, ...], since: str,
-            table: str, database: str | None) -> None:
-    """CREATE EXTERNAL TABLE for CloudTrail logs, with account, region and day projected."""
+def sql_ddl(location: str, access_logs: bool, org_id: str | None, accounts: tuple[str, ...],
+            regions: tuple[str, ...], since: str, table: str | None, database: str | None) -> None:
+    """CREATE EXTERNAL TABLE for CloudTrail logs (account, region and day projected) or server access logs."""
     first = parse_day("--since", since)
     assert first is not None
+    if access_logs:
+        click.echo(access_log_ddl(location, table or "s3_access_logs", database, first), nl=False)
+        return
     spec = Table(location, tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
-                 tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), org_id, first, table,
-                 database)
+                 tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), org_id, first,
+                 table or "cloudtrail_logs", database)
     click.echo(athena_ddl(spec), nl=False)
 
 
@@ -195,12 +215,22 @@ def sql_ddl(location: str, org_id: str | None, accounts: tuple[str, ...], region
 @click.option("--accounts", multiple=True, metavar="LIST")
 @click.option("--regions", multiple=True, metavar="LIST")
 @click.option("--prefix-depth", default=1, show_default=True, type=click.IntRange(1, 5))
+@click.option("--access-log-table", metavar="TABLE", help="Query this server access log table instead.")
+@click.option("--access-log-dated", is_flag=True, help="The access-log table is day-projected.")
+@click.option("--with-cloudtrail", is_flag=True, help="With --access-log-table: the --table too, as one relation.")
 @friendly_errors
 def sql_queries(table: str, since: str, until: str, accounts: tuple[str, ...], regions: tuple[str, ...],
-                prefix_depth: int) -> None:
+                prefix_depth: int, access_log_table: str | None, access_log_dated: bool,
+                with_cloudtrail: bool) -> None:
     """The evidence query with partition predicates for the window, to run in the Athena console."""
     first, last = parse_day("--since", since), parse_day("--until", until)
     assert first is not None and last is not None
+    if access_log_table:
+        click.echo(access_log_queries(access_log_table, table if with_cloudtrail else None, first, last,
+                                      tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
+                                      tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))),
+                                      prefix_depth, access_log_dated), nl=False)
+        return
     click.echo(athena_queries(table, first, last,
                               tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
                               tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), prefix_depth),

@@ -87,12 +87,16 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 profile: str | None = None, aws_region: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True, prefix_depth: int = 1,
-                cache: str | None = None, enrich: bool = False, access_logs: Iterable[str] = ()) -> Config:
+                cache: str | None = None, enrich: bool = False, access_logs: Iterable[str] = (),
+                access_log_table: str | None = None, access_log_dated: bool = False) -> Config:
     """Validate option values into a Config."""
-    if (athena or athena_database) and not athena_table:
-        raise UsageError("--athena: give the table with --athena-table (and --athena-database)")
+    if (athena or athena_database) and not (athena_table or access_log_table):
+        raise UsageError("--athena: give the table with --athena-table and/or --access-log-table "
+                         "(and --athena-database)")
     if athena_database and athena_table and "." not in athena_table:
         athena_table = f"{athena_database}.{athena_table}"
+    if athena_database and access_log_table and "." not in access_log_table:
+        access_log_table = f"{athena_database}.{access_log_table}"
     urls = tuple(p for p in cloudtrail if p.startswith("s3://"))
     for url in urls:
         parse_s3_url(url)
@@ -102,7 +106,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
     if any(str(p).startswith("s3:/") for p in logs):
         raise UsageError("--access-logs takes local files or folders; download the logs first "
                          "(aws s3 sync s3://LOG-BUCKET/PREFIX/ DIR)")
-    if sum(map(bool, (paths or urls or logs, results, athena_table))) != 1:
+    if sum(map(bool, (paths or urls or logs, results, athena_table or access_log_table))) != 1:
         raise UsageError("give one source: --cloudtrail (folders or files of CloudTrail logs) and/or --access-logs "
                          "(server access logs), --athena-table (run the evidence query on Athena) or "
                          "--athena-results (CSV results of the query)")
@@ -135,12 +139,15 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
     if threads is not None and threads < 1:
         raise UsageError(f"--threads {threads}: must be 1 or more")
     source = None
-    if athena_table:
+    if athena_table or access_log_table:
         first, last = _athena_window(start, end, days)
-        source = AthenaTable(table_name(athena_table, "--athena-table"), first, last, tuple(sorted(split_list(
-            "--accounts", accounts, ACCOUNT_RE, "111122223333"))), tuple(sorted(split_list(
-                "--regions", regions, REGION_RE, "us-east-1"))), prefix_depth, None, athena_workgroup, athena_output,
-            profile, aws_region, Path(out) / ".athena-cache", refresh)
+        source = AthenaTable(
+            table_name(athena_table, "--athena-table") if athena_table else None, first, last,
+            tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
+            tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), prefix_depth, None,
+            athena_workgroup, athena_output, profile, aws_region, Path(out) / ".athena-cache", refresh,
+            access_log_table=table_name(access_log_table, "--access-log-table") if access_log_table else None,
+            access_log_dated=access_log_dated)
     return Config(
         cloudtrail=paths, out=Path(out), cloudtrail_s3=urls, access_logs=logs,
         cache=Path(cache) if cache else (Path(out) / ".s3-cache" if urls else None), enrich=enrich,

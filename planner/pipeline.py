@@ -31,6 +31,8 @@ from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
 from planner.policy.validate import AccessAnalyzer, validate_online
 from planner.sources.access_log_files import AccessLogFiles
+from planner.sources.access_log_sql import access_log_ddl as access_log_table_ddl
+from planner.sources.access_log_sql import combined_evidence_query
 from planner.sources.athena_csv import AthenaResultCsv
 from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
 from planner.sources.cloudtrail import CloudTrailFiles, with_counts
@@ -137,7 +139,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))
         + tuple(f"access-log:{p}" for p in config.access_logs)
-        + ((f"athena:{config.athena.table}",) if config.athena else ())
+        + tuple(f"athena:{t}" for t in (config.athena.tables if config.athena else ()))
         + tuple(f"athena-csv:{p}" for p in config.athena_results),
         window_requested=(Window(_iso(config.athena.since), _iso(config.athena.until)) if config.athena
                           else Window(_iso(config.since), _iso(config.until))), window_seen=result.window_seen,
@@ -167,6 +169,18 @@ def athena_queries(table: str, since: date, until: date, accounts: tuple[str, ..
                    prefix_depth: int = 1) -> str:
     """`s3plan sql queries`: the evidence query with the window's partition predicates, to run by hand."""
     return evidence_query(table, since, until, accounts, regions, prefix_depth)
+
+
+def access_log_ddl(location: str, table: str, database: str | None, since: date) -> str:
+    """`s3plan sql ddl --access-logs`: the server access log table."""
+    return access_log_table_ddl(location, table, database, since)
+
+
+def access_log_queries(table: str, cloudtrail: str | None, since: date, until: date, accounts: tuple[str, ...],
+                       regions: tuple[str, ...], prefix_depth: int, dated: bool) -> str:
+    """`s3plan sql queries --access-log-table`: the evidence query over the access logs (and CloudTrail)."""
+    return combined_evidence_query(cloudtrail=cloudtrail, access_logs=table, since=since, until=until,
+                                   accounts=accounts, regions=regions, prefix_depth=prefix_depth, dated=dated)
 
 
 def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Explanation:

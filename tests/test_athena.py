@@ -146,3 +146,22 @@ def test_throttling_retries_and_a_failed_query_is_one_line(tmp_path: Path) -> No
         source.scan()
     assert "\n" not in str(caught.value)
     stubs[0].assert_no_pending_responses()  # the throttled start was retried
+
+
+def test_access_log_table_runs_one_query_over_both_tables(tmp_path: Path, moto_athena: str,
+                                                          read_only: list[str]) -> None:
+    """The query text is what the Athena SQL tests check; here: the run reaches Athena once with it, reads the
+    result and names both tables as sources."""
+    mixed_tree(tmp_path / "tree")
+    _seed(moto_athena, _engine_rows(tmp_path / "tree"))
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, [
+        "plan", "--athena", "--athena-database", "audit", "--athena-table", "cloudtrail_logs",
+        "--access-log-table", "s3_access_logs", "--access-log-dated", "--since", "2026-11-01", "--until",
+        "2026-11-30", "--athena-output", "s3://athena-results/", "--aws-region", "us-east-1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["run"]["sources"] == ["athena:audit.cloudtrail_logs", "athena:audit.s3_access_logs"]
+    assert read_only.count("StartQueryExecution") == 1 and plan["evidence"]
+    cached = list((out / ".athena-cache").glob("*.json"))
+    assert len(cached) == 1

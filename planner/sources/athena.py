@@ -14,18 +14,20 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.model import QueryStat, ScanResult
+from planner.sources.access_log_sql import combined_evidence_query
 from planner.sources.athena_sql import evidence_query
 from planner.sources.cloudtrail import to_scan_result
 
 USD_PER_TB = 5.0  # Athena SQL queries, per TB scanned (10 MB minimum per query)
-INTEGERS = ("records", "requests", "errors", "key_prefix_count", "versioned_requests")
+INTEGERS = ("records", "requests", "errors", "key_prefix_count", "versioned_requests", "cloudtrail_requests",
+            "access_log_requests")
 
 
 @dataclass(frozen=True)
 class AthenaTable:
-    """The CloudTrail table in Athena and how to reach it."""
+    """The CloudTrail table and/or the server access log table in Athena, and how to reach them."""
 
-    table: str
+    table: str | None
     since: date
     until: date
     accounts: tuple[str, ...] = ()
@@ -39,12 +41,27 @@ class AthenaTable:
     cache_dir: Path | None = None
     refresh: bool = False
     connect: Callable[..., Any] | None = field(default=None, compare=False)
+    access_log_table: str | None = None
+    access_log_dated: bool = False  # the access-log table is day-projected (date-based key format)
     name: str = "athena"
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return tuple(t for t in (self.table, self.access_log_table) if t)
+
+    def query(self) -> str:
+        """The evidence query: over the CloudTrail table, the access-log table, or both as one relation."""
+        if self.access_log_table is None:
+            assert self.table is not None
+            return evidence_query(self.table, self.since, self.until, self.accounts, self.regions, self.prefix_depth)
+        return combined_evidence_query(cloudtrail=self.table, access_logs=self.access_log_table, since=self.since,
+                                       until=self.until, accounts=self.accounts, regions=self.regions,
+                                       prefix_depth=self.prefix_depth, dated=self.access_log_dated)
 
     def scan(self) -> ScanResult:
         """Run the evidence query (or reuse the cached result of the same query text); a failed query is an
         InputError with Athena's own reason."""
-        sql = evidence_query(self.table, self.since, self.until, self.accounts, self.regions, self.prefix_depth)
+        sql = self.query()
         cached = self._cache_path(sql)
         if cached is not None and cached.exists() and not self.refresh:
             saved = json.loads(cached.read_text())
