@@ -11,7 +11,7 @@ from pathlib import Path
 from planner.errors import UsageError
 from planner.sources.athena import AthenaTable
 from planner.sources.athena_sql import table_name
-from planner.sources.s3_url import parse_s3_url
+from planner.sources.s3_url import parse_log_url, parse_s3_url
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -25,6 +25,7 @@ class Config:
     out: Path
     cloudtrail_s3: tuple[str, ...] = ()
     access_logs: tuple[Path, ...] = ()
+    access_logs_s3: tuple[str, ...] = ()
     cache: Path | None = None
     enrich: bool = False
     athena_results: tuple[Path, ...] = ()
@@ -102,11 +103,11 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
         parse_s3_url(url)
     paths = tuple(Path(p) for p in cloudtrail if not p.startswith("s3://"))
     results = tuple(Path(p) for p in athena_results)
-    logs = tuple(Path(p) for p in access_logs)
-    if any(str(p).startswith("s3:/") for p in logs):
-        raise UsageError("--access-logs takes local files or folders; download the logs first "
-                         "(aws s3 sync s3://LOG-BUCKET/PREFIX/ DIR)")
-    if sum(map(bool, (paths or urls or logs, results, athena_table or access_log_table))) != 1:
+    log_urls = tuple(p for p in access_logs if p.startswith("s3://"))
+    for url in log_urls:
+        parse_log_url(url)
+    logs = tuple(Path(p) for p in access_logs if not p.startswith("s3://"))
+    if sum(map(bool, (paths or urls or logs or log_urls, results, athena_table or access_log_table))) != 1:
         raise UsageError("give one source: --cloudtrail (folders or files of CloudTrail logs) and/or --access-logs "
                          "(server access logs), --athena-table (run the evidence query on Athena) or "
                          "--athena-results (CSV results of the query)")
@@ -116,7 +117,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
     start, end = parse_day("--since", since), parse_day("--until", until)
     if start and end and start > end:
         raise UsageError(f"--since {since} is after --until {until}")
-    if urls:  # only the window's day folders are listed in the bucket, so there always is one
+    if urls or log_urls:  # only the window's days are listed in the bucket, so there always is a window
         start, end = _athena_window(start, end, days)
     if cache is not None and Path(cache).exists() and not Path(cache).is_dir():
         raise UsageError(f"--cache {cache}: is a file; give a folder for downloaded log files")
@@ -149,8 +150,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
             access_log_table=table_name(access_log_table, "--access-log-table") if access_log_table else None,
             access_log_dated=access_log_dated)
     return Config(
-        cloudtrail=paths, out=Path(out), cloudtrail_s3=urls, access_logs=logs,
-        cache=Path(cache) if cache else (Path(out) / ".s3-cache" if urls else None), enrich=enrich,
+        cloudtrail=paths, out=Path(out), cloudtrail_s3=urls, access_logs=logs, access_logs_s3=log_urls,
+        cache=Path(cache) if cache else (Path(out) / ".s3-cache" if urls or log_urls else None), enrich=enrich,
         athena_results=results, athena=source, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),

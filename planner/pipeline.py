@@ -73,19 +73,22 @@ def scan(config: Config) -> ScanResult:
     selection = Selection(config.since, config.until, config.regions, config.accounts)
     progress = _progress if config.progress else None
     downloads = [_download(config, url, selection) for url in config.cloudtrail_s3]
+    log_downloads = [_download_logs(config, url) for url in config.access_logs_s3]
     roots = tuple(d.root for d in downloads)
+    log_paths = config.access_logs + tuple(f for d in log_downloads for f in d.local_files)
     with tempfile.TemporaryDirectory(prefix="s3plan-access-logs-") as tmp:
-        logs = AccessLogFiles(config.access_logs, config.since, config.until).convert(Path(tmp)) \
-            if config.access_logs else None
+        logs = AccessLogFiles(log_paths, config.since, config.until).convert(Path(tmp)) if log_paths else None
         result = CloudTrailFiles(config.cloudtrail + roots, selection, config.threads, progress, config.prefilter,
                                  config.prefix_depth, logs.candidates if logs else ()).scan()
     if logs is not None:
         result = with_counts(result, logs.groups, logs.records, logs.files_read, logs.skipped)
-    if not downloads:
+    fetched = list(zip(config.cloudtrail_s3, downloads, strict=True)) + list(
+        zip(config.access_logs_s3, log_downloads, strict=True))
+    if not fetched:
         return result
     stats = tuple(DownloadStat(url, d.files, d.fetched, d.cached, d.bytes_fetched, len(d.prefixes_listed))
-                  for url, d in zip(config.cloudtrail_s3, downloads, strict=True))
-    skipped = tuple(s for d in downloads for s in d.skipped)
+                  for url, d in fetched)
+    skipped = tuple(s for _, d in fetched for s in d.skipped)
     return dataclasses.replace(result, skipped=result.skipped + skipped, downloads=stats)
 
 
@@ -100,6 +103,19 @@ def _download(config: Config, url: str, selection: Selection) -> Download:
 
     return download_trail(url, config.cache, selection, session=aws_session(config),
                           on_progress=show if config.progress else None)
+
+
+def _download_logs(config: Config, url: str) -> Download:
+    """The window's server access logs under one s3:// prefix, fetched into the cache."""
+    from planner.sources.s3_trail import download_access_logs
+
+    assert config.cache is not None and config.since is not None and config.until is not None
+
+    def show(files: int, total: int, done: int, size: int) -> None:
+        _progress(f"{url}: {files}/{total} files, {done / 1e6:,.1f}/{size / 1e6:,.1f} MB")
+
+    return download_access_logs(url, config.cache, config.since, config.until, session=aws_session(config),
+                                on_progress=show if config.progress else None)
 
 
 def aws_session(config: Config) -> Any:
@@ -138,7 +154,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))
-        + tuple(f"access-log:{p}" for p in config.access_logs)
+        + tuple(f"access-log:{p}" for p in (*config.access_logs, *config.access_logs_s3))
         + tuple(f"athena:{t}" for t in (config.athena.tables if config.athena else ()))
         + tuple(f"athena-csv:{p}" for p in config.athena_results),
         window_requested=(Window(_iso(config.athena.since), _iso(config.athena.until)) if config.athena

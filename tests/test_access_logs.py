@@ -240,7 +240,7 @@ def test_bad_lines_are_reported_and_the_rest_read(tmp_path: Path) -> None:
     assert sum(e["requests"] for e in plan["evidence"]) == 2
 
 
-@pytest.mark.parametrize("value", ["s3://logs/prefix/", "/no/such/folder"])
+@pytest.mark.parametrize("value", ["s3://Bad_Bucket/prefix/", "s3://logs", "/no/such/folder"])
 def test_access_logs_option_errors_are_one_line(tmp_path: Path, value: str) -> None:
     result = CliRunner().invoke(main, ["plan", "--access-logs", value, "--out", str(tmp_path)])
     assert result.exit_code == 2 and result.output.count("\n") == 1

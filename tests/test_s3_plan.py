@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from planner.cli import main
 from planner.sources.sample import write_sample_logs
+from tests.test_access_logs import OWNER, as_line, scenario, without_sources
 from tests.test_permissions import assert_allowed
 
 BUCKET = "acme-trail"
@@ -79,3 +80,43 @@ def test_bad_s3_urls_are_one_line_and_exit_2(url: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["plan", "--cloudtrail", url, "--out", str(tmp_path)])
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and url in result.output
+
+
+LOG_BUCKET = "acme-access-logs"
+
+
+@pytest.fixture
+def access_logs(moto_server: str, tmp_path: Path) -> Path:
+    """The scenario's access-log lines on disk, and in a log bucket in both key formats (seeded before the guard):
+    simple (`logs/shop-YYYY-MM-DD-HH-MM-SS-ID`) and date-based (`dated/ACCOUNT/REGION/BUCKET/YYYY/MM/DD/...`),
+    plus objects of days outside the window."""
+    records = scenario()
+    local = tmp_path / "local-logs"
+    local.mkdir()
+    s3 = boto3.session.Session().client("s3")
+    s3.create_bucket(Bucket=LOG_BUCKET)
+    for day, chosen in (("2026-11-02", records[:3]), ("2026-11-03", records[3:]), ("2026-10-20", records[:1])):
+        body = "".join(as_line({**r, "eventTime": f"{day}T10:00:00Z"}) + "\n" for r in chosen)
+        if day != "2026-10-20":
+            (local / f"shop-{day}-10-00-00-ABC").write_text(body)
+        s3.put_object(Bucket=LOG_BUCKET, Key=f"logs/shop-{day}-10-00-00-ABC", Body=body.encode())
+        s3.put_object(Bucket=LOG_BUCKET, Key=f"dated/{OWNER}/us-east-1/bucket-a/{day.replace('-', '/')}/x.log",
+                      Body=body.encode())
+    return local
+
+
+@pytest.mark.parametrize("prefix", ["logs/shop-", f"dated/{OWNER}/us-east-1/bucket-a/"])
+def test_access_logs_from_s3_list_only_the_window_and_match_the_local_copy(
+        access_logs: Path, tmp_path: Path, read_only: list[str], prefix: str) -> None:
+    window = ["--since", "2026-11-02", "--until", "2026-11-03"]
+    _, local = plan(["--access-logs", str(access_logs), "--out", str(tmp_path / "local"), *window])
+    url = f"s3://{LOG_BUCKET}/{prefix}"
+    _, remote = plan(["--access-logs", url, "--out", str(tmp_path / "s3"), *window])
+    assert without_sources(remote) == without_sources(local)
+    assert [e["requests"] for e in remote["evidence"]] == [e["requests"] for e in local["evidence"]]
+    [download] = remote["run"]["downloads"]
+    assert (download["files"], download["fetched"], download["prefixes_listed"]) == (2, 2, 2)
+    assert_allowed("s3-logs", read_only)
+    read_only.clear()
+    _, again = plan(["--access-logs", url, "--out", str(tmp_path / "s3"), *window])
+    assert again["run"]["downloads"][0]["fetched"] == 0 and "GetObject" not in read_only

@@ -29,7 +29,7 @@ from botocore.exceptions import (
 from planner.errors import InputError, OutputError
 from planner.model import SkippedFile
 from planner.sources.files import Selection
-from planner.sources.s3_url import LOGS, parse_s3_url
+from planner.sources.s3_url import LOGS, parse_log_url, parse_s3_url
 
 T = TypeVar("T")
 K = TypeVar("K")
@@ -72,6 +72,7 @@ class Download:
     bytes_fetched: int
     skipped: tuple[SkippedFile, ...]  # could not be downloaded; the others went on
     ignored: int = 0      # objects in the window's day folders that are not CloudTrail log files
+    local_files: tuple[Path, ...] = ()  # server access logs: the window's files in the cache
 
 
 def client_config(threads: int = THREADS) -> Any:
@@ -98,6 +99,33 @@ def download_trail(url: str, cache: Path, selection: Selection, *, session: Any 
         result = _fetch_all(pool, client, bucket, remote, local, on_progress)
     root = local.joinpath(*base.split("/"))
     return Download(root, tuple(listed), len(remote), *result, ignored=ignored)
+
+
+# The date-based access-log key format: <prefix>/<account>/<region>/<source-bucket>/YYYY/MM/DD/ (facts §8)
+DATED_LOGS = re.compile(r"(?:^|/)\d{12}/[a-z]{2}(?:-[a-z]+)+-\d/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/$")
+
+
+def download_access_logs(url: str, cache: Path, since: date, until: date, *, session: Any = None,
+                         threads: int = THREADS, on_progress: Progress | None = None) -> Download:
+    """Fetch the server access logs of the window under `url` into `<cache>/<bucket>/<key>`, listing only the
+    window's days: `<prefix>YYYY/MM/DD/` in the date-based key format, `<prefix>YYYY-MM-DD` in the simple one,
+    whose object names start with the delivery time (facts §8)."""
+    bucket, prefix = parse_log_url(url)
+    dated = bool(DATED_LOGS.search(prefix))
+    days = [f"{prefix}{day:%Y/%m/%d}/" if dated else f"{prefix}{day:%Y-%m-%d}"
+            for day in _days(Selection(since, until))]
+    client = _client(session, threads)
+    local = Path(cache) / bucket
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3plan-s3") as pool:
+        found = _in_pool({pool.submit(_list, client, bucket, p): p for p in days})
+        remote = sorted((obj for _, (_, objects) in found for obj in objects), key=lambda f: f.key)
+        if not remote:
+            raise InputError(f"s3://{bucket}/{prefix}: no server access log object from {since} to {until}; check "
+                             "the prefix (the bucket's logging target prefix) and --since/--until (UTC days)")
+        result = _fetch_all(pool, client, bucket, remote, local, on_progress)
+    files = tuple(_local_path(local, f.key) for f in remote
+                  if f"s3://{bucket}/{f.key}" not in {s.path for s in result[3]})
+    return Download(local, tuple(days), len(remote), *result, local_files=files)
 
 
 def _client(session: Any, threads: int) -> Any:

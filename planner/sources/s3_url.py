@@ -29,3 +29,16 @@ def parse_s3_url(url: str) -> tuple[str, str]:
         raise UsageError(f"{url!r}: unexpected prefix {prefix!r}; give the prefix that stands before AWSLogs/ "
                          "(s3://BUCKET/PREFIX/ or s3://BUCKET/PREFIX/AWSLogs/)")
     return bucket, "".join(f"{part}/" for part in parts)
+
+
+LOG_URL_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<prefix>[A-Za-z0-9!_.*'()/=-]*)$")
+
+
+def parse_log_url(url: str) -> tuple[str, str]:
+    """s3://LOG-BUCKET/PREFIX of server access logs -> (bucket, prefix as given: a target prefix need not end
+    with /)."""
+    match = LOG_URL_RE.match(url)
+    if match is None or ".." in match["bucket"] or IP_RE.match(match["bucket"]):
+        raise UsageError(f"--access-logs {url!r}: expected s3://LOG-BUCKET/PREFIX (the target prefix of the "
+                         "bucket's server access logging, or .../ACCOUNT/REGION/SOURCE-BUCKET/ for date-based keys)")
+    return match["bucket"], match["prefix"]
