@@ -35,7 +35,7 @@ from planner.sources.access_log_sql import access_log_ddl as access_log_table_dd
 from planner.sources.access_log_sql import combined_evidence_query
 from planner.sources.athena_csv import AthenaResultCsv
 from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
-from planner.sources.cloudtrail import CloudTrailFiles, with_counts
+from planner.sources.cloudtrail import CloudTrailFiles, with_files
 from planner.sources.files import Selection
 from planner.sources.policies import load_current_policies
 
@@ -79,9 +79,10 @@ def scan(config: Config) -> ScanResult:
     with tempfile.TemporaryDirectory(prefix="s3plan-access-logs-") as tmp:
         logs = AccessLogFiles(log_paths, config.since, config.until).convert(Path(tmp)) if log_paths else None
         result = CloudTrailFiles(config.cloudtrail + roots, selection, config.threads, progress, config.prefilter,
-                                 config.prefix_depth, logs.candidates if logs else ()).scan()
+                                 config.prefix_depth, logs.candidates if logs else (),
+                                 logs.groups if logs else ()).scan()
     if logs is not None:
-        result = with_counts(result, logs.groups, logs.records, logs.files_read, logs.skipped)
+        result = with_files(result, logs.files_read, logs.skipped)
     fetched = list(zip(config.cloudtrail_s3, downloads, strict=True)) + list(
         zip(config.access_logs_s3, log_downloads, strict=True))
     if not fetched:

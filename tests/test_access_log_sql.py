@@ -122,6 +122,8 @@ def test_the_evidence_query_over_access_logs_is_athena_sql_with_the_window(cloud
     assert "\"timestamp\" BETWEEN '2026/11/01' AND '2026/11/07'" in text
     assert text.count("UNION ALL") == (2 if cloudtrail else 1)  # evidence.sql's own, and the two tables
     assert ("account IN ('111122223333')" in text) == (cloudtrail is not None)
+    if cloudtrail:  # one row type on both sides of the UNION: the CloudTrail identity is cast to the adapter's
+        assert text.count("sessioncontext ROW(sessionissuer ROW(type VARCHAR, arn VARCHAR, accountid VARCHAR))") == 2
 
 
 def test_sql_commands_print_the_access_log_table_and_query(tmp_path: Path) -> None:

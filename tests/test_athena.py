@@ -21,7 +21,7 @@ from tests.test_athena_csv import _console, _engine_rows
 from tests.test_permissions import assert_allowed
 
 COLUMNS = FIRST_COLUMNS + LATER_COLUMNS
-TYPES = {"cloudtrail_requests": "bigint", "access_log_requests": "bigint", "error_codes": "array","records": "bigint", "requests": "bigint", "errors": "bigint", "key_prefix_count": "bigint",
+TYPES = {"access_log_records": "bigint", "cloudtrail_requests": "bigint", "access_log_requests": "bigint", "error_codes": "array","records": "bigint", "requests": "bigint", "errors": "bigint", "key_prefix_count": "bigint",
          "versioned_requests": "bigint", "acl_required": "boolean", "source_ips": "array", "session_names": "array",
          "key_prefixes": "array", "sigv2_days": "map"}
 

@@ -97,6 +97,7 @@ def test_scan_splits_records_and_counts_the_rest() -> None:
     b'{"Records":[{"a":1,}]}', b'{"Records":[,{"a":1}]}', b'{"Records":[{"a":}]}', b'{"Records":[{"a":1}{"b":2}]}',
     b'{"Records":[{"a":1}],"Records":[{"b":2}]}', b'{"Records":[{"a":"x\ny"}]}', b'{"Records":[{"a":tru}]}',
     b'{"Records":[{"eventSource":"a","eventSource":"b"}]}',
+    b'{"Records":[{"eventType":"AwsApiCall","eventType":"AwsApiCall"}]}',  # the engine refuses a repeated key
 ])
 def test_malformed_files_are_given_back_to_the_engine(text: bytes) -> None:
     assert _prefilter.scan(text, 2, None, None) is None

@@ -102,6 +102,7 @@ def access_logs(moto_server: str, tmp_path: Path) -> Path:
         s3.put_object(Bucket=LOG_BUCKET, Key=f"logs/shop-{day}-10-00-00-ABC", Body=body.encode())
         s3.put_object(Bucket=LOG_BUCKET, Key=f"dated/{OWNER}/us-east-1/bucket-a/{day.replace('-', '/')}/x.log",
                       Body=body.encode())
+    s3.put_object(Bucket=LOG_BUCKET, Key=f"dated/{OWNER}/us-east-1/bucket-a/2026/11/02/", Body=b"")  # a "folder"
     return local
 
 
@@ -115,8 +116,21 @@ def test_access_logs_from_s3_list_only_the_window_and_match_the_local_copy(
     assert without_sources(remote) == without_sources(local)
     assert [e["requests"] for e in remote["evidence"]] == [e["requests"] for e in local["evidence"]]
     [download] = remote["run"]["downloads"]
-    assert (download["files"], download["fetched"], download["prefixes_listed"]) == (2, 2, 2)
+    assert (download["files"], download["fetched"], download["prefixes_listed"]) == (2, 2, 3)  # + the next day
     assert_allowed("s3-logs", read_only)
     read_only.clear()
     _, again = plan(["--access-logs", url, "--out", str(tmp_path / "s3"), *window])
     assert again["run"]["downloads"][0]["fetched"] == 0 and "GetObject" not in read_only
+
+
+def test_log_urls_that_leave_the_cache_are_refused(tmp_path: Path) -> None:
+    for url in ("s3://logs/../../../../tmp/x/", "s3://logs/a/./b/", "s3://logs/a//b"):
+        result = CliRunner().invoke(main, ["plan", "--access-logs", url, "--out", str(tmp_path)])
+        assert result.exit_code == 2 and "--access-logs" in result.output, url
+
+
+def test_folder_objects_in_a_log_prefix_are_not_downloaded(access_logs: Path, tmp_path: Path) -> None:
+    """The fixture put a "folder" object in the 2026/11/02 day folder; it would block the download of that day."""
+    _, plan_doc = plan(["--access-logs", f"s3://{LOG_BUCKET}/dated/{OWNER}/us-east-1/bucket-a/", "--out",
+                        str(tmp_path / "o"), "--since", "2026-11-02", "--until", "2026-11-03"])
+    assert plan_doc["run"]["downloads"][0]["files"] == 2

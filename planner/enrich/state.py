@@ -35,7 +35,7 @@ def state_blocker_map(states: Mapping[str, BucketState], bucket_accounts: Mappin
                       statements: Sequence[Statement]) -> dict[str, list[Blocker]]:
     """Per bucket: ACL grants and public access settings that block the switch, and calls that failed."""
     accounts = accounts_from_owners(states, bucket_accounts)
-    public = {s.bucket for s in statements if s.document.get("Principal") == "*"}
+    public = {s.bucket for s in statements if s.document.get("Principal") in ("*", {"AWS": "*"})}
     out: dict[str, list[Blocker]] = {}
     for bucket, state in states.items():
         found = state_blockers(state, accounts) + public_access_blockers(state, bucket in public)

@@ -187,10 +187,12 @@ def _report(bucket: str, requests: Mapping[str, int], accounts: Mapping[str, str
     sigv2_requests, acl_requests = totals.sigv2.get(bucket, 0), totals.acl.get(bucket, 0)
     return BucketReport(
         bucket=bucket, account_id=accounts.get(bucket), requests=requests.get(bucket, 0),
-        sigv2_requests=sigv2_requests, acl_requests=acl_requests, sigv4_ready=sigv2_requests == 0,
+        sigv2_requests=sigv2_requests, acl_requests=acl_requests,
+        sigv4_ready=sigv2_requests == 0 and not totals.callers.get(bucket),  # a caller with no counted request too
         acls_ready=not any(b.kind in ACL_BLOCKER_KINDS for b in blockers),
         blockers=tuple(sorted(blockers, key=lambda b: (b.kind, b.detail))),
         sigv2_callers=tuple(sorted(totals.callers.get(bucket, ()))),
         sigv4_deny_draft=(f"policies/{bucket}.sigv4-deny.json"
-                          if sigv2_requests == 0 and BUCKET_NAME.match(bucket) else None),
+                          if sigv2_requests == 0 and not totals.callers.get(bucket) and BUCKET_NAME.match(bucket)
+                          else None),
     )

@@ -30,7 +30,7 @@ enum key_id {
     K_NONE = 0, K_EVENT_TIME, K_EVENT_SOURCE, K_EVENT_NAME, K_REQUEST_PARAMETERS, K_ADDITIONAL, K_RESOURCES,
     K_USER_IDENTITY, K_BUCKET_NAME, K_TYPE, K_ACCOUNT_ID, K_SIGNATURE_VERSION, K_ACL_REQUIRED, K_X_AMZ_ACL,
     K_X_AMZ_GRANT,
-    K_AWS_REGION, K_SOURCE_IP, K_USER_AGENT, K_ERROR_CODE, K_REQUEST_ID, K_EVENT_ID, K_RECIPIENT,
+    K_AWS_REGION, K_EVENT_TYPE, K_SOURCE_IP, K_USER_AGENT, K_ERROR_CODE, K_REQUEST_ID, K_EVENT_ID, K_RECIPIENT,
     K_KEY, K_PREFIX, K_VERSION_ID, K_AUTH_METHOD, K_PRINCIPAL_ID, K_ARN, K_INVOKED_BY, K_SESSION_CONTEXT, K_SESSION_ISSUER,
     K_OTHER
 };
@@ -70,6 +70,7 @@ static enum key_id classify_key(const char *p, Py_ssize_t n, int rel_depth, enum
         if (key_is(p, n, "resources")) return K_RESOURCES;
         if (key_is(p, n, "userIdentity")) return K_USER_IDENTITY;
         if (key_is(p, n, "awsRegion")) return K_AWS_REGION;
+        if (key_is(p, n, "eventType")) return K_EVENT_TYPE;
         if (key_is(p, n, "sourceIPAddress")) return K_SOURCE_IP;
         if (key_is(p, n, "userAgent")) return K_USER_AGENT;
         if (key_is(p, n, "errorCode")) return K_ERROR_CODE;

@@ -87,9 +87,12 @@ _FAST_TIME = re.compile(r"^(\d{2})/([A-Z][a-z]{2})/(\d{4}):(\d{2}):(\d{2}):(\d{2
 def parse_time(text: str) -> str | None:
     """`06/Feb/2019:00:00:38 +0000` -> `2019-02-06T00:00:38Z` (UTC), or None."""
     fast = _FAST_TIME.match(text)  # S3 writes UTC: read it without strptime, which is slow
-    if fast and fast[2] in _MONTHS and 1 <= int(fast[1]) <= 31 and int(fast[4]) < 24 and int(fast[5]) < 60 \
-            and int(fast[6]) < 61:
-        return f"{fast[3]}-{_MONTHS[fast[2]]:02d}-{fast[1]}T{fast[4]}:{fast[5]}:{fast[6]}Z"
+    if fast and fast[2] in _MONTHS:
+        try:
+            moment = datetime(int(fast[3]), _MONTHS[fast[2]], int(fast[1]), int(fast[4]), int(fast[5]), int(fast[6]))
+        except ValueError:
+            return None
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         moment = datetime.strptime(text, _TIME)
     except ValueError:
@@ -176,7 +179,7 @@ def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[st
         extra["aclRequired"] = "Yes"
     host = _REGION_HOST.search(line["endpoint"] or "")
     status_text = line["httpstatus"] or ""
-    status = int(status_text) if status_text.isdigit() else None
+    status = int(status_text) if status_text.isascii() and status_text.isdigit() else None
     error = line["errorcode"] or (f"HTTP{status}" if status is not None and status >= 400 else None)
     if error == "AccessControlListNotSupported":
         # S3 answers this only to a request that sets an ACL on a bucket with ACLs disabled (facts §4b); the log

@@ -11,6 +11,7 @@ import gzip
 import json
 import os
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -33,7 +34,6 @@ class Converted:
 
     candidates: tuple[str, ...]
     groups: tuple[dict[str, Any], ...]
-    records: int
     files_read: int
     skipped: tuple[SkippedFile, ...]
 
@@ -62,7 +62,7 @@ class AccessLogFiles:
                 if problem is not None:
                     skipped.append(problem)
         read = len(files) - sum(1 for s in skipped if s.reason.startswith("no access-log line"))
-        return Converted((str(target),), tuple(counter.rows()), counter.records, read, tuple(skipped))
+        return Converted((str(target),), tuple(counter.rows()), read, tuple(skipped))
 
     def _bounds(self) -> tuple[str | None, str | None]:
         since = f"{self.since.isoformat()}T00:00:00Z" if self.since else None
@@ -107,7 +107,7 @@ def _convert_file(path: Path, out: IO[str], counter: _Counter) -> SkippedFile | 
             good += 1
             owner = dated["account"] if dated and dated["bucket"] == line["bucket_name"] else None
             counter.take(line, out, owner)
-    except (OSError, EOFError, gzip.BadGzipFile) as err:
+    except (OSError, EOFError, ValueError, zlib.error) as err:  # gzip.BadGzipFile is an OSError
         return SkippedFile(str(path), f"cannot read ({err}); {good} line(s) read before the error")
     if not good:
         return SkippedFile(str(path), f"no access-log line ({first_bad or 'empty'}); is it a server access log?")
@@ -122,7 +122,6 @@ class _Counter:
 
     def __init__(self, bounds: tuple[str | None, str | None]) -> None:
         self.since, self.until = bounds
-        self.records = 0
         self.buckets: dict[str | None, list[Any]] = {}
 
     def take(self, line: AccessLogLine, out: IO[str], bucket_account: str | None) -> None:
@@ -135,9 +134,7 @@ class _Counter:
         record = to_record(line, bucket_account)
         assert record is not None
         if _is_candidate(record):
-            out.write(json.dumps(record, separators=(",", ":")) + os.linesep)
-            if self._inside(record["eventTime"]):
-                self.records += 1  # the query aggregates its requests; the line is counted as read here
+            out.write(json.dumps(record, separators=(",", ":")) + os.linesep)  # the query counts it
         else:
             self._count(line["bucket_name"], record["eventTime"], bucket_account)
 
@@ -148,7 +145,6 @@ class _Counter:
         if not self._inside(when):
             return
         assert when is not None
-        self.records += 1
         entry = self.buckets.setdefault(bucket, [0, when, when, account])
         entry[0] += 1
         entry[1], entry[2], entry[3] = min(entry[1], when), max(entry[2], when), entry[3] or account
@@ -156,7 +152,7 @@ class _Counter:
     def rows(self) -> list[dict[str, Any]]:
         """The counts as rows shaped like the query's `s3` (per bucket) and `other` rows."""
         return [{"kind": "s3" if bucket else "other", "bucket": bucket, "bucket_account_id": account, "records": n,
-                 "requests": 0, "first_seen": first, "last_seen": last}
+                 "access_log_records": n, "requests": 0, "first_seen": first, "last_seen": last}
                 for bucket, (n, first, last, account) in sorted(self.buckets.items(), key=lambda kv: kv[0] or "")]
 
 

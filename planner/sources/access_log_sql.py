@@ -103,8 +103,15 @@ def access_log_days(since: date, until: date) -> exp.Expr:
 
 
 CLOUDTRAIL_READ = ("eventsource", "eventname", "eventtype", "eventtime", "awsregion", "sourceipaddress", "useragent",
-                   "errorcode", "requestid", "eventid", "useridentity", "requestparameters", "additionaleventdata",
-                   "resources")
+                   "errorcode", "requestid", "eventid", "requestparameters", "additionaleventdata", "resources")
+# The CloudTrail table's userIdentity has more fields than the access-log records'; a UNION needs one row type,
+# so the CloudTrail side is cast to the fields the evidence query reads (the adapter's type).
+IDENTITY = (
+    "CAST(ROW(useridentity.type, useridentity.principalid, useridentity.arn, useridentity.accountid, "
+    "useridentity.invokedby, ROW(ROW(useridentity.sessioncontext.sessionissuer.type, "
+    "useridentity.sessioncontext.sessionissuer.arn, useridentity.sessioncontext.sessionissuer.accountid))) "
+    "AS ROW(type varchar, principalid varchar, arn varchar, accountid varchar, invokedby varchar, "
+    "sessioncontext ROW(sessionissuer ROW(type varchar, arn varchar, accountid varchar)))) AS useridentity")
 
 
 def combined_evidence_query(*, cloudtrail: str | None, access_logs: str, since: date, until: date,
@@ -118,7 +125,9 @@ def combined_evidence_query(*, cloudtrail: str | None, access_logs: str, since: 
         inner.where(access_log_days(since, until), copy=False)
     relation: exp.Expr = logs
     if cloudtrail is not None:
-        trail = exp.select(*CLOUDTRAIL_READ).from_(exp.to_table(table_name(cloudtrail)))
+        columns = [exp.column(c) for c in CLOUDTRAIL_READ]
+        columns.insert(10, exp.maybe_parse(IDENTITY, dialect="athena"))  # the adapter's column order
+        trail = exp.select(*columns).from_(exp.to_table(table_name(cloudtrail)))
         trail = trail.where(partition_condition(since, until, accounts, regions))
         relation = exp.union(trail, logs, distinct=False)
     query = engine.fill_integers(engine.parse_athena("evidence"), {"prefix_depth": prefix_depth})

@@ -20,7 +20,7 @@ from planner.sources.cloudtrail import to_scan_result
 
 USD_PER_TB = 5.0  # Athena SQL queries, per TB scanned (10 MB minimum per query)
 INTEGERS = ("records", "requests", "errors", "key_prefix_count", "versioned_requests", "cloudtrail_requests",
-            "access_log_requests")
+            "access_log_requests", "access_log_records")
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,10 @@ COLUMNS = (
     "versioned_requests", "sigv2_days",
 )
 # Added with the access-log source; results of the query before them still read.
-LATER_COLUMNS = ("cloudtrail_requests", "access_log_requests", "first_error", "last_error", "error_codes")
+LATER_COLUMNS = ("access_log_records", "cloudtrail_requests", "access_log_requests", "first_error", "last_error",
+                 "error_codes")
 INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests",
-                      "cloudtrail_requests", "access_log_requests"})
+                      "access_log_records", "cloudtrail_requests", "access_log_requests"})
 ARRAYS = frozenset({"source_ips", "session_names", "key_prefixes", "error_codes"})
 
 

@@ -35,6 +35,7 @@ class CloudTrailFiles:
     use_prefilter: bool = True
     prefix_depth: int = 1
     extra_lines: tuple[str, ...] = ()  # records of another source (server access logs), read by the same query
+    extra_rows: tuple[dict[str, Any], ...] = ()  # that source's counted rows (kind s3 / other)
     name: str = "cloudtrail"
 
     def scan(self) -> ScanResult:
@@ -56,7 +57,7 @@ class CloudTrailFiles:
         if read == 0 and files:
             raise InputError(f"{', '.join(map(str, self.paths))}: no readable CloudTrail log file "
                              f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
-        return to_scan_result(rows, files_read=read, files_pruned=pruned, skipped=tuple(skipped))
+        return to_scan_result([*rows, *self.extra_rows], files_read=read, files_pruned=pruned, skipped=tuple(skipped))
 
     def _params(self) -> dict[str, Any]:
         """Bound query parameters: the window."""
@@ -201,7 +202,7 @@ def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pru
                    skipped: tuple[SkippedFile, ...]) -> ScanResult:
     """Fold the query's rows (kinds evidence / s3 / other) into evidence, bucket totals and the window seen."""
     evidence: list[Evidence] = []
-    bucket_requests: dict[str, int] = defaultdict(int)
+    totals = _BucketTotals()
     bucket_accounts: dict[str, str] = {}
     records = 0
     firsts, lasts = [], []
@@ -211,31 +212,51 @@ def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pru
             firsts.append(row["first_seen"])
             lasts.append(row["last_seen"])
         if row["bucket"]:
-            bucket_requests[row["bucket"]] += int(row["requests"] if row["kind"] == "evidence" else row["records"])
+            totals.add(row)
             if row["bucket_account_id"]:
                 bucket_accounts.setdefault(row["bucket"], row["bucket_account_id"])
         if row["kind"] == "evidence":
             evidence.append(evidence_from_row(row))
     evidence.sort(key=lambda e: tuple("" if v is None else str(v) for v in e.key))
     window = Window(_day(min(firsts)) if firsts else None, _day(max(lasts)) if lasts else None)
-    return ScanResult(tuple(evidence), dict(bucket_requests), bucket_accounts, records, window,
+    return ScanResult(tuple(evidence), totals.requests(), bucket_accounts, records, window,
                       files_read, files_pruned, skipped)
 
 
-def with_counts(result: ScanResult, rows: Sequence[dict[str, Any]], records: int, files_read: int,
-                skipped: Sequence[SkippedFile]) -> ScanResult:
-    """Add another source's counted rows (kind s3 / other) and its `records` read: its window, and bucket totals
-    only for buckets the result has none for (both sources saw the same requests, CloudTrail's count stands)."""
-    extra = to_scan_result(rows, files_read=files_read, files_pruned=0, skipped=tuple(skipped))
-    totals = {**{b: n for b, n in extra.bucket_requests.items() if b not in result.bucket_requests},
-              **result.bucket_requests}
-    firsts = [d for d in (result.window_seen.since, extra.window_seen.since) if d]
-    lasts = [d for d in (result.window_seen.until, extra.window_seen.until) if d]
-    return dataclasses.replace(
-        result, bucket_requests=totals, bucket_accounts={**extra.bucket_accounts, **result.bucket_accounts},
-        records=result.records + records,
-        window_seen=Window(min(firsts) if firsts else None, max(lasts) if lasts else None),
-        files_read=result.files_read + files_read, skipped=result.skipped + tuple(skipped))
+class _BucketTotals:
+    """Requests per bucket: its evidence requests (each counted once), plus its other requests as CloudTrail
+    counted them where CloudTrail saw the bucket, else as the server access logs did (both record the same
+    requests, so adding them would count each twice)."""
+
+    def __init__(self) -> None:
+        self.evidence: dict[str, int] = defaultdict(int)
+        self.cloudtrail: dict[str, int] = defaultdict(int)
+        self.access_log: dict[str, int] = defaultdict(int)
+        self.seen_by_cloudtrail: set[str] = set()
+
+    def add(self, row: dict[str, Any]) -> None:
+        bucket = row["bucket"]
+        if row["kind"] == "evidence":
+            self.evidence[bucket] += int(row["requests"])
+            if int(row["cloudtrail_requests"] if "cloudtrail_requests" in row else row["requests"]) > 0:
+                self.seen_by_cloudtrail.add(bucket)
+            return
+        logs = int(row.get("access_log_records") or 0)
+        self.cloudtrail[bucket] += int(row["records"]) - logs
+        self.access_log[bucket] += logs
+        if int(row["records"]) > logs:
+            self.seen_by_cloudtrail.add(bucket)
+
+    def requests(self) -> dict[str, int]:
+        buckets = set(self.evidence) | set(self.cloudtrail) | set(self.access_log)
+        return {b: self.evidence[b] + (self.cloudtrail[b] if b in self.seen_by_cloudtrail else self.access_log[b])
+                for b in sorted(buckets)}
+
+
+def with_files(result: ScanResult, files_read: int, skipped: Sequence[SkippedFile]) -> ScanResult:
+    """The result with another source's files read and skipped added (its rows went through the same query)."""
+    return dataclasses.replace(result, files_read=result.files_read + files_read,
+                               skipped=result.skipped + tuple(skipped))
 
 
 def evidence_from_row(row: dict[str, Any]) -> Evidence:

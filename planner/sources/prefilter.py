@@ -56,7 +56,7 @@ def filter_file(path: str, layout: str, since: str | None, until: str | None, ou
         for piece in read_pieces(path):
             scanner.feed(piece)
         result = scanner.finish()
-    except (OSError, ValueError, EOFError, zlib.error, _inflate.error):
+    except (OSError, ValueError, EOFError, MemoryError, zlib.error, _inflate.error):
         result = None  # the engine reads the file itself and reports what is wrong with it
     if result is None:
         return Filtered(path, layout, 0, (), True)

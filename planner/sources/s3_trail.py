@@ -112,13 +112,15 @@ def download_access_logs(url: str, cache: Path, since: date, until: date, *, ses
     whose object names start with the delivery time (facts §8)."""
     bucket, prefix = parse_log_url(url)
     dated = bool(DATED_LOGS.search(prefix))
+    # the next day too: objects are named by delivery time, which can lag the requests by hours
     days = [f"{prefix}{day:%Y/%m/%d}/" if dated else f"{prefix}{day:%Y-%m-%d}"
-            for day in _days(Selection(since, until))]
+            for day in _days(Selection(since, until + timedelta(days=1)))]
     client = _client(session, threads)
     local = Path(cache) / bucket
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3plan-s3") as pool:
         found = _in_pool({pool.submit(_list, client, bucket, p): p for p in days})
-        remote = sorted((obj for _, (_, objects) in found for obj in objects), key=lambda f: f.key)
+        remote = sorted((obj for _, (_, objects) in found for obj in objects if not obj.key.endswith("/")),
+                        key=lambda f: f.key)  # a "folder" object is not a log file
         if not remote:
             raise InputError(f"s3://{bucket}/{prefix}: no server access log object from {since} to {until}; check "
                              "the prefix (the bucket's logging target prefix) and --since/--until (UTC days)")

@@ -38,7 +38,9 @@ def parse_log_url(url: str) -> tuple[str, str]:
     """s3://LOG-BUCKET/PREFIX of server access logs -> (bucket, prefix as given: a target prefix need not end
     with /)."""
     match = LOG_URL_RE.match(url)
-    if match is None or ".." in match["bucket"] or IP_RE.match(match["bucket"]):
+    segments = match["prefix"].split("/")[:-1] if match else []  # the last one may be a name prefix, or empty
+    if match is None or ".." in match["bucket"] or IP_RE.match(match["bucket"]) \
+            or any(part in ("", ".", "..") for part in segments) or match["prefix"].split("/")[-1] in (".", ".."):
         raise UsageError(f"--access-logs {url!r}: expected s3://LOG-BUCKET/PREFIX (the target prefix of the "
                          "bucket's server access logging, or .../ACCOUNT/REGION/SOURCE-BUCKET/ for date-based keys)")
     return match["bucket"], match["prefix"]

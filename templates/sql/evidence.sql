@@ -137,8 +137,8 @@ per_request AS (
   SELECT
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
     user_agent, signature_version, auth_method, acl_required, acl_header, request_key,
-    -- records of CloudTrail; the access-log lines s3plan read are counted where it read them
-    sum(1 - from_access_log) AS records,
+    count(*) AS records,
+    sum(from_access_log) AS access_log_records,
     count(errorcode) AS errors,
     min(eventtime) AS first_seen,
     max(eventtime) AS last_seen,
@@ -161,6 +161,8 @@ SELECT
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
   user_agent, signature_version, auth_method, acl_required, acl_header,
   sum(records) AS records,
+  -- of `records`, the access-log lines: bucket totals take CloudTrail's count where it saw the bucket
+  sum(access_log_records) AS access_log_records,
   -- a request without requestID and eventID still counts, once per record
   sum(CASE WHEN request_key IS NOT NULL THEN 1 WHEN kind = 'evidence' THEN records ELSE 0 END) AS requests,
   sum(CASE WHEN request_key IS NULL THEN errors WHEN errors > 0 THEN 1 ELSE 0 END) AS errors,
