@@ -16,6 +16,7 @@ from planner import __version__
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
 from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError
+from planner.model import Plan
 from planner.pipeline import (
     RunResult,
     access_log_ddl,
@@ -25,6 +26,7 @@ from planner.pipeline import (
     explain_user_agent,
     run_plan,
 )
+from planner.plan.readiness import NO_DATA_EVENTS, WRITE_ONLY
 from planner.sources.athena_sql import Table
 from planner.sources.sample import write_sample_logs
 
@@ -140,9 +142,24 @@ def summary(result: RunResult) -> str:
         f"{sum(b.acls_ready for b in plan_.buckets)} ready to disable ACLs.",
         f"Tasks: {len(plan_.tasks)}.",
     ]
+    lines += _data_event_lines(plan_)
     drafts = sum(1 for p in result.written if p.parent.name == "policies" and p.suffix == ".json")
     lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({drafts} drafts)")
     return "\n".join(lines)
+
+
+def _data_event_lines(plan_: Plan) -> list[str]:
+    """What readiness could not prove for want of S3 data events (the README says how to turn them on)."""
+    kinds = [{b.kind for b in r.blockers} for r in plan_.buckets]
+    lines = []
+    missing = sum(NO_DATA_EVENTS in k for k in kinds)
+    if missing:
+        lines.append(f"Data events: {missing} bucket(s) without S3 data events in the window, so not ready: turn on "
+                     "S3 data events (read and write) in a trail, or server access logging, and re-run.")
+    if any(WRITE_ONLY in k for k in kinds):
+        lines.append("Data events: the window holds writes but no reads (a WriteOnly trail): log read data events "
+                     "too, or no bucket can be proven ready.")
+    return lines
 
 
 @main.command("explain-ua")

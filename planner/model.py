@@ -184,6 +184,19 @@ class SigV2Client:
 
 
 @dataclass(frozen=True)
+class DataEvents:
+    """The S3 data events (facts §5b) the window holds for a bucket, by readOnly: what readiness rests on, since
+    CloudTrail logs management events by default and data events only where a trail's selectors ask for them."""
+
+    reads: int
+    writes: int
+
+    @property
+    def any(self) -> bool:
+        return self.reads + self.writes > 0
+
+
+@dataclass(frozen=True)
 class BucketReport:
     """Readiness of one bucket for both migrations."""
 
@@ -199,6 +212,7 @@ class BucketReport:
     sigv4_deny_draft: str | None = None
     object_ownership: str | None = None    # with --enrich: the bucket's current Object Ownership setting
     acl_grants: tuple[str, ...] = ()       # with --enrich: the bucket ACL's grants, "<grantee>: <permission>"
+    data_events: DataEvents | None = None  # None: the source could not tell (results of an older query)
 
 
 @dataclass(frozen=True)
@@ -253,6 +267,7 @@ class ScanResult:
     skipped: tuple[SkippedFile, ...] = ()
     queries: tuple[QueryStat, ...] = ()
     downloads: tuple[DownloadStat, ...] = ()
+    bucket_data: Mapping[str, DataEvents] | None = None  # None: the rows did not say (older query results)
 
 
 @dataclass(frozen=True)

@@ -151,7 +151,8 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     pending = [s for s in drafted if (s.bucket, s.sid) not in granted]  # no review task for what is granted
     statements = drafted
     owners = OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook()
-    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners)
+    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners,
+                       result.bucket_data)
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))
@@ -165,7 +166,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
         downloads=result.downloads,
     )
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
-    return Plan(run, result.evidence, parts.tasks, statements, buckets, notes, parts.clients, policies)
+    return Plan(run, result.evidence, parts.tasks, statements, buckets, notes + parts.notes, parts.clients, policies)
 
 
 def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:

@@ -31,8 +31,10 @@ def s3_record(event: str = "GetObject", *, bucket: str = "bucket-a", owner: str 
               identity: dict[str, Any] | None = None, sigv: str | None = "SigV4", auth: str | None = "AuthHeader",
               acl_required: bool = False, params: dict[str, Any] | None = None, time: str = "2026-11-02T10:00:00Z",
               ua: str = "[aws-cli/2.13.25 Python/3.11.5 Linux/6.8.0 exe/x86_64.ubuntu.24]", request_id: str = "R1",
-              region: str = "us-east-1", key: str | None = "reports/2026/a.csv") -> dict[str, Any]:
-    """An S3 data event in the real record format (facts §5)."""
+              region: str = "us-east-1", key: str | None = "reports/2026/a.csv", category: str | None = "Data",
+              is_read: bool | None = None) -> dict[str, Any]:
+    """An S3 data event in the real record format (facts §5); `category` None leaves out eventCategory and
+    managementEvent (records before eventVersion 1.07), `is_read` (readOnly) defaults to what the operation does."""
     extra: dict[str, Any] = {"CipherSuite": "TLS_AES_128_GCM_SHA256", "bytesTransferredIn": 0}
     if sigv:
         extra["SignatureVersion"] = sigv
@@ -44,18 +46,23 @@ def s3_record(event: str = "GetObject", *, bucket: str = "bucket-a", owner: str 
     if key is not None:
         rp["key"] = key
     rp.update(params or {})
-    return {
+    record = {
         "eventVersion": "1.09", "eventTime": time, "eventSource": "s3.amazonaws.com", "eventName": event,
         "awsRegion": region, "sourceIPAddress": "198.51.100.7", "userAgent": ua,
         "userIdentity": identity or {"type": "IAMUser", "principalId": "AIDAEXAMPLE",
                                      "arn": f"arn:aws:iam::{owner}:user/alice", "accountId": owner,
                                      "userName": "alice"},
         "requestParameters": rp, "responseElements": None, "additionalEventData": extra,
-        "requestID": request_id, "eventID": f"e-{request_id}", "readOnly": True, "eventType": "AwsApiCall",
-        "managementEvent": False, "recipientAccountId": owner, "eventCategory": "Data",
+        "requestID": request_id, "eventID": f"e-{request_id}",
+        "readOnly": event.startswith(("Get", "Head", "List")) if is_read is None else is_read,
+        "eventType": "AwsApiCall", "managementEvent": category == "Management", "recipientAccountId": owner,
+        "eventCategory": category,
         "resources": [{"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
                       {"accountId": owner, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"}],
     }
+    if category is None:
+        del record["eventCategory"], record["managementEvent"]
+    return record
 
 
 def role(account: str, name: str, session: str = "s1") -> dict[str, Any]:
@@ -87,7 +94,8 @@ def mixed_tree(root: Path) -> list[Path]:
         s3_record("PutObject", params={"x-amz-acl": "bucket-owner-full-control"}, request_id="A8"),
         s3_record("PutObject", params={"x-amz-grant-read": "uri=http://acs.amazonaws.com/groups/global/AllUsers"},
                   acl_required=True, request_id="A9"),
-        s3_record("PutBucketAcl", params={"acl": [""]}, acl_required=True, request_id="A10", key=None),
+        s3_record("PutBucketAcl", params={"acl": [""]}, acl_required=True, request_id="A10", key=None,
+                  category="Management"),
         s3_record(identity={"type": "AWSAccount", "principalId": "AIDAX", "accountId": "222233334444"},
                   acl_required=True, request_id="A11", bucket="bucket-b"),
         {**s3_record(request_id="A12"), "eventSource": "ec2.amazonaws.com", "eventName": "DescribeInstances"},

@@ -177,11 +177,12 @@ def test_the_combined_athena_query_gives_the_local_evidence(tmp_path: Path,
                 "eventname VARCHAR, eventtype VARCHAR, awsregion VARCHAR, sourceipaddress VARCHAR, "
                 "useragent VARCHAR, errorcode VARCHAR, requestparameters VARCHAR, additionaleventdata VARCHAR, "
                 "requestid VARCHAR, eventid VARCHAR, resources STRUCT(arn VARCHAR, accountid VARCHAR, "
-                "type VARCHAR)[], \"timestamp\" VARCHAR, account VARCHAR, region VARCHAR)")
+                "type VARCHAR)[], eventcategory VARCHAR, readonly VARCHAR, \"timestamp\" VARCHAR, account VARCHAR, "
+                "region VARCHAR)")
     for r in records:
         who = r["userIdentity"]
         issuer = (who.get("sessionContext") or {}).get("sessionIssuer") or {}
-        con.execute(f"INSERT INTO ct VALUES ({', '.join('?' * 17)})", [
+        con.execute(f"INSERT INTO ct VALUES ({', '.join('?' * 19)})", [
             {"type": who.get("type"), "principalid": who.get("principalId"), "arn": who.get("arn"),
              "accountid": who.get("accountId"), "invokedby": who.get("invokedBy"),
              "sessioncontext": {"sessionissuer": {"type": issuer.get("type"), "arn": issuer.get("arn"),
@@ -190,7 +191,7 @@ def test_the_combined_athena_query_gives_the_local_evidence(tmp_path: Path,
             r["sourceIPAddress"], r["userAgent"], None, json.dumps(r["requestParameters"]),
             json.dumps(r["additionalEventData"]), r["requestID"], r["eventID"],
             [{"arn": x.get("ARN"), "accountid": x.get("accountId"), "type": x["type"]} for x in r["resources"]],
-            r["eventTime"][:10].replace("-", "/"), OWNER, "us-east-1"])
+            r.get("eventCategory"), str(r["readOnly"]).lower(), r["eventTime"][:10].replace("-", "/"), OWNER, "us-east-1"])
     con.execute("CREATE TABLE sal (" + ", ".join(f'"{c}" VARCHAR' for c in FIELDS) + ', "timestamp" VARCHAR)')
     for r in records:
         row = list(REGEX.match(as_line(r)).groups())  # type: ignore[union-attr]
@@ -207,3 +208,4 @@ def test_the_combined_athena_query_gives_the_local_evidence(tmp_path: Path,
                        e.access_log_requests, e.signature_version, e.acl_required) for e in evidence)
     assert comparable(athena.evidence) == comparable(local.evidence)
     assert athena.bucket_requests == local.bucket_requests == {"bucket-a": 6}
+    assert athena.bucket_data == local.bucket_data

@@ -14,14 +14,12 @@ from click.testing import CliRunner
 from moto.server import ThreadedMotoServer
 
 from planner.cli import main
-from planner.sources.athena_csv import COLUMNS as FIRST_COLUMNS
-from planner.sources.athena_csv import LATER_COLUMNS
+from planner.sources.athena_csv import COLUMNS
 from tests.conftest import mixed_tree
 from tests.test_athena_csv import _console, _engine_rows
 from tests.test_permissions import assert_allowed
 
-COLUMNS = FIRST_COLUMNS + LATER_COLUMNS
-TYPES = {"access_log_records": "bigint", "cloudtrail_requests": "bigint", "access_log_requests": "bigint", "error_codes": "array","records": "bigint", "requests": "bigint", "errors": "bigint", "key_prefix_count": "bigint",
+TYPES = {"data_reads": "bigint", "data_writes": "bigint", "access_log_records": "bigint", "cloudtrail_requests": "bigint", "access_log_requests": "bigint", "error_codes": "array","records": "bigint", "requests": "bigint", "errors": "bigint", "key_prefix_count": "bigint",
          "versioned_requests": "bigint", "acl_required": "boolean", "source_ips": "array", "session_names": "array",
          "key_prefixes": "array", "sigv2_days": "map"}
 

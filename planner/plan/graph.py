@@ -11,14 +11,15 @@ import networkx as nx
 from planner.classify.owners import OwnerBook
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.errors import InternalError
-from planner.model import Blocker, BucketReport, Owner, SigV2Client, Statement, Task, stable_id
+from planner.model import Blocker, BucketReport, DataEvents, Owner, SigV2Client, Statement, Task, stable_id
+from planner.plan.readiness import EVIDENCE_BLOCKERS, data_event_blockers
 from planner.plan.tasks import client_rows, review_tasks, sdk_tasks, stop_acl_tasks
 from planner.policy.draft import BUCKET_NAME, PUBLIC_ACTIONS
 
 ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-write-access", "service-acl-access",
                                "policy-too-large", "acl-condition-in-policy", "current-policy-unreadable",
                                "policy-version", "bucket-acl-grant", "log-delivery-acl", "cloudfront-log-delivery",
-                               "public-access-block", "bucket-state-unreadable"})
+                               "public-access-block", "bucket-state-unreadable", *EVIDENCE_BLOCKERS})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,17 +29,22 @@ class PlanParts:
     tasks: tuple[Task, ...]
     buckets: tuple[BucketReport, ...]
     clients: tuple[SigV2Client, ...]
+    notes: tuple[str, ...] = ()
 
 
 def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str, str],
                sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statements: Sequence[Statement],
                extra_blockers: Mapping[str, Sequence[Blocker]] | None = None,
-               owners: OwnerBook | None = None) -> PlanParts:
-    """Tasks with dependencies, waves and owners; every bucket's readiness and blockers; the SigV2 clients."""
+               owners: OwnerBook | None = None, bucket_data: Mapping[str, DataEvents] | None = None) -> PlanParts:
+    """Tasks with dependencies, waves and owners; every bucket's readiness and blockers; the SigV2 clients.
+    `bucket_data` is the data events per bucket (None: the source could not tell, so no bucket is ready)."""
     work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements)
-    blockers = _blockers(sigv2, acl, statements, extra_blockers or {})
     seen = [f.evidence.bucket for f in sigv2] + [f.evidence.bucket for f in acl]
     buckets = sorted(set(bucket_requests) | {b for b in seen if b})
+    evidence_blockers, notes = data_event_blockers(buckets, bucket_data)
+    blockers = _blockers(sigv2, acl, statements, extra_blockers or {})
+    for bucket, found in evidence_blockers.items():
+        blockers.setdefault(bucket, []).extend(found)
     work += _bucket_tasks(buckets, work, sigv2, acl, blockers)
     graph = _graph(work)
     waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
@@ -48,8 +54,9 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
                                         stream=streams[t.id]) for t in work),
                    key=lambda t: (t.wave, t.kind, t.id))
     totals = _bucket_totals(sigv2, acl)
-    reports = tuple(_report(b, bucket_requests, bucket_accounts, totals, blockers.get(b, [])) for b in buckets)
-    return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks))
+    reports = tuple(_report(b, bucket_requests, bucket_accounts, totals, blockers.get(b, []),
+                            None if bucket_data is None else bucket_data.get(b, DataEvents(0, 0))) for b in buckets)
+    return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks), tuple(notes))
 
 
 def _streams(graph: nx.DiGraph) -> dict[str, int]:
@@ -77,7 +84,8 @@ def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[
     out = []
     for bucket in buckets:
         related = by_bucket.get(bucket, [])
-        out.append(_enforce_task(bucket, bucket in sigv2_buckets, related))
+        unproven = [b for b in blockers.get(bucket, ()) if b.kind in EVIDENCE_BLOCKERS]
+        out.append(_enforce_task(bucket, bucket in sigv2_buckets, related, unproven))
         if bucket in acl_buckets:
             deps = tuple(sorted(t.id for t in related if t.kind in ("stop-setting-acls", "review-policy-statement")))
             open_blockers = "; ".join(f"{b.kind}: {b.detail}" for b in blockers.get(bucket, ()))
@@ -91,9 +99,16 @@ def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[
     return out
 
 
-def _enforce_task(bucket: str, has_sigv2: bool, related: Sequence[Task]) -> Task:
-    """Deny SigV2 on a bucket (facts §10b): ready now when no SigV2 was seen, else after its SDK tasks."""
+def _enforce_task(bucket: str, has_sigv2: bool, related: Sequence[Task], unproven: Sequence[Blocker]) -> Task:
+    """Deny SigV2 on a bucket (facts §10b): ready now when data events show no SigV2, else after its SDK tasks;
+    without data events nothing is proven, so the task asks for them first."""
     deps = tuple(sorted(t.id for t in related if t.kind in _SDK_KINDS))
+    if unproven and not has_sigv2:
+        return Task(
+            id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket}: log data events first",
+            principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
+            action=(f"No SigV2 request was seen, but that proves nothing yet: {unproven[0].detail}. s3plan drafts "
+                    f"policies/{bucket}.sigv4-deny.json once a window with data events shows no SigV2."))
     if not has_sigv2:
         return Task(
             id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket} (ready)",
@@ -183,16 +198,17 @@ def _bucket_totals(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding]) -> 
 
 
 def _report(bucket: str, requests: Mapping[str, int], accounts: Mapping[str, str], totals: _Totals,
-            blockers: Sequence[Blocker]) -> BucketReport:
+            blockers: Sequence[Blocker], data: DataEvents | None) -> BucketReport:
     sigv2_requests, acl_requests = totals.sigv2.get(bucket, 0), totals.acl.get(bucket, 0)
+    # a caller with no counted request blocks too; and no data events, no proof
+    sigv4_ready = (sigv2_requests == 0 and not totals.callers.get(bucket)
+                   and not any(b.kind in EVIDENCE_BLOCKERS for b in blockers))
     return BucketReport(
         bucket=bucket, account_id=accounts.get(bucket), requests=requests.get(bucket, 0),
-        sigv2_requests=sigv2_requests, acl_requests=acl_requests,
-        sigv4_ready=sigv2_requests == 0 and not totals.callers.get(bucket),  # a caller with no counted request too
+        sigv2_requests=sigv2_requests, acl_requests=acl_requests, sigv4_ready=sigv4_ready,
         acls_ready=not any(b.kind in ACL_BLOCKER_KINDS for b in blockers),
         blockers=tuple(sorted(blockers, key=lambda b: (b.kind, b.detail))),
         sigv2_callers=tuple(sorted(totals.callers.get(bucket, ()))),
-        sigv4_deny_draft=(f"policies/{bucket}.sigv4-deny.json"
-                          if sigv2_requests == 0 and not totals.callers.get(bucket) and BUCKET_NAME.match(bucket)
-                          else None),
+        sigv4_deny_draft=f"policies/{bucket}.sigv4-deny.json" if sigv4_ready and BUCKET_NAME.match(bucket) else None,
+        data_events=data,
     )

@@ -11,7 +11,10 @@
  * scan(data, record_depth, since, until) -> None | (candidates: bytes, records: int, groups: list)
  *   record_depth: nesting depth at which records open (0: one per line, 1: JSON array, 2: {"Records": [...]})
  *   since/until: ISO-8601 bounds as str or None (eventTime >= since and eventTime < until)
- *   groups: [(is_s3: bool, bucket: str | None, count: int, first: str | None, last: str | None, owner: str | None)]
+ *   groups: [(is_s3: bool, bucket: str | None, count: int, first: str | None, last: str | None, owner: str | None,
+ *             data_reads: int, data_writes: int)]
+ *   data_reads/data_writes: of `count`, the S3 data events (eventCategory "Data") by readOnly. A record without
+ *   eventCategory or readOnly (older records) is a candidate: the engine decides what it is.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -32,19 +35,21 @@ enum key_id {
     K_X_AMZ_GRANT,
     K_AWS_REGION, K_EVENT_TYPE, K_SOURCE_IP, K_USER_AGENT, K_ERROR_CODE, K_REQUEST_ID, K_EVENT_ID, K_RECIPIENT,
     K_KEY, K_PREFIX, K_VERSION_ID, K_AUTH_METHOD, K_PRINCIPAL_ID, K_ARN, K_INVOKED_BY, K_SESSION_CONTEXT, K_SESSION_ISSUER,
+    K_EVENT_CATEGORY, K_READ_ONLY,
     K_OTHER
 };
 
 typedef struct {
-    str_t event_time, event_source, event_name, bucket, id_type, id_account, sigv, owner;
+    str_t event_time, event_source, event_name, bucket, id_type, id_account, sigv, owner, category;
     str_t res_type, res_account;                               /* the current resources[] element */
+    int read_only;                                             /* readOnly: 1 true, 0 false, -1 absent */
     int candidate;                                             /* 1: send the record to the engine */
     unsigned seen;                                             /* bit per captured field, to spot repeats */
 } record_t;
 
 typedef struct {
     char *bucket; Py_ssize_t bucket_len; int has_bucket; int is_s3;
-    long long count;
+    long long count, data_reads, data_writes;
     char first[TIME_MAX], last[TIME_MAX]; int has_time;
     char owner[OWNER_MAX]; Py_ssize_t owner_len; int has_owner;
     int used;
@@ -77,6 +82,8 @@ static enum key_id classify_key(const char *p, Py_ssize_t n, int rel_depth, enum
         if (key_is(p, n, "requestID")) return K_REQUEST_ID;
         if (key_is(p, n, "eventID")) return K_EVENT_ID;
         if (key_is(p, n, "recipientAccountId")) return K_RECIPIENT;
+        if (key_is(p, n, "eventCategory")) return K_EVENT_CATEGORY;
+        if (key_is(p, n, "readOnly")) return K_READ_ONLY;
         return K_OTHER;
     }
     switch (parent) {
@@ -136,6 +143,8 @@ static void on_string_value(record_t *r, const char *p, Py_ssize_t n, int escape
         if (key == K_EVENT_TIME) capture(r, &r->event_time, 1u << 0, p, n, escaped);
         else if (key == K_EVENT_SOURCE) capture(r, &r->event_source, 1u << 1, p, n, escaped);
         else if (key == K_EVENT_NAME) capture(r, &r->event_name, 1u << 2, p, n, escaped);
+        else if (key == K_EVENT_CATEGORY) capture(r, &r->category, 1u << 7, p, n, escaped);
+        else if (key == K_READ_ONLY) r->candidate = 1;        /* a string where true/false belongs: the engine judges */
     } else if (rel_depth == 2 && parent == K_REQUEST_PARAMETERS && key == K_X_AMZ_ACL) {
         /* bucket-owner-full-control is still accepted once ACLs are disabled: only another value is evidence */
         if (escaped || !key_is(p, n, "bucket-owner-full-control")) r->candidate = 1;
@@ -154,9 +163,13 @@ static void on_string_value(record_t *r, const char *p, Py_ssize_t n, int escape
     }
 }
 
-/* A non-string, non-container value (number, true, false, null) under a key. */
-/* A number or boolean under a key the engine declares: the engine converts or refuses it, so it judges. */
-static void on_scalar_value(record_t *r, enum key_id key) {
+/* A number or boolean under a key the engine declares: the engine converts or refuses it, so it judges; but for
+ * the record's own readOnly flag, true or false is what CloudTrail writes. */
+static void on_scalar_value(record_t *r, enum key_id key, int rel_depth, const char *p, Py_ssize_t n) {
+    if (key == K_READ_ONLY && rel_depth == 1 && r->read_only < 0 && (key_is(p, n, "true") || key_is(p, n, "false"))) {
+        r->read_only = key_is(p, n, "true");
+        return;
+    }
     if (key != K_OTHER && key != K_NONE) r->candidate = 1;
 }
 
@@ -166,6 +179,7 @@ static int str_eq(str_t s, const char *lit) { return s.n >= 0 && key_is(s.p, s.n
 static void judge(record_t *r) {
     if (r->event_time.n >= TIME_MAX || r->owner.n >= OWNER_MAX) r->candidate = 1;  /* too long to keep here */
     if (r->candidate || !str_eq(r->event_source, "s3.amazonaws.com")) return;
+    if (r->category.n < 0 || r->read_only < 0) r->candidate = 1;  /* an older record: the SQL tells data events */
     if (r->sigv.n >= 0 && !str_eq(r->sigv, "SigV4")) r->candidate = 1;
     if (str_eq(r->event_name, "PutObjectAcl") || str_eq(r->event_name, "PutBucketAcl")) r->candidate = 1;
     if (str_eq(r->id_type, "AWSAccount")) r->candidate = 1;
@@ -247,6 +261,9 @@ static int count_record(table_t *t, record_t *r, str_t since, str_t until) {
     group_t *g = table_get(t, is_s3, is_s3 ? r->bucket : none);
     if (g == NULL) return -1;
     g->count++;
+    if (is_s3 && str_eq(r->category, "Data")) {
+        if (r->read_only) g->data_reads++; else g->data_writes++;
+    }
     if (r->event_time.n >= 0 && r->event_time.n < TIME_MAX) {
         str_t tm = r->event_time;
         if (!g->has_time || cmp_str(tm, g->first, (Py_ssize_t)strlen(g->first)) < 0) {
@@ -372,10 +389,10 @@ static PyObject *groups_to_list(table_t *t) {
         group_t *g = &t->slots[i];
         if (!g->used) continue;
         PyObject *item = Py_BuildValue(
-            "(ONLNNN)", g->is_s3 ? Py_True : Py_False, text_or_none(g->has_bucket, g->bucket, g->bucket_len),
+            "(ONLNNNLL)", g->is_s3 ? Py_True : Py_False, text_or_none(g->has_bucket, g->bucket, g->bucket_len),
             g->count, text_or_none(g->has_time, g->first, (Py_ssize_t)strlen(g->first)),
             text_or_none(g->has_time, g->last, (Py_ssize_t)strlen(g->last)),
-            text_or_none(g->has_owner, g->owner, g->owner_len));
+            text_or_none(g->has_owner, g->owner, g->owner_len), g->data_reads, g->data_writes);
         if (item == NULL || PyList_Append(list, item) < 0) { Py_XDECREF(item); Py_DECREF(list); return NULL; }
         Py_DECREF(item);
     }
@@ -411,8 +428,9 @@ static int container_fits(enum key_id key, char c) {
 static void record_reset(record_t *r) {
     memset(r, 0, sizeof *r);
     r->event_time.n = r->event_source.n = r->event_name.n = r->bucket.n = -1;
-    r->id_type.n = r->id_account.n = r->sigv.n = r->owner.n = -1;
+    r->id_type.n = r->id_account.n = r->sigv.n = r->owner.n = r->category.n = -1;
     r->res_type.n = r->res_account.n = -1;
+    r->read_only = -1;
 }
 
 /* A scan over one file fed in pieces. Between pieces it keeps the container state at the last checkpoint (a
@@ -555,7 +573,7 @@ static Py_ssize_t parse(scanner_t *sc, const char *s, Py_ssize_t n, int final, P
                    && s[j] != '\r' && s[j] != '\t') j++;
             if (j >= n && !final) goto cut_off;               /* the number may go on in the next piece */
             if (!valid_scalar(s + i, j - i)) { ok = 0; break; }
-            if (rel >= 1 && !(j - i == 4 && memcmp(s + i, "null", 4) == 0)) on_scalar_value(&rec, keys[rel]);
+            if (rel >= 1 && !(j - i == 4 && memcmp(s + i, "null", 4) == 0)) on_scalar_value(&rec, keys[rel], rel, s + i, j - i);
             i = j;
         }
     }

@@ -159,6 +159,11 @@ def identity(requester: str | None, bucket_owner: str | None) -> dict[str, Any]:
     return {"type": "Unknown", "principalId": requester}
 
 
+def is_read(line: AccessLogLine) -> bool:
+    """Whether the request only reads (GET or HEAD; facts §8 operations are REST.METHOD.RESOURCE, WEBSITE.METHOD...)."""
+    return (line["operation"] or "").split(".")[1:2] in (["GET"], ["HEAD"])
+
+
 def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[str, Any] | None:
     """The line as a CloudTrail-shaped S3 data event (facts §5), or None when it is not a request of its own.
     `bucket_account` is the bucket owner's account id when the log's location tells it (the line names the owner
@@ -193,6 +198,10 @@ def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[st
         "eventName": name, "eventType": "AwsS3AccessLog", "awsRegion": host["region"] if host else None,
         "sourceIPAddress": line["remoteip"], "userAgent": line["useragent"], "errorCode": error,
         "requestID": line["requestid"], "userIdentity": who,
+        # the access logs record every request to the bucket, data-level ones included: readiness counts them as
+        # data events (planner/plan/readiness.py), whatever CloudTrail would call a bucket-level call; a string, as
+        # the Athena table reads it (templates/sql/access_log_records.sql)
+        "eventCategory": "Data", "readOnly": "true" if is_read(line) else "false",
         "requestParameters": params, "additionalEventData": {k: v for k, v in extra.items() if v is not None},
     }
     if bucket_account:

@@ -4,6 +4,7 @@ stored or printed."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -107,9 +108,7 @@ class AthenaTable:
 
 
 def _result(rows: list[dict[str, Any]], stat: QueryStat) -> ScanResult:
-    result = to_scan_result(rows, files_read=0, files_pruned=0, skipped=())
-    return ScanResult(result.evidence, result.bucket_requests, result.bucket_accounts, result.records,
-                      result.window_seen, 0, 0, (), queries=(stat,))
+    return dataclasses.replace(to_scan_result(rows, files_read=0, files_pruned=0, skipped=()), queries=(stat,))
 
 
 def _typed(row: dict[str, Any]) -> dict[str, Any]:

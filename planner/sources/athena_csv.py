@@ -17,17 +17,20 @@ from planner.errors import InputError
 from planner.model import ScanResult, SkippedFile
 from planner.sources.cloudtrail import to_scan_result
 
-COLUMNS = (
+REQUIRED_COLUMNS = (
     "kind", "bucket", "bucket_account_id", "region", "event_name", "principal", "principal_type", "account_id",
     "user_agent", "signature_version", "auth_method", "acl_required", "acl_header", "records", "requests", "errors",
     "first_seen", "last_seen", "source_ips", "session_names", "key_prefixes", "key_prefix_count",
     "versioned_requests", "sigv2_days",
 )
-# Added with the access-log source; results of the query before them still read.
+# Added since (the access-log source; data events, without which no bucket's readiness can be proven): results
+# of an older query, without them, still read.
 LATER_COLUMNS = ("access_log_records", "cloudtrail_requests", "access_log_requests", "first_error", "last_error",
-                 "error_codes")
+                 "error_codes", "data_reads", "data_writes")
+COLUMNS = REQUIRED_COLUMNS + LATER_COLUMNS
 INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests",
-                      "access_log_records", "cloudtrail_requests", "access_log_requests"})
+                      "access_log_records", "cloudtrail_requests", "access_log_requests", "data_reads",
+                      "data_writes"})
 ARRAYS = frozenset({"source_ips", "session_names", "key_prefixes", "error_codes"})
 
 
@@ -68,7 +71,7 @@ def read_result(path: Path) -> list[dict[str, Any]]:
     except (OSError, UnicodeDecodeError, csv.Error) as err:
         raise InputError(f"{path}: cannot read the CSV ({err})") from err
     columns = set(header)
-    if columns in (set(COLUMNS), set(COLUMNS) | set(LATER_COLUMNS)):
+    if set(REQUIRED_COLUMNS) <= columns <= set(COLUMNS):
         return [{name: _value(name, cell) for name, cell in row.items()} for row in body]
     if columns == set(GUIDE_SIGV2_ROWS):
         return merge_rows([guide_row(r.get("aws_region"), r.get("s3_action"), None, r.get("user_agent"),
@@ -105,7 +108,7 @@ def guide_row(region: str | None, event: str | None, arn: str | None, agent: str
     }
 
 
-KEY_COLUMNS = COLUMNS[:13]
+KEY_COLUMNS = REQUIRED_COLUMNS[:13]
 
 
 def merge_rows(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:

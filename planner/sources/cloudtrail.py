@@ -17,7 +17,7 @@ import duckdb
 from sqlglot import exp
 
 from planner.errors import InputError
-from planner.model import Evidence, ScanResult, SkippedFile, Window
+from planner.model import DataEvents, Evidence, ScanResult, SkippedFile, Window
 from planner.sources import engine, prefilter
 from planner.sources.files import Listing, Selection, list_files, sniff
 
@@ -220,7 +220,7 @@ def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pru
     evidence.sort(key=lambda e: tuple("" if v is None else str(v) for v in e.key))
     window = Window(_day(min(firsts)) if firsts else None, _day(max(lasts)) if lasts else None)
     return ScanResult(tuple(evidence), totals.requests(), bucket_accounts, records, window,
-                      files_read, files_pruned, skipped)
+                      files_read, files_pruned, skipped, bucket_data=totals.data_events())
 
 
 class _BucketTotals:
@@ -233,9 +233,16 @@ class _BucketTotals:
         self.cloudtrail: dict[str, int] = defaultdict(int)
         self.access_log: dict[str, int] = defaultdict(int)
         self.seen_by_cloudtrail: set[str] = set()
+        self.data: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.data_known = True
 
     def add(self, row: dict[str, Any]) -> None:
         bucket = row["bucket"]
+        if row.get("data_reads") is None or row.get("data_writes") is None:
+            self.data_known = False  # results of the query before it counted data events
+        else:
+            self.data[bucket][0] += int(row["data_reads"])
+            self.data[bucket][1] += int(row["data_writes"])
         if row["kind"] == "evidence":
             self.evidence[bucket] += int(row["requests"])
             if int(row["cloudtrail_requests"] if "cloudtrail_requests" in row else row["requests"]) > 0:
@@ -246,6 +253,12 @@ class _BucketTotals:
         self.access_log[bucket] += logs
         if int(row["records"]) > logs:
             self.seen_by_cloudtrail.add(bucket)
+
+    def data_events(self) -> dict[str, DataEvents] | None:
+        """Per bucket, the data events the rows counted; None when some row could not say."""
+        if not self.data_known:
+            return None
+        return {b: DataEvents(reads, writes) for b, (reads, writes) in sorted(self.data.items())}
 
     def requests(self) -> dict[str, int]:
         buckets = set(self.evidence) | set(self.cloudtrail) | set(self.access_log)

@@ -29,6 +29,8 @@ RECORD_COLUMNS: dict[str, str] = {
     "eventSource": "VARCHAR",
     "eventName": "VARCHAR",
     "eventType": "VARCHAR",
+    "eventCategory": "VARCHAR",
+    "readOnly": "VARCHAR",
     "awsRegion": "VARCHAR",
     "sourceIPAddress": "VARCHAR",
     "userAgent": "VARCHAR",

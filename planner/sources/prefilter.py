@@ -38,7 +38,7 @@ class Filtered:
     path: str
     layout: str
     records: int
-    groups: tuple[tuple[bool, str | None, int, str | None, str | None, str | None], ...]
+    groups: tuple[tuple[bool, str | None, int, str | None, str | None, str | None, int, int], ...]
     fallback: bool
 
 
@@ -129,7 +129,8 @@ def group_rows(results: Sequence[Filtered]) -> list[dict[str, Any]]:
     """The counted groups as rows shaped like the evidence query's `s3` and `other` rows."""
     rows = []
     for item in results:
-        for is_s3, bucket, count, first, last, owner in item.groups:
+        for is_s3, bucket, count, first, last, owner, reads, writes in item.groups:
             rows.append({"kind": "s3" if is_s3 else "other", "bucket": bucket, "bucket_account_id": owner,
-                         "records": count, "requests": 0, "first_seen": first, "last_seen": last})
+                         "records": count, "requests": 0, "first_seen": first, "last_seen": last,
+                         "data_reads": reads, "data_writes": writes})
     return rows

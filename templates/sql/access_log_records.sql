@@ -76,7 +76,10 @@ SELECT * FROM (
       ARRAY['SignatureVersion', 'AuthenticationMethod', 'aclRequired'],
       ARRAY[NULLIF(sigv, '-'), NULLIF(authtype, '-'), CASE WHEN aclrequired = 'Yes' THEN 'Yes' END]
     ) AS JSON)) AS additionaleventdata,
-    CAST(NULL AS ARRAY(ROW(arn varchar, accountid varchar, type varchar))) AS resources
+    CAST(NULL AS ARRAY(ROW(arn varchar, accountid varchar, type varchar))) AS resources,
+    -- the access logs record every request to the bucket, data-level ones included (as access_log.py says)
+    'Data' AS eventcategory,
+    CASE WHEN split_part(operation, '.', 2) IN ('GET', 'HEAD') THEN 'true' ELSE 'false' END AS readonly
   FROM access_logs
 ) AS records
 WHERE eventname IS NOT NULL

@@ -46,6 +46,16 @@ WITH classified AS (
     coalesce(requestid, eventid) AS request_key,
     -- S3 server access log lines that s3plan turned into records of this shape carry this eventtype
     CASE WHEN eventtype = 'AwsS3AccessLog' THEN 1 ELSE 0 END AS from_access_log,
+    -- an S3 data event (facts §5b): eventCategory 'Data' (eventVersion 1.07 and later); in older records, an
+    -- object-level operation, which CloudTrail logs only as a data event. Readiness needs them: CloudTrail logs
+    -- management events by default and data events only where a trail's selectors ask for them.
+    coalesce(eventcategory = 'Data', eventname IN (
+      'AbortMultipartUpload', 'CompleteMultipartUpload', 'CopyObject', 'CreateMultipartUpload', 'DeleteObject',
+      'DeleteObjects', 'GetObject', 'GetObjectAcl', 'GetObjectAttributes', 'GetObjectTagging', 'HeadObject',
+      'ListParts', 'PostObject', 'PutObject', 'PutObjectAcl', 'PutObjectTagging', 'RestoreObject', 'UploadPart',
+      'UploadPartCopy'
+    )) AS is_data,
+    coalesce(readonly = 'true', eventname LIKE 'Get%' OR eventname LIKE 'Head%' OR eventname LIKE 'List%') AS is_read,
     errorcode,
     sourceipaddress,
     eventtime
@@ -113,6 +123,8 @@ requests AS (
     CASE WHEN is_evidence THEN request_key END AS request_key,
     CASE WHEN is_evidence THEN sourceipaddress END AS source_ip,
     from_access_log,
+    CASE WHEN is_s3 AND is_data AND is_read THEN 1 ELSE 0 END AS data_read,
+    CASE WHEN is_s3 AND is_data AND NOT is_read THEN 1 ELSE 0 END AS data_write,
     errorcode,
     eventtime
   FROM flagged
@@ -151,7 +163,9 @@ per_request AS (
     max(seen_access_log) AS seen_access_log,
     min(CASE WHEN errorcode IS NOT NULL THEN eventtime END) AS first_error,
     max(CASE WHEN errorcode IS NOT NULL THEN eventtime END) AS last_error,
-    min(errorcode) AS error_code
+    min(errorcode) AS error_code,
+    sum(data_read) AS data_reads,
+    sum(data_write) AS data_writes
   FROM deduped
   GROUP BY
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
@@ -178,7 +192,10 @@ SELECT
   sum(seen_access_log) AS access_log_requests,
   min(first_error) AS first_error,
   max(last_error) AS last_error,
-  slice(array_sort(array_distinct(array_agg(error_code) FILTER (WHERE error_code IS NOT NULL))), 1, 5) AS error_codes
+  slice(array_sort(array_distinct(array_agg(error_code) FILTER (WHERE error_code IS NOT NULL))), 1, 5) AS error_codes,
+  -- S3 data events (reads and writes) behind the row: a delivered-twice request counts once, others per record
+  sum(CASE WHEN request_key IS NULL THEN data_reads WHEN data_reads > 0 THEN 1 ELSE 0 END) AS data_reads,
+  sum(CASE WHEN request_key IS NULL THEN data_writes WHEN data_writes > 0 THEN 1 ELSE 0 END) AS data_writes
 FROM per_request
 GROUP BY
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
