@@ -47,16 +47,24 @@ class Evidence:
     first_error: str | None = None     # the first and last failed request (HTTP error, error code)
     last_error: str | None = None
     error_codes: tuple[str, ...] = ()
+    request_headers: tuple[str, ...] = ()  # headers that need actions of their own (x-amz-tagging, ...)
+    key_count: int = 0                 # distinct object keys (approximate; 0: no keys, or not counted)
+    copy_sources: tuple[str, ...] = ()  # the buckets copies read from (CopyObject, UploadPartCopy)
 
     @property
     def key(self) -> tuple[object, ...]:
         """The fields that identify the aggregate (measures excluded; not the source: a request CloudTrail and the
-        access logs both saw is one aggregate, whichever log a run reads)."""
-        return (
+        access logs both saw is one aggregate, whichever log a run reads). Requests that named a versionId, and
+        requests with headers that need actions of their own, are aggregates of their own; those fields join the
+        key only when set, so every other aggregate keeps the id it had before they existed."""
+        base: tuple[object, ...] = (
             self.bucket, self.bucket_account_id, self.region, self.event_name,
             self.principal, self.principal_type, self.account_id, self.user_agent,
             self.signature_version, self.auth_method, self.acl_required, self.acl_header,
         )
+        if self.versioned_requests:
+            base += ("versionId",)
+        return base + self.request_headers
 
     @cached_property
     def id(self) -> str:

@@ -134,9 +134,9 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     acl = classify_acl(result.evidence, acl_rules)
     drafted, notes = draft_statements(acl)
     by_id = {e.id: e for e in result.evidence}
-    mapping = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in acl_rules if "event" in r.fields}
+    operations = {r.fields["event"]: r.fields for r in acl_rules if "event" in r.fields}
     for statement in drafted:
-        check_statement(statement, by_id, mapping)
+        check_statement(statement, by_id, operations)
     if states is None:
         current = load_current_policies(config.current_policies)
         live, unreadable = current.policies, current.errors
@@ -144,7 +144,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
         from planner.enrich.state import live_policies, merge_blockers, state_blocker_map, with_state
 
         live, unreadable = live_policies(states, drafted)
-    policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, mapping))
+    policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, operations))
     if states:
         extra = merge_blockers(extra, state_blocker_map(states, result.bucket_accounts, drafted))
     granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}

@@ -16,7 +16,7 @@ from planner.policy.draft import draft_statements
 
 ACL_RULES = load_rules("acl")
 DECISIONS = [r for r in ACL_RULES if "decision" in r.fields]
-MAPPING = {r.fields["event"]: (r.fields["action"], r.fields["scope"]) for r in ACL_RULES if "event" in r.fields}
+MAPPING = {r.fields["event"]: r.fields for r in ACL_RULES if "event" in r.fields}
 CASES = yaml.safe_load((Path(__file__).parent / "rule_cases" / "acl.yaml").read_text())["cases"]
 DEFAULTS: dict[str, Any] = dict(
     source="cloudtrail", bucket="DOC-EXAMPLE-BUCKET".lower(), bucket_account_id="444455556666", region="us-east-1",
@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = dict(
 def _evidence(row: dict[str, Any]) -> Evidence:
     fields = {**DEFAULTS, **row}
     fields["key_prefixes"] = tuple(fields["key_prefixes"])
+    fields["request_headers"] = tuple(fields.get("request_headers", ()))
     fields["key_prefix_count"] = len(fields["key_prefixes"])
     return Evidence(**fields)
 

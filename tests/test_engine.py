@@ -86,9 +86,12 @@ def test_listing_prefixes_and_versioned_reads_are_measured(tmp_path: Path) -> No
         s3_record(identity=partner, acl_required=True, request_id="V2"),
     ]
     write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), records)
-    by_event = {e.event_name: e for e in _scan(tmp_path).evidence}
+    evidence = _scan(tmp_path).evidence
+    by_event = {e.event_name: e for e in evidence}
     assert by_event["ListObjects"].key_prefixes == ("", "reports/")
-    assert by_event["GetObject"].versioned_requests == 1 and by_event["GetObject"].requests == 2
+    # finding 2: the requests that named a versionId form a row of their own, since they need other actions
+    reads = sorted((e.versioned_requests, e.requests) for e in evidence if e.event_name == "GetObject")
+    assert reads == [(0, 1), (1, 1)]
 
 
 def test_prefix_depth_is_configurable(tmp_path: Path) -> None:
@@ -126,3 +129,32 @@ def test_real_otrf_records(fixtures: Path) -> None:
     # The EC2-proxy role's SigV4 same-account reads are traffic, not evidence, but its bucket is counted.
     assert result.bucket_requests.get("mordors3stack-s3bucket-llp2yingx64a") == 9
     assert not result.skipped
+
+
+def test_headers_copy_sources_and_post_acls_are_measured(tmp_path: Path) -> None:
+    """Finding 1: requests whose headers need actions of their own (x-amz-tagging) form rows of their own, copies
+    name the bucket they read from, a POST upload's acl form field is an ACL it sets, and distinct keys are
+    counted; on both scan paths."""
+    partner = role("999988887777", "partner")
+    records = [
+        s3_record("PutObject", identity=partner, acl_required=True, request_id="T1", key="in/a",
+                  params={"x-amz-tagging": "team=data"}),
+        s3_record("PutObject", identity=partner, acl_required=True, request_id="T2", key="in/b"),
+        s3_record("CopyObject", identity=partner, acl_required=True, request_id="C1", key="in/c",
+                  params={"x-amz-copy-source": "/bucket-a/exports/c?versionId=v1"}),
+        s3_record("PostObject", request_id="P1", key="up/x", params={"acl": "public-read"}),
+        s3_record("GetObject", identity=partner, acl_required=True, request_id="G1", key="exports/1"),
+        s3_record("GetObject", identity=partner, acl_required=True, request_id="G2", key="exports/2"),
+        s3_record("GetObject", identity=partner, acl_required=True, request_id="G3", key="exports/2"),
+    ]
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), records)
+    for prefilter in (True, False):
+        evidence = CloudTrailFiles((tmp_path,), use_prefilter=prefilter).scan().evidence
+        puts = sorted((e.request_headers, e.requests) for e in evidence if e.event_name == "PutObject")
+        assert puts == [((), 1), (("x-amz-tagging",), 1)]
+        (copy,) = [e for e in evidence if e.event_name == "CopyObject"]
+        assert copy.copy_sources == ("bucket-a",)
+        (post,) = [e for e in evidence if e.event_name == "PostObject"]
+        assert post.acl_header == "public-read"
+        (reads,) = [e for e in evidence if e.event_name == "GetObject"]
+        assert reads.key_count == 2 and reads.requests == 3

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from planner.classify.loader import Rule
 from planner.classify.useragent import ClientCatalogue
@@ -28,15 +29,33 @@ class SigV2Finding:
 
 @dataclass(frozen=True)
 class AclFinding:
-    """An ACL evidence row classed as acl-write, cross-account, same-account, anonymous or service access."""
+    """An ACL evidence row classed as acl-write, cross-account, same-account, anonymous or service access, with
+    the actions its requests needed (rules/acl/actions.yaml; `rule` None: no rule knows the operation)."""
 
     evidence: Evidence
     access_kind: str
-    action: str | None
+    actions: tuple[str, ...]
     access: str | None
     scope: str | None
     rule: str | None
     decision_rule: str | None = None
+    note: str | None = None
+
+
+def needed_actions(operation: Mapping[str, Any], ev: Evidence) -> tuple[str, ...]:
+    """What the row's requests needed: `actions` for those without a versionId, `versioned` for those that named
+    one, and the actions of the headers they carried. A row the query split by versionId needs one set only."""
+    plain = tuple(operation.get("actions") or ())
+    if not plain:
+        return ()
+    needed: set[str] = set()
+    if ev.versioned_requests < ev.requests or not ev.versioned_requests:
+        needed.update(plain)
+    if ev.versioned_requests:
+        needed.update(operation.get("versioned") or plain)
+    for header in ev.request_headers:
+        needed.update((operation.get("headers") or {}).get(header, ()))
+    return tuple(sorted(needed))
 
 
 def sigv2_remedy(client: Client, presigned: bool) -> tuple[str | None, str | None]:
@@ -131,8 +150,10 @@ def classify_acl(evidence: Sequence[Evidence], acl_rules: Sequence[Rule]) -> tup
             continue
         rule = by_event.get(ev.event_name)
         fields = rule.fields if rule else {}
+        actions = needed_actions(fields, ev)
         for decision in decide_all(ev, decisions):
             if decision.fields["decision"] != "none":
-                out.append(AclFinding(ev, decision.fields["decision"], fields.get("action"), fields.get("access"),
-                                      fields.get("scope"), rule.id if rule else None, decision.id))
+                out.append(AclFinding(ev, decision.fields["decision"], actions, fields.get("access"),
+                                      fields.get("scope"), rule.id if rule else None, decision.id,
+                                      fields.get("note")))
     return tuple(out)

@@ -159,7 +159,7 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
         "service": ("service-acl-access", "AWS service access relied on an ACL"),
     }
     for f in acl:
-        if f.access_kind == "anonymous" and f.evidence.bucket and f.action not in PUBLIC_ACTIONS:
+        if f.access_kind == "anonymous" and f.evidence.bucket and not set(f.actions) <= PUBLIC_ACTIONS:
             by_kind[(f.evidence.bucket, "anonymous-write")].add(f.evidence.event_name)
     texts["anonymous-write"] = ("anonymous-write-access", "anonymous writes relied on a public-write ACL, which "
                                 "no statement replaces (s3plan never drafts public writes)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -43,24 +44,13 @@ def draft_statements(findings: Sequence[AclFinding]) -> tuple[tuple[Statement, .
             same_account[ev.bucket] += ev.requests
         if f.access_kind not in DRAFTED or not ev.bucket:
             continue
-        if not BUCKET_NAME.match(ev.bucket) or ".." in ev.bucket:
-            notes.append(f"{ev.bucket!r} is not a valid bucket name; no statement drafted")
+        why_not = _why_not_drafted(f)
+        if why_not:
+            notes.append(why_not)
             continue
-        if f.action is None or f.access is None or f.scope is None:
-            notes.append(f"{ev.bucket}: {ev.event_name} by {ev.principal} relied on an ACL, but no rule maps "
-                         f"{ev.event_name} to a policy action; review it by hand")
-            continue
-        if f.access_kind == "cross-account" and (not ev.principal or not IAM_PRINCIPAL.match(ev.principal)):
-            notes.append(f"{ev.bucket}: {ev.principal} is not a role, user or account ARN; no statement drafted")
-            continue
-        if f.access_kind == "anonymous" and f.action not in PUBLIC_ACTIONS:
-            notes.append(f"{ev.bucket}: anonymous {ev.event_name} relied on a public-write ACL; s3plan never drafts "
-                         "public writes: move those writers to signed requests (blocker anonymous-write-access)")
-            continue
-        if f.access_kind == "log-delivery" and (f.action != "s3:PutObject" or not ev.bucket_account_id):
-            notes.append(f"{ev.bucket}: log delivery by {ev.principal} ({ev.event_name}) got no statement: only "
-                         "PutObject with a known bucket owner is drafted; review it by hand")
-            continue
+        if not f.actions:
+            continue  # an operation no policy keeps once ACLs are disabled (PutObjectAcl): its caller has a task
+        assert f.access is not None and f.scope is not None
         groups[(f.access_kind, ev.bucket, ev.principal, f.access, f.scope)].append(f)
     for bucket, requests in sorted(same_account.items()):
         notes.append(f"{bucket}: {requests} same-account request(s) relied on object ACLs of objects another account "
@@ -69,26 +59,53 @@ def draft_statements(findings: Sequence[AclFinding]) -> tuple[tuple[Statement, .
     return tuple(statements), tuple(notes)
 
 
+def _why_not_drafted(f: AclFinding) -> str | None:
+    """Why a finding of a drafted kind gets no statement (a note for the plan), or None."""
+    ev = f.evidence
+    if not BUCKET_NAME.match(ev.bucket or "") or ".." in (ev.bucket or ""):
+        return f"{ev.bucket!r} is not a valid bucket name; no statement drafted"
+    if f.rule is None or f.access is None or f.scope is None:
+        return (f"{ev.bucket}: {ev.event_name} by {ev.principal} relied on an ACL, but no rule maps "
+                f"{ev.event_name} to policy actions; review it by hand")
+    if f.access_kind == "cross-account" and (not ev.principal or not IAM_PRINCIPAL.match(ev.principal)):
+        return f"{ev.bucket}: {ev.principal} is not a role, user or account ARN; no statement drafted"
+    if f.access_kind == "anonymous" and not set(f.actions) <= PUBLIC_ACTIONS:
+        return (f"{ev.bucket}: anonymous {ev.event_name} relied on a public ACL for {', '.join(f.actions)}; s3plan "
+                "drafts public statements only for what a public-read ACL grants and never public writes: move "
+                "those callers to signed requests (blocker anonymous-write-access)")
+    if f.access_kind == "log-delivery" and (f.actions != ("s3:PutObject",) or not ev.bucket_account_id):
+        return (f"{ev.bucket}: log delivery by {ev.principal} ({ev.event_name}) got no statement: only PutObject "
+                "with a known bucket owner is drafted; review it by hand")
+    return None
+
+
 def _statements(key: tuple[str, str, str, str, str], group: Sequence[AclFinding]) -> list[Statement]:
-    """One statement per set of actions that the evidence shows on the same resources: never action x prefix
-    pairs that were not observed together."""
+    """One statement per set of actions that share the same resources and condition, each action with the
+    resources (and, for listings, the prefixes) of the requests that needed it: never an action x prefix pair
+    that was not observed together."""
     kind, bucket, principal, access, scope = key
-    by_action: dict[str, set[str]] = defaultdict(set)
+    by_action: dict[str, list[AclFinding]] = defaultdict(list)
     for f in group:
-        for action in actions_of(f.action, f.evidence):
-            by_action[action].update(resources_of(bucket, scope, f.evidence))
-    by_resources: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for action, shown in sorted(by_action.items()):
-        by_resources[tuple(sorted(shown))].append(action)
+        for action in f.actions:
+            by_action[action].append(f)
+    shapes: dict[tuple[tuple[str, ...], str], list[str]] = defaultdict(list)
+    conditions: dict[str, dict[str, Any] | None] = {}
+    for action, rows in sorted(by_action.items()):
+        resources = tuple(sorted({r for f in rows for r in resources_of(bucket, scope, f.evidence)}))
+        condition = list_condition(action, [f.evidence for f in rows])
+        shape = json.dumps(condition, sort_keys=True)
+        conditions[shape] = condition
+        shapes[(resources, shape)].append(action)
     out = []
-    for resources, actions in sorted(by_resources.items(), key=lambda item: item[1]):
-        cited = [f for f in group if set(actions_of(f.action, f.evidence)) & set(actions)]
-        out.append(_statement(kind, bucket, principal, f"{access}-{scope}", actions, list(resources), cited))
+    for (resources, shape), actions in sorted(shapes.items(), key=lambda item: item[1]):
+        cited = [f for f in group if set(f.actions) & set(actions)]
+        out.append(_statement(kind, bucket, principal, f"{access}-{scope}", actions, list(resources),
+                              conditions[shape], cited))
     return out
 
 
 def _statement(kind: str, bucket: str, principal: str, access: str, actions: list[str], resources: list[str],
-               group: Sequence[AclFinding]) -> Statement:
+               condition: dict[str, Any] | None, group: Sequence[AclFinding]) -> Statement:
     # actions, not resources: a statement keeps its Sid (and its review task its id) as more prefixes are seen
     sid = make_sid(bucket, principal, access, "|".join(actions), SID_PREFIX[kind])
     document: dict[str, Any] = {
@@ -98,9 +115,8 @@ def _statement(kind: str, bucket: str, principal: str, access: str, actions: lis
         "Action": actions,
         "Resource": resources if len(resources) > 1 else resources[0],
     }
-    listed = list_condition(actions, [f.evidence for f in group])
-    if listed:
-        document["Condition"] = listed
+    if condition:
+        document["Condition"] = condition
     if kind == "log-delivery":
         # AWS's documented form (facts §4e); the source buckets are not in the target bucket's log
         owner = group[0].evidence.bucket_account_id
@@ -135,31 +151,21 @@ def _kind_risks(kind: str) -> tuple[str, ...]:
     return ()
 
 
+# The actions whose requests carry s3:prefix (Service Authorization Reference: ListBucket, ListBucketVersions).
 LIST_ACTIONS = frozenset({"s3:ListBucket", "s3:ListBucketVersions"})
-
-
-# The action a request on a specific object version needs (facts §3b: GetObjectVersion, GetObjectVersionAcl).
-VERSION_ACTIONS = {"s3:GetObject": "s3:GetObjectVersion", "s3:DeleteObject": "s3:DeleteObjectVersion",
-                   "s3:GetObjectAcl": "s3:GetObjectVersionAcl"}
 LIST_EVENTS = frozenset({"ListObjects", "ListObjectsV2", "ListObjectVersions"})
-# What a public statement may ever grant: reading and listing. A public write is never drafted.
-PUBLIC_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "s3:ListBucketVersions"})
+# What a public statement may ever grant: what a public-read ACL granted (facts §3b READ on the bucket and on
+# objects; GetObjectAttributes needs READ access to the object, API_GetObjectAttributes). Never a write.
+PUBLIC_ACTIONS = frozenset({"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectAttributes",
+                            "s3:GetObjectVersionAttributes", "s3:ListBucket", "s3:ListBucketVersions",
+                            "s3:ListBucketMultipartUploads"})
 
 
-def actions_of(action: str | None, ev: Evidence) -> list[str]:
-    """The policy actions one evidence row shows: its mapped action, and the version action only when a request
-    naming a versionId was observed."""
-    if action is None:
-        return []
-    if ev.versioned_requests and action in VERSION_ACTIONS:
-        return [action, VERSION_ACTIONS[action]]
-    return [action]
-
-
-def list_condition(actions: Sequence[str], evidence: Sequence[Evidence]) -> dict[str, Any] | None:
-    """`s3:prefix` for listings when every listing named a prefix (facts §9): StringLike on the observed top-level
-    prefixes. None when the statement is not only listings or some listing covered the whole bucket."""
-    if not actions or not set(actions) <= LIST_ACTIONS:
+def list_condition(action: str, evidence: Sequence[Evidence]) -> dict[str, Any] | None:
+    """`s3:prefix` for a listing action when every request that needed it listed under a prefix (facts §9):
+    StringLike on their top-level prefixes. None when another request (HeadBucket, a listing of the whole
+    bucket, more prefixes than kept) needs the action without one."""
+    if action not in LIST_ACTIONS:
         return None
     if any(e.event_name not in LIST_EVENTS or not e.key_prefixes for e in evidence):
         return None  # HeadBucket and the like carry no s3:prefix: a condition would refuse them
@@ -179,11 +185,16 @@ def resources_of(bucket: str, scope: str, ev: Evidence) -> list[str]:
 
 
 def _risks(group: Sequence[AclFinding]) -> list[str]:
-    risk = []
+    risk = sorted({f.note for f in group if f.note})
     if any(f.scope == "object" and f.evidence.key_prefix_count > len(f.evidence.key_prefixes) for f in group):
         risk.append("more key prefixes were observed than listed; the statement covers only those listed")
     if any(f.scope == "object" and not f.evidence.key_prefixes for f in group):
         risk.append("no object keys in the evidence: the resource is every object in the bucket")
+    copying = sorted({f.evidence.event_name for f in group if f.evidence.bucket in f.evidence.copy_sources})
+    if copying:
+        risk.append(f"{' and '.join(copying)} read their source from this bucket too: the caller also needs "
+                    "s3:GetObject (s3:GetObjectVersion for a source version) on those source objects, which this "
+                    "statement does not grant; add it once you know the source keys")
     return risk
 
 

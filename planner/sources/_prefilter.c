@@ -35,7 +35,7 @@ enum key_id {
     K_X_AMZ_GRANT,
     K_AWS_REGION, K_EVENT_TYPE, K_SOURCE_IP, K_USER_AGENT, K_ERROR_CODE, K_REQUEST_ID, K_EVENT_ID, K_RECIPIENT,
     K_KEY, K_PREFIX, K_VERSION_ID, K_AUTH_METHOD, K_PRINCIPAL_ID, K_ARN, K_INVOKED_BY, K_SESSION_CONTEXT, K_SESSION_ISSUER,
-    K_EVENT_CATEGORY, K_READ_ONLY,
+    K_EVENT_CATEGORY, K_READ_ONLY, K_ACL_FIELD,
     K_OTHER
 };
 
@@ -91,6 +91,7 @@ static enum key_id classify_key(const char *p, Py_ssize_t n, int rel_depth, enum
         if (key_is(p, n, "bucketName")) return K_BUCKET_NAME;
         if (key_is(p, n, "key") || key_is(p, n, "prefix") || key_is(p, n, "versionId")) return K_KEY_LIKE(p, n);
         if (key_is(p, n, "x-amz-acl")) return K_X_AMZ_ACL;
+        if (key_is(p, n, "acl")) return K_ACL_FIELD;
         if (n >= 12 && memcmp(p, "x-amz-grant-", 12) == 0) return K_X_AMZ_GRANT;
         return K_OTHER;
     case K_ADDITIONAL:
@@ -148,6 +149,9 @@ static void on_string_value(record_t *r, const char *p, Py_ssize_t n, int escape
     } else if (rel_depth == 2 && parent == K_REQUEST_PARAMETERS && key == K_X_AMZ_ACL) {
         /* bucket-owner-full-control is still accepted once ACLs are disabled: only another value is evidence */
         if (escaped || !key_is(p, n, "bucket-owner-full-control")) r->candidate = 1;
+    } else if (rel_depth == 2 && parent == K_REQUEST_PARAMETERS && key == K_ACL_FIELD) {
+        /* the ?acl subresource is [""] or ""; a value is a POST upload's acl form field: an ACL it sets */
+        if (escaped || n > 0) r->candidate = 1;
     } else if (rel_depth == 2 && parent == K_REQUEST_PARAMETERS && key == K_BUCKET_NAME) {
         capture(r, &r->bucket, 1u << 3, p, n, escaped);
     } else if (rel_depth == 2 && parent == K_ADDITIONAL && key == K_SIGNATURE_VERSION) {
@@ -418,6 +422,8 @@ static int container_fits(enum key_id key, char c) {
         return c == '{';
     case K_RESOURCES:
         return c == '[';
+    case K_ACL_FIELD:
+        return c == '[';                                      /* the ?acl subresource of older records: [""] */
     case K_OTHER: case K_NONE:
         return 1;
     default:

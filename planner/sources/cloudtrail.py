@@ -290,6 +290,8 @@ def evidence_from_row(row: dict[str, Any]) -> Evidence:
         sigv2_days=tuple(sorted((str(day), int(n)) for day, n in (row.get("sigv2_days") or {}).items())),
         cloudtrail_requests=cloudtrail, access_log_requests=access_log, first_error=row.get("first_error"),
         last_error=row.get("last_error"), error_codes=tuple(row.get("error_codes") or ()),
+        request_headers=tuple(h for h in (row.get("request_headers") or "").split(",") if h),
+        key_count=int(row.get("key_count") or 0), copy_sources=tuple(row.get("copy_sources") or ()),
     )
 
 

@@ -27,7 +27,11 @@ WITH classified AS (
     json_extract_scalar(additionaleventdata, '$.SignatureVersion') AS signature_version,
     json_extract_scalar(additionaleventdata, '$.AuthenticationMethod') AS auth_method,
     coalesce(json_extract_scalar(additionaleventdata, '$.aclRequired') = 'Yes', false) AS acl_required,
-    json_extract_scalar(requestparameters, '$["x-amz-acl"]') AS canned_acl,
+    coalesce(
+      json_extract_scalar(requestparameters, '$["x-amz-acl"]'),
+      -- a browser POST upload's acl form field (facts §4b: an ACL the request sets)
+      CASE WHEN eventname = 'PostObject' THEN NULLIF(json_extract_scalar(requestparameters, '$.acl'), '') END
+    ) AS canned_acl,
     CASE
       WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-full-control"]') IS NOT NULL THEN 'x-amz-grant-full-control'
       WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-read"]') IS NOT NULL THEN 'x-amz-grant-read'
@@ -43,6 +47,20 @@ WITH classified AS (
       END
     ) AS object_key,
     json_extract_scalar(requestparameters, '$.versionId') IS NOT NULL AS versioned,
+    -- request headers that need actions of their own (rules/acl/actions.yaml `headers`), in a fixed order
+    NULLIF(concat_ws(',',
+      CASE WHEN json_extract_scalar(requestparameters, '$["x-amz-bypass-governance-retention"]') IS NOT NULL
+        THEN 'x-amz-bypass-governance-retention' END,
+      CASE WHEN json_extract_scalar(requestparameters, '$["x-amz-object-lock-legal-hold"]') IS NOT NULL
+        THEN 'x-amz-object-lock-legal-hold' END,
+      CASE WHEN json_extract_scalar(requestparameters, '$["x-amz-object-lock-mode"]') IS NOT NULL
+        THEN 'x-amz-object-lock-mode' END,
+      CASE WHEN json_extract_scalar(requestparameters, '$["x-amz-tagging"]') IS NOT NULL THEN 'x-amz-tagging' END
+    ), '') AS request_headers,
+    -- the bucket a copy reads from (x-amz-copy-source is "bucket/key", with or without a leading /)
+    CASE WHEN eventname IN ('CopyObject', 'UploadPartCopy')
+      THEN NULLIF(split_part(ltrim(json_extract_scalar(requestparameters, '$["x-amz-copy-source"]'), '/'), '/', 1), '')
+    END AS copy_source,
     coalesce(requestid, eventid) AS request_key,
     -- S3 server access log lines that s3plan turned into records of this shape carry this eventtype
     CASE WHEN eventtype = 'AwsS3AccessLog' THEN 1 ELSE 0 END AS from_access_log,
@@ -119,6 +137,9 @@ requests AS (
       END
     END AS key_prefix,
     is_evidence AND versioned AS versioned,
+    CASE WHEN is_evidence THEN request_headers END AS request_headers,
+    CASE WHEN is_evidence THEN copy_source END AS copy_source,
+    CASE WHEN is_evidence THEN object_key END AS object_key,
     CASE WHEN is_evidence AND signature_version = 'SigV2' THEN substr(eventtime, 1, 10) END AS sigv2_day,
     CASE WHEN is_evidence THEN request_key END AS request_key,
     CASE WHEN is_evidence THEN sourceipaddress END AS source_ip,
@@ -148,7 +169,7 @@ deduped AS (
 per_request AS (
   SELECT
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
-    user_agent, signature_version, auth_method, acl_required, acl_header, request_key,
+    user_agent, signature_version, auth_method, acl_required, acl_header, versioned, request_headers, request_key,
     count(*) AS records,
     sum(from_access_log) AS access_log_records,
     count(errorcode) AS errors,
@@ -157,7 +178,8 @@ per_request AS (
     arbitrary(source_ip) AS source_ip,
     arbitrary(session_name) AS session_name,
     arbitrary(key_prefix) AS key_prefix,
-    max(CASE WHEN versioned THEN 1 ELSE 0 END) AS versioned,
+    arbitrary(object_key) AS object_key,
+    arbitrary(copy_source) AS copy_source,
     arbitrary(sigv2_day) AS sigv2_day,
     max(seen_cloudtrail) AS seen_cloudtrail,
     max(seen_access_log) AS seen_access_log,
@@ -169,11 +191,11 @@ per_request AS (
   FROM deduped
   GROUP BY
     kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
-    user_agent, signature_version, auth_method, acl_required, acl_header, request_key
+    user_agent, signature_version, auth_method, acl_required, acl_header, versioned, request_headers, request_key
 )
 SELECT
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
-  user_agent, signature_version, auth_method, acl_required, acl_header,
+  user_agent, signature_version, auth_method, acl_required, acl_header, request_headers,
   sum(records) AS records,
   -- of `records`, the access-log lines: bucket totals take CloudTrail's count where it saw the bucket
   sum(access_log_records) AS access_log_records,
@@ -186,7 +208,11 @@ SELECT
   slice(array_sort(array_distinct(array_agg(session_name) FILTER (WHERE session_name IS NOT NULL))), 1, 5) AS session_names,
   slice(array_sort(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))), 1, 50) AS key_prefixes,
   cardinality(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))) AS key_prefix_count,
-  sum(versioned) AS versioned_requests,
+  -- requests that named a versionId form rows of their own (they need other actions: rules/acl/actions.yaml)
+  sum(CASE WHEN NOT versioned THEN 0 WHEN request_key IS NOT NULL THEN 1 ELSE records END) AS versioned_requests,
+  approx_distinct(object_key) AS key_count,
+  slice(array_sort(array_distinct(array_agg(copy_source) FILTER (WHERE copy_source IS NOT NULL))), 1, 5)
+    AS copy_sources,
   histogram(sigv2_day) AS sigv2_days,
   sum(seen_cloudtrail) AS cloudtrail_requests,
   sum(seen_access_log) AS access_log_requests,
@@ -199,4 +225,4 @@ SELECT
 FROM per_request
 GROUP BY
   kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
-  user_agent, signature_version, auth_method, acl_required, acl_header
+  user_agent, signature_version, auth_method, acl_required, acl_header, versioned, request_headers
