@@ -3,10 +3,32 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+
+# The ARN partition of each Region family, as botocore's partitions.json defines them (`regionRegex` per partition,
+# boto/botocore botocore/data/partitions.json); everything else is the standard partition `aws`. Evidence names
+# its partition in every ARN s3plan writes: a bucket in cn-north-1 is arn:aws-cn:s3:::bucket.
+PARTITIONS = (
+    ("aws-cn", re.compile(r"^cn-\w+-\d+$")),
+    ("aws-us-gov", re.compile(r"^us-gov-\w+-\d+$")),
+    ("aws-iso", re.compile(r"^us-iso-\w+-\d+$")),
+    ("aws-iso-b", re.compile(r"^us-isob-\w+-\d+$")),
+    ("aws-iso-e", re.compile(r"^eu-isoe-\w+-\d+$")),
+    ("aws-iso-f", re.compile(r"^us-isof-\w+-\d+$")),
+    ("aws-eusc", re.compile(r"^eusc-(de)-\w+-\d+$")),
+)
+
+
+def partition_of(region: str | None) -> str:
+    """The ARN partition of a Region (`aws` when it is unknown or standard)."""
+    for name, pattern in PARTITIONS:
+        if region and pattern.match(region):
+            return name
+    return "aws"
 
 
 def stable_id(prefix: str, *parts: object) -> str:
@@ -50,6 +72,7 @@ class Evidence:
     request_headers: tuple[str, ...] = ()  # headers that need actions of their own (x-amz-tagging, ...)
     key_count: int = 0                 # distinct object keys (approximate; 0: no keys, or not counted)
     copy_sources: tuple[str, ...] = ()  # the buckets copies read from (CopyObject, UploadPartCopy)
+    partition: str = "aws"             # the ARN partition of the bucket (and so of every ARN a draft writes)
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -221,6 +244,7 @@ class BucketReport:
     object_ownership: str | None = None    # with --enrich: the bucket's current Object Ownership setting
     acl_grants: tuple[str, ...] = ()       # with --enrich: the bucket ACL's grants, "<grantee>: <permission>"
     data_events: DataEvents | None = None  # None: the source could not tell (results of an older query)
+    partition: str = "aws"                 # the ARN partition of the bucket (aws-cn, aws-us-gov, ...)
 
 
 @dataclass(frozen=True)
@@ -276,6 +300,7 @@ class ScanResult:
     queries: tuple[QueryStat, ...] = ()
     downloads: tuple[DownloadStat, ...] = ()
     bucket_data: Mapping[str, DataEvents] | None = None  # None: the rows did not say (older query results)
+    bucket_partitions: Mapping[str, str] = field(default_factory=dict)  # bucket -> ARN partition, where known
 
 
 @dataclass(frozen=True)

@@ -152,7 +152,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     statements = drafted
     owners = OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook()
     parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners,
-                       result.bucket_data)
+                       result.bucket_data, _partitions(result))
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))
@@ -167,6 +167,12 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     )
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
     return Plan(run, result.evidence, parts.tasks, statements, buckets, notes + parts.notes, parts.clients, policies)
+
+
+def _partitions(result: ScanResult) -> dict[str, str]:
+    """Bucket -> ARN partition: from the rows that counted the bucket, else from its evidence."""
+    found = {e.bucket: e.partition for e in result.evidence if e.bucket}
+    return {**found, **result.bucket_partitions}
 
 
 def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:

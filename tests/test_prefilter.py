@@ -86,8 +86,8 @@ def test_scan_splits_records_and_counts_the_rest() -> None:
     assert count == 4
     assert [json.loads(line)["requestID"] for line in candidates.splitlines()] == ["A"]
     assert sorted(groups, key=str) == sorted([
-        (True, "bucket-a", 2, "2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z", "111122223333", 2, 0),
-        (False, None, 1, "2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z", None, 0, 0)], key=str)
+        (True, "bucket-a", 2, "2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z", "111122223333", 2, 0, "us-east-1"),
+        (False, None, 1, "2026-11-02T10:00:00Z", "2026-11-02T10:00:00Z", None, 0, 0, None)], key=str)
 
 
 @pytest.mark.parametrize("text", [

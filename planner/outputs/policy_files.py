@@ -30,10 +30,10 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
         review = fresh / f"{policy.bucket}.review.md"
         write_bytes(review, reviews[policy.bucket].encode())
         names.append(review.name)
-    for bucket in sorted(b.bucket for b in plan.buckets if b.sigv4_deny_draft):
-        deny = sigv4_deny_policy(bucket)
-        check_deny_policy(bucket, deny)
-        names.append(_write(fresh / f"{bucket}.sigv4-deny.json", deny))
+    for report in sorted((b for b in plan.buckets if b.sigv4_deny_draft), key=lambda b: b.bucket):
+        deny = sigv4_deny_policy(report.bucket, report.partition)
+        check_deny_policy(report.bucket, deny, report.partition)
+        names.append(_write(fresh / f"{report.bucket}.sigv4-deny.json", deny))
     if folder.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{folder.name}-old-", dir=folder.parent))
         folder.rename(old / folder.name)

@@ -35,7 +35,8 @@ class PlanParts:
 def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str, str],
                sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statements: Sequence[Statement],
                extra_blockers: Mapping[str, Sequence[Blocker]] | None = None,
-               owners: OwnerBook | None = None, bucket_data: Mapping[str, DataEvents] | None = None) -> PlanParts:
+               owners: OwnerBook | None = None, bucket_data: Mapping[str, DataEvents] | None = None,
+               partitions: Mapping[str, str] | None = None) -> PlanParts:
     """Tasks with dependencies, waves and owners; every bucket's readiness and blockers; the SigV2 clients.
     `bucket_data` is the data events per bucket (None: the source could not tell, so no bucket is ready)."""
     work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements)
@@ -54,8 +55,10 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
                                         stream=streams[t.id]) for t in work),
                    key=lambda t: (t.wave, t.kind, t.id))
     totals = _bucket_totals(sigv2, acl)
-    reports = tuple(_report(b, bucket_requests, bucket_accounts, totals, blockers.get(b, []),
-                            None if bucket_data is None else bucket_data.get(b, DataEvents(0, 0))) for b in buckets)
+    reports = tuple(dataclasses.replace(
+        _report(b, bucket_requests, bucket_accounts, totals, blockers.get(b, []),
+                None if bucket_data is None else bucket_data.get(b, DataEvents(0, 0))),
+        partition=(partitions or {}).get(b, "aws")) for b in buckets)
     return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks), tuple(notes))
 
 

@@ -92,7 +92,7 @@ def _backs(row: Evidence, scope: str, resource: str) -> bool:
     """Whether the row's requests show `resource`: the bucket itself for bucket operations; for object ones an
     exact key they touched, `<prefix>*` for a key prefix (ending in /) they were under, or every object only
     when the evidence holds no key at all."""
-    bucket_arn = f"arn:aws:s3:::{row.bucket}"
+    bucket_arn = f"arn:{row.partition}:s3:::{row.bucket}"
     if scope == "bucket":
         return resource == bucket_arn
     if not resource.startswith(bucket_arn + "/"):
@@ -146,8 +146,11 @@ def _by_principal(principal: Any, actions: Sequence[str], cited: Sequence[Eviden
         fail(f"unexpected principal {principal!r}")
     names = as_list(principal["AWS"])
     for name in names:
-        if any(marker in name for marker in SESSION_MARKERS) or not _IAM_ARN.match(name):
+        arn = _IAM_ARN.match(name)
+        if any(marker in name for marker in SESSION_MARKERS) or not arn:
             fail(f"principal {name} is not an IAM role, user or account ARN")
+        if {arn.group(1)} != {row.partition for row in cited}:
+            fail(f"principal {name} is not in the bucket's partition")
     if not names or {row.principal for row in cited} != set(names):
         fail(f"principal {names} is not the evidence's principal")
     return [[row for row in cited if row.principal == name] for name in sorted(set(names))]
@@ -159,7 +162,7 @@ def _check_condition(doc: Mapping[str, Any], backing: Mapping[str, Sequence[Evid
     condition = doc.get("Condition")
     if doc.get("Principal") == {"Service": LOG_DELIVERY}:
         owners = {row.bucket_account_id for row in cited}
-        expected = {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"},
+        expected = {"ArnLike": {"aws:SourceArn": f"arn:{cited[0].partition}:s3:::*"},
                     "StringEquals": {"aws:SourceAccount": next(iter(owners))}}
         if len(owners) != 1 or None in owners or condition != expected:
             fail("log delivery without aws:SourceAccount of the bucket owner")

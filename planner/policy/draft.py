@@ -120,7 +120,7 @@ def _statement(kind: str, bucket: str, principal: str, access: str, actions: lis
     if kind == "log-delivery":
         # AWS's documented form (facts §4e); the source buckets are not in the target bucket's log
         owner = group[0].evidence.bucket_account_id
-        document["Condition"] = {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::*"},
+        document["Condition"] = {"ArnLike": {"aws:SourceArn": f"arn:{group[0].evidence.partition}:s3:::*"},
                                  "StringEquals": {"aws:SourceAccount": owner}}
     evidence = [f.evidence for f in group]
     firsts = [e.first_seen for e in evidence if e.first_seen]
@@ -146,7 +146,7 @@ def _kind_risks(kind: str) -> tuple[str, ...]:
     if kind == "anonymous":
         return PUBLIC_RISKS
     if kind == "log-delivery":
-        return ("replace aws:SourceArn arn:aws:s3:::* with the ARNs of the buckets that deliver logs here "
+        return ("replace aws:SourceArn arn:<partition>:s3:::* with the ARNs of the buckets that deliver logs here "
                 "(CloudTrail on the target bucket does not name them)",)
     return ()
 
@@ -177,11 +177,12 @@ def list_condition(action: str, evidence: Sequence[Evidence]) -> dict[str, Any] 
 
 def resources_of(bucket: str, scope: str, ev: Evidence) -> list[str]:
     """The resources one evidence row shows: the bucket, its observed key prefixes, or (no keys) every object."""
+    arn = f"arn:{ev.partition}:s3:::{bucket}"  # the bucket's partition (aws-cn, aws-us-gov, ...)
     if scope == "bucket":
-        return [f"arn:aws:s3:::{bucket}"]
+        return [arn]
     if not ev.key_prefixes:
-        return [f"arn:aws:s3:::{bucket}/*"]
-    return [f"arn:aws:s3:::{bucket}/{object_pattern(p)}" for p in ev.key_prefixes]
+        return [f"{arn}/*"]
+    return [f"{arn}/{object_pattern(p)}" for p in ev.key_prefixes]
 
 
 def _risks(group: Sequence[AclFinding]) -> list[str]:

@@ -12,7 +12,8 @@
  *   record_depth: nesting depth at which records open (0: one per line, 1: JSON array, 2: {"Records": [...]})
  *   since/until: ISO-8601 bounds as str or None (eventTime >= since and eventTime < until)
  *   groups: [(is_s3: bool, bucket: str | None, count: int, first: str | None, last: str | None, owner: str | None,
- *             data_reads: int, data_writes: int)]
+ *             data_reads: int, data_writes: int, region: str | None)]
+ *   region: the awsRegion of the group's first record that had one (its ARN partition, for the bucket's drafts).
  *   data_reads/data_writes: of `count`, the S3 data events (eventCategory "Data") by readOnly. A record without
  *   eventCategory or readOnly (older records) is a candidate: the engine decides what it is.
  */
@@ -24,6 +25,7 @@
 #define MAX_DEPTH 64
 #define TIME_MAX 40
 #define OWNER_MAX 40
+#define REGION_MAX 32
 
 typedef struct { const char *p; Py_ssize_t n; } str_t;      /* raw bytes of a string value, n < 0: absent */
 
@@ -40,7 +42,7 @@ enum key_id {
 };
 
 typedef struct {
-    str_t event_time, event_source, event_name, bucket, id_type, id_account, sigv, owner, category;
+    str_t event_time, event_source, event_name, bucket, id_type, id_account, sigv, owner, category, region;
     str_t res_type, res_account;                               /* the current resources[] element */
     int read_only;                                             /* readOnly: 1 true, 0 false, -1 absent */
     int candidate;                                             /* 1: send the record to the engine */
@@ -52,6 +54,7 @@ typedef struct {
     long long count, data_reads, data_writes;
     char first[TIME_MAX], last[TIME_MAX]; int has_time;
     char owner[OWNER_MAX]; Py_ssize_t owner_len; int has_owner;
+    char region[REGION_MAX]; Py_ssize_t region_len; int has_region;
     int used;
 } group_t;
 
@@ -145,6 +148,7 @@ static void on_string_value(record_t *r, const char *p, Py_ssize_t n, int escape
         else if (key == K_EVENT_SOURCE) capture(r, &r->event_source, 1u << 1, p, n, escaped);
         else if (key == K_EVENT_NAME) capture(r, &r->event_name, 1u << 2, p, n, escaped);
         else if (key == K_EVENT_CATEGORY) capture(r, &r->category, 1u << 7, p, n, escaped);
+        else if (key == K_AWS_REGION) capture(r, &r->region, 1u << 8, p, n, escaped);
         else if (key == K_READ_ONLY) r->candidate = 1;        /* a string where true/false belongs: the engine judges */
     } else if (rel_depth == 2 && parent == K_REQUEST_PARAMETERS && key == K_X_AMZ_ACL) {
         /* bucket-owner-full-control is still accepted once ACLs are disabled: only another value is evidence */
@@ -281,6 +285,9 @@ static int count_record(table_t *t, record_t *r, str_t since, str_t until) {
     if (is_s3 && !g->has_owner && r->owner.n >= 0 && r->owner.n < OWNER_MAX) {
         memcpy(g->owner, r->owner.p, (size_t)r->owner.n); g->owner_len = r->owner.n; g->has_owner = 1;
     }
+    if (is_s3 && !g->has_region && r->region.n >= 0 && r->region.n < REGION_MAX) {
+        memcpy(g->region, r->region.p, (size_t)r->region.n); g->region_len = r->region.n; g->has_region = 1;
+    }
     return 0;
 }
 
@@ -393,10 +400,11 @@ static PyObject *groups_to_list(table_t *t) {
         group_t *g = &t->slots[i];
         if (!g->used) continue;
         PyObject *item = Py_BuildValue(
-            "(ONLNNNLL)", g->is_s3 ? Py_True : Py_False, text_or_none(g->has_bucket, g->bucket, g->bucket_len),
+            "(ONLNNNLLN)", g->is_s3 ? Py_True : Py_False, text_or_none(g->has_bucket, g->bucket, g->bucket_len),
             g->count, text_or_none(g->has_time, g->first, (Py_ssize_t)strlen(g->first)),
             text_or_none(g->has_time, g->last, (Py_ssize_t)strlen(g->last)),
-            text_or_none(g->has_owner, g->owner, g->owner_len), g->data_reads, g->data_writes);
+            text_or_none(g->has_owner, g->owner, g->owner_len), g->data_reads, g->data_writes,
+            text_or_none(g->has_region, g->region, g->region_len));
         if (item == NULL || PyList_Append(list, item) < 0) { Py_XDECREF(item); Py_DECREF(list); return NULL; }
         Py_DECREF(item);
     }
@@ -434,7 +442,7 @@ static int container_fits(enum key_id key, char c) {
 static void record_reset(record_t *r) {
     memset(r, 0, sizeof *r);
     r->event_time.n = r->event_source.n = r->event_name.n = r->bucket.n = -1;
-    r->id_type.n = r->id_account.n = r->sigv.n = r->owner.n = r->category.n = -1;
+    r->id_type.n = r->id_account.n = r->sigv.n = r->owner.n = r->category.n = r->region.n = -1;
     r->res_type.n = r->res_account.n = -1;
     r->read_only = -1;
 }

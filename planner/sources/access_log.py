@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, unquote_plus, urlsplit
 
+from planner.model import partition_of
+
 # Facts §8: the documented fields, in order (Athena column names). Older logs stop early; newer may add more.
 FIELDS = (
     "bucketowner", "bucket_name", "requestdatetime", "remoteip", "requester", "requestid", "operation", "key",
@@ -159,6 +161,12 @@ def identity(requester: str | None, bucket_owner: str | None) -> dict[str, Any]:
     return {"type": "Unknown", "principalId": requester}
 
 
+def line_region(line: AccessLogLine) -> str | None:
+    """The Region of the endpoint the request was sent to (Host header), when it names one."""
+    host = _REGION_HOST.search(line["endpoint"] or "")
+    return host["region"] if host else None
+
+
 def is_read(line: AccessLogLine) -> bool:
     """Whether the request only reads (GET or HEAD; facts §8 operations are REST.METHOD.RESOURCE, WEBSITE.METHOD...)."""
     return (line["operation"] or "").split(".")[1:2] in (["GET"], ["HEAD"])
@@ -182,7 +190,7 @@ def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[st
     extra: dict[str, Any] = {"AuthenticationMethod": line["authtype"], "SignatureVersion": line["sigv"]}
     if line["aclrequired"] == "Yes":
         extra["aclRequired"] = "Yes"
-    host = _REGION_HOST.search(line["endpoint"] or "")
+    region = line_region(line)
     status_text = line["httpstatus"] or ""
     status = int(status_text) if status_text.isascii() and status_text.isdigit() else None
     error = line["errorcode"] or (f"HTTP{status}" if status is not None and status >= 400 else None)
@@ -195,7 +203,7 @@ def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[st
         who["accountId"] = bucket_account
     record: dict[str, Any] = {
         "eventTime": parse_time(line["requestdatetime"] or ""), "eventSource": "s3.amazonaws.com",
-        "eventName": name, "eventType": "AwsS3AccessLog", "awsRegion": host["region"] if host else None,
+        "eventName": name, "eventType": "AwsS3AccessLog", "awsRegion": region,
         "sourceIPAddress": line["remoteip"], "userAgent": line["useragent"], "errorCode": error,
         "requestID": line["requestid"], "userIdentity": who,
         # the access logs record every request to the bucket, data-level ones included: readiness counts them as
@@ -205,8 +213,8 @@ def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[st
         "requestParameters": params, "additionalEventData": {k: v for k, v in extra.items() if v is not None},
     }
     if bucket_account:
-        record["resources"] = [{"type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{line['bucket_name']}",
-                                "accountId": bucket_account}]
+        record["resources"] = [{"type": "AWS::S3::Bucket", "accountId": bucket_account,
+                                "ARN": f"arn:{partition_of(region)}:s3:::{line['bucket_name']}"}]
     return record
 
 

@@ -26,7 +26,8 @@ REQUIRED_COLUMNS = (
 # Added since (the access-log source; data events, without which no bucket's readiness can be proven): results
 # of an older query, without them, still read.
 LATER_COLUMNS = ("access_log_records", "cloudtrail_requests", "access_log_requests", "first_error", "last_error",
-                 "error_codes", "data_reads", "data_writes", "request_headers", "key_count", "copy_sources")
+                 "error_codes", "data_reads", "data_writes", "request_headers", "key_count", "copy_sources",
+                 "arn_partition")
 COLUMNS = REQUIRED_COLUMNS + LATER_COLUMNS
 INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests",
                       "access_log_records", "cloudtrail_requests", "access_log_requests", "data_reads",

@@ -17,7 +17,7 @@ import duckdb
 from sqlglot import exp
 
 from planner.errors import InputError
-from planner.model import DataEvents, Evidence, ScanResult, SkippedFile, Window
+from planner.model import DataEvents, Evidence, ScanResult, SkippedFile, Window, partition_of
 from planner.sources import engine, prefilter
 from planner.sources.files import Listing, Selection, list_files, sniff
 
@@ -204,6 +204,7 @@ def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pru
     evidence: list[Evidence] = []
     totals = _BucketTotals()
     bucket_accounts: dict[str, str] = {}
+    partitions: dict[str, str] = {}
     records = 0
     firsts, lasts = [], []
     for row in rows:
@@ -215,12 +216,15 @@ def to_scan_result(rows: Sequence[dict[str, Any]], *, files_read: int, files_pru
             totals.add(row)
             if row["bucket_account_id"]:
                 bucket_accounts.setdefault(row["bucket"], row["bucket_account_id"])
+            if row.get("arn_partition"):
+                partitions.setdefault(row["bucket"], row["arn_partition"])
         if row["kind"] == "evidence":
             evidence.append(evidence_from_row(row))
     evidence.sort(key=lambda e: tuple("" if v is None else str(v) for v in e.key))
     window = Window(_day(min(firsts)) if firsts else None, _day(max(lasts)) if lasts else None)
     return ScanResult(tuple(evidence), totals.requests(), bucket_accounts, records, window,
-                      files_read, files_pruned, skipped, bucket_data=totals.data_events())
+                      files_read, files_pruned, skipped, bucket_data=totals.data_events(),
+                      bucket_partitions=partitions)
 
 
 class _BucketTotals:
@@ -292,6 +296,7 @@ def evidence_from_row(row: dict[str, Any]) -> Evidence:
         last_error=row.get("last_error"), error_codes=tuple(row.get("error_codes") or ()),
         request_headers=tuple(h for h in (row.get("request_headers") or "").split(",") if h),
         key_count=int(row.get("key_count") or 0), copy_sources=tuple(row.get("copy_sources") or ()),
+        partition=row.get("arn_partition") or partition_of(row["region"]),
     )
 
 

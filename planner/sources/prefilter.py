@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
+from planner.model import partition_of
 
 _prefilter: types.ModuleType | None
 try:  # the C extension is optional: without a compiler the engine reads every file itself
@@ -38,7 +39,7 @@ class Filtered:
     path: str
     layout: str
     records: int
-    groups: tuple[tuple[bool, str | None, int, str | None, str | None, str | None, int, int], ...]
+    groups: tuple[tuple[bool, str | None, int, str | None, str | None, str | None, int, int, str | None], ...]
     fallback: bool
 
 
@@ -129,8 +130,9 @@ def group_rows(results: Sequence[Filtered]) -> list[dict[str, Any]]:
     """The counted groups as rows shaped like the evidence query's `s3` and `other` rows."""
     rows = []
     for item in results:
-        for is_s3, bucket, count, first, last, owner, reads, writes in item.groups:
+        for is_s3, bucket, count, first, last, owner, reads, writes, region in item.groups:
             rows.append({"kind": "s3" if is_s3 else "other", "bucket": bucket, "bucket_account_id": owner,
                          "records": count, "requests": 0, "first_seen": first, "last_seen": last,
-                         "data_reads": reads, "data_writes": writes})
+                         "data_reads": reads, "data_writes": writes,
+                         "arn_partition": partition_of(region) if is_s3 else None})
     return rows

@@ -21,6 +21,21 @@ WITH classified AS (
     json_extract_scalar(requestparameters, '$.bucketName') AS bucket,
     element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).accountid AS bucket_account_id,
     awsregion AS region,
+    -- the ARN partition every ARN of the row is written in: the bucket's own ARN, else the Region's (botocore's
+    -- partitions.json regionRegex, as planner/model.py partition_of has it)
+    coalesce(
+      NULLIF(split_part(element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).arn, ':', 2), ''),
+      CASE
+        WHEN awsregion LIKE 'cn-%' THEN 'aws-cn'
+        WHEN awsregion LIKE 'us-gov-%' THEN 'aws-us-gov'
+        WHEN awsregion LIKE 'us-iso-%' THEN 'aws-iso'
+        WHEN awsregion LIKE 'us-isob-%' THEN 'aws-iso-b'
+        WHEN awsregion LIKE 'eu-isoe-%' THEN 'aws-iso-e'
+        WHEN awsregion LIKE 'us-isof-%' THEN 'aws-iso-f'
+        WHEN awsregion LIKE 'eusc-%' THEN 'aws-eusc'
+        ELSE 'aws'
+      END
+    ) AS arn_partition,
     eventname AS event_name,
     useridentity,
     useragent,
@@ -99,6 +114,7 @@ requests AS (
     CASE WHEN is_evidence THEN 'evidence' WHEN is_s3 THEN 's3' ELSE 'other' END AS kind,
     CASE WHEN is_s3 THEN bucket END AS bucket,
     CASE WHEN is_s3 THEN bucket_account_id END AS bucket_account_id,
+    CASE WHEN is_s3 THEN arn_partition END AS arn_partition,
     CASE WHEN is_evidence THEN region END AS region,
     CASE WHEN is_evidence THEN event_name END AS event_name,
     CASE WHEN is_evidence THEN coalesce(
@@ -107,7 +123,7 @@ requests AS (
         WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.arn IS NOT NULL
           THEN useridentity.sessioncontext.sessionissuer.arn
         WHEN useridentity.type = 'AWSService' THEN coalesce(useridentity.invokedby, sourceipaddress)
-        WHEN useridentity.type = 'AWSAccount' THEN concat('arn:aws:iam::', useridentity.accountid, ':root')
+        WHEN useridentity.type = 'AWSAccount' THEN concat('arn:', arn_partition, ':iam::', useridentity.accountid, ':root')
         ELSE coalesce(useridentity.arn, useridentity.principalid)
       END, 'unknown')
     END AS principal,
@@ -168,7 +184,7 @@ deduped AS (
 -- evidence rows with their samples, over the few rows left.
 per_request AS (
   SELECT
-    kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+    kind, bucket, bucket_account_id, arn_partition, region, event_name, principal, principal_type, account_id,
     user_agent, signature_version, auth_method, acl_required, acl_header, versioned, request_headers, request_key,
     count(*) AS records,
     sum(from_access_log) AS access_log_records,
@@ -190,11 +206,11 @@ per_request AS (
     sum(data_write) AS data_writes
   FROM deduped
   GROUP BY
-    kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+    kind, bucket, bucket_account_id, arn_partition, region, event_name, principal, principal_type, account_id,
     user_agent, signature_version, auth_method, acl_required, acl_header, versioned, request_headers, request_key
 )
 SELECT
-  kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+  kind, bucket, bucket_account_id, arn_partition, region, event_name, principal, principal_type, account_id,
   user_agent, signature_version, auth_method, acl_required, acl_header, request_headers,
   sum(records) AS records,
   -- of `records`, the access-log lines: bucket totals take CloudTrail's count where it saw the bucket
@@ -224,5 +240,5 @@ SELECT
   sum(CASE WHEN request_key IS NULL THEN data_writes WHEN data_writes > 0 THEN 1 ELSE 0 END) AS data_writes
 FROM per_request
 GROUP BY
-  kind, bucket, bucket_account_id, region, event_name, principal, principal_type, account_id,
+  kind, bucket, bucket_account_id, arn_partition, region, event_name, principal, principal_type, account_id,
   user_agent, signature_version, auth_method, acl_required, acl_header, versioned, request_headers
