@@ -184,6 +184,7 @@ class BucketPolicy:
     steps: tuple[str, ...] = ()
     size: int = 0
     validation: tuple[str, ...] = ()
+    doubts: tuple[tuple[str, str], ...] = ()  # (added Sid, why an existing statement might grant it: unproven)
 
 
 @dataclass(frozen=True)

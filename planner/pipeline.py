@@ -137,14 +137,17 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     operations = {r.fields["event"]: r.fields for r in acl_rules if "event" in r.fields}
     for statement in drafted:
         check_statement(statement, by_id, operations)
+    public_ok: dict[str, bool] = {}
     if states is None:
         current = load_current_policies(config.current_policies)
         live, unreadable = current.policies, current.errors
     else:
-        from planner.enrich.state import live_policies, merge_blockers, state_blocker_map, with_state
+        from planner.enrich.state import live_policies, merge_blockers, public_allowed, state_blocker_map, with_state
 
         live, unreadable = live_policies(states, drafted)
-    policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, operations))
+        public_ok = public_allowed(states)
+    policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, operations),
+                                      public_ok)
     if states:
         extra = merge_blockers(extra, state_blocker_map(states, result.bucket_accounts, drafted))
     granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}
@@ -181,7 +184,8 @@ def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:
     from planner.enrich.state import sample_prefixes
 
     buckets = sorted(set(result.bucket_requests) | {e.bucket for e in result.evidence if e.bucket})
-    return read_bucket_states(aws_session(config), buckets, sample_prefixes(result.evidence))
+    return read_bucket_states(aws_session(config), buckets, sample_prefixes(result.evidence),
+                              bucket_accounts=result.bucket_accounts)
 
 
 def athena_ddl(table: Table) -> str:

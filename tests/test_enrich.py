@@ -46,7 +46,11 @@ BUCKETS = ["pol-bucket", "enforced-bucket", "shared-bucket", "logs-bucket", "cf-
            "objects-bucket", "eu-bucket", LOCKED, "missing-bucket"]
 PREFIXES = {"objects-bucket": ["exports/", "shared/"], "enforced-bucket": ["exports/"]}
 READS = {"GetBucketLocation", "GetBucketPolicy", "GetBucketOwnershipControls", "GetBucketAcl",
-         "GetPublicAccessBlock", "GetBucketLogging", "ListObjectsV2", "GetObjectAcl"}
+         "GetPublicAccessBlock", "GetBucketLogging", "ListObjectsV2", "GetObjectAcl", "s3control:GetPublicAccessBlock"}
+MOTO_ACCOUNT = "123456789012"  # the account moto's server answers for
+# the evidence names every owner but eu-bucket's (whose account-level Block Public Access stays unknown) and the
+# missing bucket's
+OWNERS = {b: MOTO_ACCOUNT for b in BUCKETS if b not in ("eu-bucket", "missing-bucket")}
 
 
 def _grant(permission: str, *, canonical: str | None = None, uri: str | None = None) -> dict[str, Any]:
@@ -145,7 +149,7 @@ def read(seeded: str, read_only: list[str]) -> Iterator[tuple[dict[str, BucketSt
     session = boto3.Session()
     deny_on_locked_bucket(session)
     recording = RecordingSession(session)
-    states = read_bucket_states(recording, BUCKETS, PREFIXES, sample_size=4, threads=4)
+    states = read_bucket_states(recording, BUCKETS, PREFIXES, sample_size=4, threads=4, bucket_accounts=OWNERS)
     yield states, recording, read_only
 
 
@@ -228,8 +232,9 @@ def test_only_read_calls_with_adaptive_retries_in_the_bucket_region(
     assert calls.count("GetBucketLocation") == len(BUCKETS)
     assert calls.count("GetObjectAcl") == 4
     assert calls.count("GetBucketAcl") == len(BUCKETS) - 1  # not for the missing bucket
+    assert calls.count("s3control:GetPublicAccessBlock") == 1  # once per account the evidence names
     regions = [region for region, _ in session.clients]
-    assert sorted(regions) == ["eu-west-1", "us-east-1"]  # one client per region, shared by the threads
+    assert sorted(regions) == ["eu-west-1", "us-east-1", "us-east-1"]  # one S3 client per region, and S3 Control
     assert all(retries["mode"] == "adaptive" for _, retries in session.clients)
 
 
@@ -262,7 +267,28 @@ def test_public_access_block_blocks_a_public_draft_only(states: dict[str, Bucket
     locked = public_access_blockers(states[LOCKED], public_statement=True)
     assert ["BlockPublicPolicy" in b.detail for b in locked] == [True, False]
     assert "RestrictPublicBuckets" in locked[1].detail
-    assert all(public_access_blockers(s, True) == [] for b, s in states.items() if b not in ("pab-bucket", LOCKED))
+    # the account set none (NoSuchPublicAccessBlockConfiguration): read as {} and nothing blocks
+    assert states["pol-bucket"].account_public_access_block == {}
+    unblocked = [b for b in states if b not in ("pab-bucket", LOCKED, "eu-bucket", "missing-bucket")]
+    assert all(public_access_blockers(states[b], True) == [] for b in unblocked)
+    (unknown,) = public_access_blockers(states["eu-bucket"], True)
+    assert "unknown" in unknown.detail and "owner account is unknown" in unknown.detail
+
+
+def test_account_level_block_public_access_counts_with_the_bucket_level(seeded: str, moto_server: str) -> None:
+    """Finding 4: the account's RestrictPublicBuckets refuses a public policy whatever the bucket says, and then
+    every cross-account statement of that policy too (S3 User Guide, Blocking public access)."""
+    boto3.Session().client("s3control").put_public_access_block(
+        AccountId=MOTO_ACCOUNT, PublicAccessBlockConfiguration={
+            "BlockPublicAcls": False, "IgnorePublicAcls": False, "BlockPublicPolicy": False,
+            "RestrictPublicBuckets": True})
+    states = read_bucket_states(boto3.Session(), ["pol-bucket"], bucket_accounts={"pol-bucket": MOTO_ACCOUNT})
+    state = states["pol-bucket"]
+    assert state.public_access_block is None and state.account_public_access_block["RestrictPublicBuckets"]
+    (blocker,) = public_access_blockers(state, public_statement=True, cross_account=True)
+    assert "RestrictPublicBuckets is on" in blocker.detail and "every cross-account statement" in blocker.detail
+    from planner.enrich.state import public_allowed
+    assert public_allowed(states) == {"pol-bucket": False}
 
 
 def test_canonical_ids_map_to_accounts_from_evidence(states: dict[str, BucketState], seeded: str) -> None:

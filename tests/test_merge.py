@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from planner.cli import main
 from planner.model import Statement
-from planner.policy.merge import acl_condition_blockers, covers, grants, merge
+from planner.policy.merge import acl_condition_blockers, covers, merge
 from planner.sources.policies import parse_policy
 from tests.conftest import mixed_tree
 
@@ -43,12 +43,58 @@ def test_existing_statements_are_kept_first_and_unchanged() -> None:
 
 
 def test_access_already_granted_is_recognised() -> None:
+    plain = {"Version": "2012-10-17", "Statement": EXISTING["Statement"][1:]}
     covered = stmt(principal="arn:aws:iam::222233334444:role/any", resource="arn:aws:s3:::bucket-a/x/*")
-    merged = merge(EXISTING, [covered, stmt()])
+    merged = merge(plain, [covered, stmt()])
     assert [s.sid for s in merged.already_granted] == [covered.sid]
-    assert grants(EXISTING["Statement"][1], covered.document)
-    assert not grants(EXISTING["Statement"][0], covered.document)  # a Deny grants nothing
-    assert not grants(EXISTING["Statement"][1], stmt(action="s3:PutObject").document)
+    assert not merge(plain, [stmt(principal="arn:aws:iam::222233334444:role/any", action="s3:PutObject")]).already_granted
+
+
+def _granted(current: list[dict[str, Any]], wanted: Statement, public_allowed: bool | None = None) -> Any:
+    return merge({"Version": "2012-10-17", "Statement": current}, [wanted], public_allowed)
+
+
+GRANT = {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": PARTNER}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::bucket-a/*"}
+
+
+@pytest.mark.parametrize(("existing", "because"), [
+    ([{**GRANT, "Principal": "*"}], "RestrictPublicBuckets"),
+    ([{**GRANT, "Principal": {"AWS": "*"}}], "RestrictPublicBuckets"),
+    ([{**GRANT, "Resource": "arn:aws:s3:::bucket-a/${aws:username}/*"}], "${...}"),
+    ([{**GRANT, "Resource": "arn:aws:s3:::bucket-a/exp${*}"}], "${...}"),
+    ([{**GRANT, "Condition": {"IpAddress": {"aws:SourceIp": "198.51.100.0/24"}}}], "condition"),
+    ([{k: v for k, v in GRANT.items() if k != "Action"} | {"NotAction": "s3:PutObject"}], "NotAction"),
+    ([GRANT, EXISTING["Statement"][0]], "Deny statement DenyInsecure"),
+    ([GRANT, {"Sid": "NoPartner", "Effect": "Deny", "Principal": {"AWS": PARTNER}, "Action": "s3:*",
+              "Resource": "arn:aws:s3:::bucket-a/*"}], "refuses them whatever"),
+    ([GRANT, {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::bucket-a/public/*"}], "public statement"),
+])
+def test_already_granted_is_claimed_only_when_iam_proves_it(existing: list[dict[str, Any]], because: str) -> None:
+    """Finding 4: a public Allow (Block Public Access may refuse it), ${...} text (a variable or escape), a
+    condition, NotAction, a Deny that may apply, or a public statement beside the grant (RestrictPublicBuckets
+    refuses cross-account access through any statement of a public policy) proves nothing: the statement is
+    drafted and the doubt says which existing statement might cover it and why it could not be proven."""
+    merged = _granted(existing, stmt())
+    assert not merged.already_granted and [s.sid for s in merged.added] == ["S3PlanAclReadObjectX1"]
+    assert any(because in why for _, why in merged.doubts), merged.doubts
+
+
+def test_a_public_grant_proves_access_once_block_public_access_is_known_off() -> None:
+    """Finding 4: with RestrictPublicBuckets read as off (bucket and account, --enrich) a public Allow grants."""
+    assert _granted([{**GRANT, "Principal": "*"}], stmt(), public_allowed=True).already_granted
+
+
+def test_an_account_root_of_another_partition_covers_nothing() -> None:
+    """Finding 4: arn:aws: root does not cover an arn:aws-cn: role of the same account id."""
+    china = "arn:aws-cn:iam::999988887777:role/partner-reader"
+    wanted = stmt(principal=china, resource="arn:aws-cn:s3:::bucket-a/exports/*")
+    root = {**GRANT, "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Resource": "arn:aws-cn:s3:::bucket-a/*"}
+    assert not _granted([root], wanted).already_granted
+    same = {**root, "Principal": {"AWS": "arn:aws-cn:iam::999988887777:root"}}
+    assert _granted([same], wanted).already_granted
+    assert _granted([{**same, "Principal": {"AWS": "999988887777"}}], wanted).already_granted
 
 
 @pytest.mark.parametrize(("pattern", "wanted", "covered"), [
@@ -128,7 +174,11 @@ def test_log_strings_cannot_add_structure_to_the_review(tmp_path: Path) -> None:
 
 
 def test_already_granted_access_needs_no_review_task(tmp_path: Path) -> None:
-    mixed_tree(tmp_path / "tree")
+    from tests.conftest import log_path, role, s3_record, write_log
+    partner = role("999988887777", "partner-reader")
+    write_log(log_path(tmp_path / "tree", "111122223333", "us-east-1", "2026-11-02"), [
+        s3_record(identity=partner, acl_required=True, request_id="P1", key="exports/x.csv"),
+        s3_record("PutObject", identity=partner, acl_required=True, request_id="P2", key="in/y.csv")])
     current = tmp_path / "current"
     current.mkdir()
     grant_all = {"Version": "2012-10-17", "Statement": [
@@ -140,9 +190,9 @@ def test_already_granted_access_needs_no_review_task(tmp_path: Path) -> None:
                               "--current-policies", str(current)])
     plan = json.loads((out / "plan.json").read_text())
     (policy,) = [p for p in plan["policies"] if p["bucket"] == "bucket-a"]
-    assert len(policy["already_granted"]) == 1
+    assert len(policy["already_granted"]) == 1 and len(policy["added"]) == 1  # the read is granted, the write not
     reviews = [t for t in plan["tasks"] if t["kind"] == "review-policy-statement" and t["principal"] == PARTNER]
-    assert not reviews
+    assert len(reviews) == 1
     wrapped = json.dumps({"Policy": json.dumps(EXISTING)})
     assert parse_policy(wrapped) == EXISTING
     for text, reason in [("{not json", "not JSON"), ("[]", "not a bucket policy"), ('{"Statement": [1]}', "Effect")]:
@@ -169,5 +219,7 @@ def test_plan_merges_current_policies_and_reports_bad_ones(tmp_path: Path) -> No
     review = (out / "policies" / "bucket-a.review.md").read_text()
     diff = review.split("```diff")[1].split("```")[0].splitlines()
     assert any(line.startswith('+      "Sid": "S3PlanAclReadObjectPartnerReader') for line in diff)
+    # finding 4: the live DenyInsecure has a condition s3plan does not evaluate, and the review says so
+    assert "## Possibly granted already" in review and "Deny statement DenyInsecure may apply" in review
     assert not [line for line in diff if line.startswith("-") and not line.startswith("---")]
     assert "could not be read" in (out / "policies" / "bucket-b.review.md").read_text()

@@ -22,6 +22,7 @@ ACTIONS = {
     "ListObjectsV2": "s3:ListBucket", "GetObject": "s3:GetObject", "GetBucketLocation": "s3:GetBucketLocation",
     "GetBucketPolicy": "s3:GetBucketPolicy", "GetBucketOwnershipControls": "s3:GetBucketOwnershipControls",
     "GetBucketAcl": "s3:GetBucketAcl", "GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
     "GetBucketLogging": "s3:GetBucketLogging", "GetObjectAcl": "s3:GetObjectAcl",
     "StartQueryExecution": "athena:StartQueryExecution", "GetQueryExecution": "athena:GetQueryExecution",
     "GetQueryResults": "athena:GetQueryResults", "StopQueryExecution": "athena:StopQueryExecution",

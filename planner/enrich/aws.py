@@ -11,7 +11,7 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from botocore.config import Config
@@ -35,7 +35,8 @@ DEFAULT_REGION = "us-east-1"
 LIST_PAGE = 10  # MaxKeys of one ListObjectsV2 sample call: a sample, never a listing
 # Errors that mean "this configuration is not set", not a failure.
 ABSENT = {"GetBucketPolicy": "NoSuchBucketPolicy", "GetBucketOwnershipControls": "OwnershipControlsNotFoundError",
-          "GetPublicAccessBlock": "NoSuchPublicAccessBlockConfiguration"}
+          "GetPublicAccessBlock": "NoSuchPublicAccessBlockConfiguration",
+          "GetAccountPublicAccessBlock": "NoSuchPublicAccessBlockConfiguration"}
 RETRIES = Config(retries={"mode": "adaptive", "max_attempts": 8})
 
 
@@ -81,18 +82,41 @@ class BucketState:
     logging_target: str | None = None
     object_acls: tuple[ObjectAclSample, ...] = ()
     errors: tuple[tuple[str, str], ...] = ()
+    # the owner account's Block Public Access (S3 Control GetPublicAccessBlock): {} when none is set, None when
+    # unknown (the account is unknown, or the call failed: `account_block_error` says why)
+    account_public_access_block: dict[str, bool] | None = None
+    account_block_error: str | None = None
 
 
 def read_bucket_states(session: Session, buckets: Sequence[str], sample_prefixes: Mapping[str, Sequence[str]] = {},
-                       sample_size: int = 20, threads: int = 8) -> dict[str, BucketState]:
-    """The state of each bucket (in the order given), read in parallel; failures are recorded, never raised."""
+                       sample_size: int = 20, threads: int = 8,
+                       bucket_accounts: Mapping[str, str] = {}) -> dict[str, BucketState]:
+    """The state of each bucket (in the order given), read in parallel, with its owner account's Block Public
+    Access (`bucket_accounts`: the owners the evidence names); failures are recorded, never raised."""
     clients = _Clients(session)
     names = list(dict.fromkeys(buckets))
     if not names:
         return {}
+    accounts = {a: account_public_access_block(clients, a) for a in sorted({bucket_accounts[b] for b in names
+                                                                              if b in bucket_accounts})}
     with ThreadPoolExecutor(max_workers=max(1, min(threads, len(names)))) as pool:
         states = pool.map(lambda b: _read_bucket(clients, b, sample_prefixes.get(b, ()), sample_size), names)
-        return {state.bucket: state for state in states}
+        found = {state.bucket: state for state in states}
+    for bucket, account in bucket_accounts.items():
+        if bucket in found:
+            block, error = accounts[account]
+            found[bucket] = replace(found[bucket], account_public_access_block=block, account_block_error=error)
+    return found
+
+
+def account_public_access_block(clients: _Clients, account: str) -> tuple[dict[str, bool] | None, str | None]:
+    """The account's Block Public Access settings (S3 Control GetPublicAccessBlock, x-amz-account-id; permission
+    s3:GetAccountPublicAccessBlock): ({} when none is set, None) or (None, why it could not be read)."""
+    call = _Calls()
+    response = call("GetAccountPublicAccessBlock", clients.control().get_public_access_block, AccountId=account)
+    if call.errors:
+        return None, call.errors[0][1]
+    return (_block(response) or {}), None
 
 
 class _Clients:
@@ -103,6 +127,14 @@ class _Clients:
         self._lock = threading.Lock()
         self._clients: dict[str, Any] = {}
         self.default_region = session.region_name or DEFAULT_REGION
+
+    def control(self) -> Any:
+        """The S3 Control client (account-level settings), in the session's region."""
+        with self._lock:
+            if "s3control" not in self._clients:
+                self._clients["s3control"] = self._session.client("s3control", region_name=self.default_region,
+                                                                  config=RETRIES)
+            return self._clients["s3control"]
 
     def get(self, region: str | None = None) -> Any:
         """The S3 client for `region` (the session's region when unknown), with adaptive retries."""
@@ -319,15 +351,36 @@ def grantee_name(grant: Grant, accounts: Mapping[str, str]) -> str:
     return f"canonical id {grant.grantee} (account unknown{shown})"
 
 
-def public_access_blockers(state: BucketState, public_statement: bool) -> list[Blocker]:
-    """The bucket's public access block settings that would refuse or neutralise a drafted public statement."""
-    if not public_statement or not state.public_access_block:
+def block_settings(state: BucketState) -> dict[str, bool] | None:
+    """The Block Public Access settings in force: bucket and account combined, the most restrictive of each (S3 User
+    Guide, Blocking public access: "Amazon S3 applies the most restrictive combination"); None when either level
+    is unknown (a call failed, or the owner account is unknown)."""
+    bucket_unread = any(call == "GetPublicAccessBlock" for call, _ in state.errors)
+    if bucket_unread or state.account_public_access_block is None:
+        return None
+    bucket, account = state.public_access_block or {}, state.account_public_access_block
+    return {name: bool(bucket.get(name)) or bool(account.get(name)) for name in set(bucket) | set(account)}
+
+
+def public_access_blockers(state: BucketState, public_statement: bool, cross_account: bool = False) -> list[Blocker]:
+    """The Block Public Access settings (bucket or account) that would refuse or neutralise the draft: a public
+    statement refused or limited, and, once the policy is public, every cross-account statement in it too."""
+    if not public_statement:
         return []
+    settings = block_settings(state)
+    if settings is None:
+        why = state.account_block_error or ("the owner account is unknown" if state.account_public_access_block
+                                            is None else "GetPublicAccessBlock failed")
+        return [Blocker("public-access-block", f"the policy has a public (Principal \"*\") statement and the bucket's "
+                                               f"Block Public Access state is unknown ({why}): check BlockPublicPolicy "
+                                               "and RestrictPublicBuckets on the bucket and its account")]
     effects = {
         "BlockPublicPolicy": "S3 refuses a bucket policy with a public statement",
-        "RestrictPublicBuckets": "a public statement only reaches AWS services and the bucket owner's account",
+        "RestrictPublicBuckets": "a public policy only reaches AWS services and the bucket owner's account"
+                                 + (", so every cross-account statement of the draft stops working too"
+                                    if cross_account else ""),
     }
-    return [Blocker("public-access-block", f"the draft has a public (Principal \"*\") statement and the bucket's "
-                                           f"{setting} is on: {effect}; review the public access, then change "
-                                           f"{setting} or drop the statement")
-            for setting, effect in effects.items() if state.public_access_block.get(setting)]
+    return [Blocker("public-access-block", f"the policy has a public (Principal \"*\") statement and "
+                                           f"{setting} is on (bucket or account): {effect}; review the public "
+                                           f"access, then change {setting} or drop the statement")
+            for setting, effect in effects.items() if settings.get(setting)]

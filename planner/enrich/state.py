@@ -7,7 +7,14 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from planner.enrich.aws import BucketState, accounts_from_owners, grantee_name, public_access_blockers, state_blockers
+from planner.enrich.aws import (
+    BucketState,
+    accounts_from_owners,
+    block_settings,
+    grantee_name,
+    public_access_blockers,
+    state_blockers,
+)
 from planner.model import Blocker, BucketReport, Evidence, Statement
 
 
@@ -35,10 +42,14 @@ def state_blocker_map(states: Mapping[str, BucketState], bucket_accounts: Mappin
                       statements: Sequence[Statement]) -> dict[str, list[Blocker]]:
     """Per bucket: ACL grants and public access settings that block the switch, and calls that failed."""
     accounts = accounts_from_owners(states, bucket_accounts)
-    public = {s.bucket for s in statements if s.document.get("Principal") in ("*", {"AWS": "*"})}
+    public = {s.bucket for s in statements if _public(s.document)}
+    public |= {b for b, state in states.items() if any(_public(x) and x.get("Effect") == "Allow"
+                                                       for x in _statements(state.policy))}
+    cross = {s.bucket for s in statements if isinstance(s.document.get("Principal"), dict)
+             and "AWS" in s.document["Principal"] and not _public(s.document)}
     out: dict[str, list[Blocker]] = {}
     for bucket, state in states.items():
-        found = state_blockers(state, accounts) + public_access_blockers(state, bucket in public)
+        found = state_blockers(state, accounts) + public_access_blockers(state, bucket in public, bucket in cross)
         if state.errors:
             failed = "; ".join(f"{call}: {reason}" for call, reason in state.errors)
             found.append(Blocker("bucket-state-unreadable", f"{failed}; the bucket's current state is unknown, so "
@@ -46,6 +57,27 @@ def state_blocker_map(states: Mapping[str, BucketState], bucket_accounts: Mappin
         if found:
             out[bucket] = found
     return out
+
+
+def public_allowed(states: Mapping[str, BucketState]) -> dict[str, bool]:
+    """Per bucket, whether Block Public Access is known to let a public policy work: RestrictPublicBuckets read
+    as off on the bucket and on its account. Only then can a public statement prove access is already granted."""
+    out = {}
+    for bucket, state in states.items():
+        settings = block_settings(state)
+        out[bucket] = settings is not None and not settings.get("RestrictPublicBuckets")
+    return out
+
+
+def _public(statement: Mapping[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    return principal == "*" or (isinstance(principal, dict) and "*" in principal.values()) or (
+        isinstance(principal, dict) and isinstance(principal.get("AWS"), list) and "*" in principal["AWS"])
+
+
+def _statements(policy: Mapping[str, Any] | None) -> list[Mapping[str, Any]]:
+    found = (policy or {}).get("Statement") or []
+    return [found] if isinstance(found, dict) else [s for s in found if isinstance(s, dict)]
 
 
 def with_state(reports: Sequence[BucketReport], states: Mapping[str, BucketState],

@@ -47,7 +47,8 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
             {"bucket": p.bucket, "draft": f"policies/{p.bucket}.json" if p.merged is not None else None,
              "review": f"policies/{p.bucket}.review.md", "merged_with_current": p.current is not None,
              "added": list(p.added), "already_granted": list(p.already_granted),
-             "renamed": [list(r) for r in p.renamed], "steps": list(p.steps), "size": p.size}
+             "renamed": [list(r) for r in p.renamed], "steps": list(p.steps), "size": p.size,
+             "doubts": [{"sid": sid, "reason": why} for sid, why in p.doubts]}
             for p in plan.policies
         ],
         "notes": list(plan.notes),

@@ -36,6 +36,9 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
         lines += [f"- {code(sid)}: {code(statements[sid].principal)} ({statements[sid].access}) is already allowed; "
                   "not added." for sid in policy.already_granted if sid in statements]
         lines.append("")
+    if policy.doubts:
+        lines += ["## Possibly granted already (not proven, so drafted)", ""]
+        lines += [f"- {code(sid)}: {code(why)}" for sid, why in policy.doubts] + [""]
     if policy.renamed:
         lines += ["## Renamed", ""] + [f"- {code(a)} is taken in the current policy: added as {code(b)}."
                                        for a, b in policy.renamed] + [""]

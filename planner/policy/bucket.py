@@ -16,10 +16,12 @@ from planner.policy.merge import acl_condition_blockers, merge
 
 def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mapping[str, Any]],
                     unreadable: Mapping[str, str], check: Callable[[Statement], None],
+                    public_allowed: Mapping[str, bool] | None = None,
                     ) -> tuple[tuple[BucketPolicy, ...], dict[str, list[Blocker]]]:
     """A BucketPolicy for every bucket with drafted statements, and blockers from current policies and size.
 
     `check` (the safety invariants) runs on every statement that ends up in a draft, joined ones included.
+    `public_allowed`: per bucket, whether Block Public Access is known to let a public policy work (--enrich).
     """
     by_bucket: dict[str, list[Statement]] = defaultdict(list)
     for stmt in statements:
@@ -34,7 +36,7 @@ def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mappi
         if bucket in unreadable:
             out.append(BucketPolicy(bucket, None, None, steps=("the current policy could not be read: not merged",)))
             continue
-        policy = _fit(bucket, current.get(bucket), drafted, check)
+        policy = _fit(bucket, current.get(bucket), drafted, check, (public_allowed or {}).get(bucket))
         if policy.merged is None:
             kind = "policy-version" if "Version" in policy.steps[-1] else "policy-too-large"
             blockers[bucket].append(Blocker(kind, policy.steps[-1]))
@@ -43,17 +45,17 @@ def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mappi
 
 
 def _fit(bucket: str, current: Mapping[str, Any] | None, drafted: Sequence[Statement],
-         check: Callable[[Statement], None]) -> BucketPolicy:
+         check: Callable[[Statement], None], public_allowed: bool | None) -> BucketPolicy:
     """Merge; when over 20 KB, join principals with identical access and try again; else no draft."""
     steps: list[str] = []
-    merged = merge(current, drafted)
+    merged = merge(current, drafted, public_allowed)
     size = minified_size(merged.policy)
     if size > BUCKET_POLICY_LIMIT:
         joined, joins = consolidate(merged.added)
         if joins:
             steps.append(f"{size} bytes is over the {BUCKET_POLICY_LIMIT}-byte limit: joined {joins} statement(s) "
                          "whose principals have identical actions and resources")
-            merged = merge(current, [*joined, *merged.already_granted])
+            merged = merge(current, [*joined, *merged.already_granted], public_allowed)
             size = minified_size(merged.policy)
     if size > BUCKET_POLICY_LIMIT:
         steps.append(f"the merged policy is {size} bytes, over the {BUCKET_POLICY_LIMIT}-byte bucket-policy limit "
@@ -66,7 +68,8 @@ def _fit(bucket: str, current: Mapping[str, Any] | None, drafted: Sequence[State
     for stmt in merged.added:
         check(stmt)
     return BucketPolicy(bucket, current, merged.policy, tuple(s.sid for s in merged.added),
-                        tuple(s.sid for s in merged.already_granted), merged.renamed, tuple(steps), size)
+                        tuple(s.sid for s in merged.already_granted), merged.renamed, tuple(steps), size,
+                        doubts=merged.doubts)
 
 
 def consolidate(statements: Sequence[Statement]) -> tuple[list[Statement], int]:

@@ -1,11 +1,18 @@
-"""Merge drafted statements into a bucket's current policy: existing statements are kept untouched and first,
-new ones are added once, and access the current policy already grants is recognised and not added again."""
+"""Merge drafted statements into a bucket's current policy: existing statements are kept untouched and first, new
+ones are added once, and access the current policy provably already grants is not added again.
+
+"Provably" follows IAM's evaluation for the elements s3plan can read: an unconditional Allow in the same
+partition whose principal, actions and resources cover the need (literal match or IAM wildcards), with no Deny that
+could apply. Anything else (a condition, NotPrincipal/NotAction/NotResource, a policy variable or ${...} text, a
+public statement that Block Public Access may neutralise) is not a proof: the statement is drafted, and the review
+note names the existing statement that might already cover it and why s3plan could not prove it.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,25 +21,40 @@ from planner.model import Blocker, Statement
 from planner.policy.check import as_list
 from planner.policy.draft import POLICY_VERSION
 
+NOT_ELEMENTS = ("NotPrincipal", "NotAction", "NotResource")
+_ACCOUNT_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):")
+
 
 @dataclass(frozen=True)
 class Merged:
-    """The merged policy and what happened to each drafted statement."""
+    """The merged policy and what happened to each drafted statement; `doubts` are (drafted Sid, why an existing
+    statement might already grant it but could not be proven to)."""
 
     policy: dict[str, Any]
     added: tuple[Statement, ...]
     already_granted: tuple[Statement, ...]
     renamed: tuple[tuple[str, str], ...]
+    doubts: tuple[tuple[str, str], ...] = ()
 
 
-def merge(current: Mapping[str, Any] | None, drafted: Sequence[Statement]) -> Merged:
-    """Current statements first and unchanged, then the drafted ones the current policy does not already grant."""
+def merge(current: Mapping[str, Any] | None, drafted: Sequence[Statement],
+          public_allowed: bool | None = None) -> Merged:
+    """Current statements first and unchanged, then the drafted ones the current policy does not provably grant.
+    `public_allowed` is True only when Block Public Access is known to let a public policy work (bucket and
+    account RestrictPublicBuckets read as off); None means unknown."""
     existing = [dict(s) for s in _statements(current)]
     taken = {s.get("Sid") for s in existing if s.get("Sid")}
-    added, already, renamed = [], [], []
+    public = any(_is_public(s.document) for s in drafted) or any(
+        s.get("Effect") == "Allow" and _is_public(s) for s in existing)
+    added: list[Statement] = []
+    already: list[Statement] = []
+    renamed: list[tuple[str, str]] = []
+    doubts: list[tuple[str, str]] = []
     new_docs = []
     for stmt in sorted(drafted, key=lambda s: s.sid):
-        if any(grants(old, stmt.document) for old in existing):
+        proven, why = covered(existing, stmt.document, public_allowed is True, public)
+        doubts.extend((stmt.sid, reason) for reason in why)
+        if proven or _present(existing, stmt.document):  # the same statement again would change nothing
             already.append(stmt)
             continue
         doc = dict(stmt.document)
@@ -48,27 +70,80 @@ def merge(current: Mapping[str, Any] | None, drafted: Sequence[Statement]) -> Me
     if policy.get("Version") != POLICY_VERSION and "${" not in json.dumps(existing):
         policy["Version"] = POLICY_VERSION
     policy["Statement"] = existing + new_docs
-    return Merged(policy, tuple(added), tuple(already), tuple(renamed))
+    return Merged(policy, tuple(added), tuple(already), tuple(renamed), tuple(doubts))
 
 
-def grants(existing: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
-    """True when an existing unconditional Allow covers every action on every resource for the principal."""
-    if existing.get("Effect") != "Allow" or existing.get("Condition"):
-        return False
-    if any(k in existing for k in ("NotPrincipal", "NotAction", "NotResource")):
-        return False
-    if not _principal_covers(existing.get("Principal"), wanted["Principal"]):
-        return False
-    actions, resources = as_list(existing.get("Action")), as_list(existing.get("Resource"))
-    return (all(any(covers(p.lower(), a.lower()) for p in actions) for a in as_list(wanted["Action"]))
-            and all(any(covers(p, r) for p in resources) for r in as_list(wanted["Resource"])))
+def _present(existing: Sequence[Mapping[str, Any]], wanted: Mapping[str, Any]) -> bool:
+    """Whether the policy already holds this very statement (under any Sid): a re-run after it was applied."""
+    body = {k: v for k, v in wanted.items() if k != "Sid"}
+    return any({k: v for k, v in s.items() if k != "Sid"} == body for s in existing)
+
+
+def covered(existing: Sequence[Mapping[str, Any]], wanted: Mapping[str, Any], public_allowed: bool,
+            public_policy: bool) -> tuple[bool, list[str]]:
+    """(every (principal, action, resource) of `wanted` is provably allowed, the doubts that kept it unproven).
+    `public_policy`: the merged policy has a public statement, which RestrictPublicBuckets would turn against
+    every cross-account grant in it."""
+    doubts: list[str] = []
+    for stmt in existing:
+        if stmt.get("Effect") == "Deny" and _may_apply(stmt, wanted):
+            doubts.append(f"the Deny {_name(stmt)} may apply to these requests ({_deny_reason(stmt)}), so s3plan "
+                          "cannot prove the access granted")
+    allows = [s for s in existing if s.get("Effect") == "Allow"]
+    cross_account = _principal_names(wanted) != ["*"]
+    if public_policy and cross_account and not public_allowed and allows:
+        doubts.append("the policy has a public statement and Block Public Access RestrictPublicBuckets is on or "
+                      "unknown (on by default; read with --enrich): S3 then refuses cross-account access through "
+                      "any statement of the policy")
+    proven = not doubts
+    for principal in _principal_names(wanted):
+        for action in as_list(wanted["Action"]):
+            for resource in as_list(wanted["Resource"]):
+                proof, maybe = _allowed(allows, principal, action, resource, public_allowed)
+                proven = proven and proof
+                doubts.extend(m for m in maybe if m not in doubts)
+    return proven, doubts if not proven else []
+
+
+def _allowed(allows: Iterable[Mapping[str, Any]], principal: str, action: str, resource: str,
+             public_allowed: bool) -> tuple[bool, list[str]]:
+    """Whether one unconditional Allow provably covers the pair, and why the others that might could not."""
+    doubts = []
+    for stmt in allows:
+        if not (_principal_may_match(stmt, principal) and _action_may_match(stmt, action)
+                and _resource_may_match(stmt, resource)):
+            continue
+        reasons = _unprovable(stmt, principal, public_allowed)
+        if not reasons and _principal_covers(stmt.get("Principal"), principal) \
+                and any(covers(p.lower(), action.lower()) for p in as_list(stmt.get("Action"))) \
+                and any(covers(p, resource) for p in as_list(stmt.get("Resource"))):
+            return True, []
+        if reasons:
+            doubts.append(f"{_name(stmt)} might already allow {action} on {resource}, but {'; '.join(reasons)}")
+    return False, doubts
+
+
+def _unprovable(stmt: Mapping[str, Any], principal: str, public_allowed: bool) -> list[str]:
+    """What in an Allow keeps s3plan from proving it applies."""
+    reasons = []
+    if stmt.get("Condition"):
+        reasons.append(f"it has a condition s3plan does not evaluate ({', '.join(sorted(stmt['Condition']))})")
+    reasons += [f"it uses {k}, which s3plan does not evaluate" for k in NOT_ELEMENTS if k in stmt]
+    if any("${" in r for r in as_list(stmt.get("Resource"))):
+        reasons.append("its Resource holds ${...} (a policy variable or escape), which s3plan does not evaluate")
+    if _is_public(stmt) and not public_allowed:
+        reasons.append("it is public and Block Public Access RestrictPublicBuckets is on or unknown, which would "
+                       "refuse it (on by default for new buckets; read with --enrich)")
+    if not isinstance(stmt.get("Principal"), (str, dict)) and "NotPrincipal" not in stmt:
+        reasons.append("its Principal is not a form s3plan reads")
+    return reasons
 
 
 def covers(pattern: str, wanted: str) -> bool:
     """True when IAM pattern `pattern` (only * and ? are special) matches everything `wanted` matches.
 
     A literal `wanted` must match the pattern; a `wanted` that is itself a pattern is covered only by an equal
-    pattern or by a plain prefix ending in `*` (IAM policy variables such as ${*} count as literal text)."""
+    pattern or by a plain prefix ending in `*`. In `wanted` (a draft), ${*} ${?} ${$} are the characters."""
     if "*" not in wanted.replace("${*}", "") and "?" not in wanted.replace("${?}", ""):
         literal = wanted.replace("${*}", "*").replace("${?}", "?").replace("${$}", "$")
         return re.fullmatch(_iam_regex(pattern), literal, re.S) is not None
@@ -83,19 +158,85 @@ def _iam_regex(pattern: str) -> str:
     return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
 
 
-def _principal_covers(existing: Any, wanted: Any) -> bool:
+def _principal_names(doc: Mapping[str, Any]) -> list[str]:
+    """A drafted statement's principals: "*" for public ones, else each named principal."""
+    principal = doc["Principal"]
+    if principal == "*" or principal == {"AWS": "*"}:
+        return ["*"]
+    return [name for names in principal.values() for name in as_list(names)]
+
+
+def _principal_covers(existing: Any, wanted: str) -> bool:
+    """Whether an existing Principal names `wanted`: itself, or its account (root ARN or bare id) in the same
+    partition; a public Principal covers everyone (Block Public Access is weighed by the caller)."""
     if existing == "*" or (isinstance(existing, dict) and "*" in as_list(existing.get("AWS"))):
-        return True  # granted to everyone already (that is a finding of its own, not ours to narrow)
-    if wanted == "*" or not isinstance(existing, dict) or not isinstance(wanted, dict):
+        return True
+    if wanted == "*" or not isinstance(existing, dict):
         return False
-    for kind, names in wanted.items():
-        have = set(as_list(existing.get(kind)))
-        for name in as_list(names):
-            account = name.split(":")[4] if name.startswith("arn:") and name.count(":") >= 5 else None
-            root = f"arn:aws:iam::{account}:root" if account else None
-            if name not in have and root not in have and account not in have:
-                return False
-    return True
+    have = {n for names in existing.values() for n in as_list(names)}
+    account = _ACCOUNT_ARN.match(wanted)
+    if wanted in have:
+        return True
+    return account is not None and (f"arn:{account[1]}:iam::{account[2]}:root" in have or account[2] in have)
+
+
+def _principal_may_match(stmt: Mapping[str, Any], wanted: str) -> bool:
+    if "NotPrincipal" in stmt:
+        return wanted not in {n for names in _values(stmt["NotPrincipal"]) for n in as_list(names)}
+    return _principal_covers(stmt.get("Principal"), wanted)
+
+
+def _action_may_match(stmt: Mapping[str, Any], action: str) -> bool:
+    if "NotAction" in stmt:
+        return not any(covers(p.lower(), action.lower()) for p in as_list(stmt["NotAction"]))
+    return any(_may_overlap(p.lower(), action.lower()) for p in as_list(stmt.get("Action")))
+
+
+def _resource_may_match(stmt: Mapping[str, Any], resource: str) -> bool:
+    if "NotResource" in stmt:
+        return not any(covers(p, resource) for p in as_list(stmt["NotResource"]))
+    return any(_may_overlap(p, resource) for p in as_list(stmt.get("Resource")))
+
+
+def _may_overlap(a: str, b: str) -> bool:
+    """Whether two IAM patterns could match one string: unless their literal heads or tails part ways, assume
+    they can (${...} counts as a wildcard here, where guessing wide is the safe side)."""
+    def cut(text: str) -> tuple[str, str]:
+        marks = [i for i in (text.find("*"), text.find("?"), text.find("${")) if i >= 0]
+        if not marks:
+            return text, text
+        tail_marks = [text.rfind("*"), text.rfind("?"), text.rfind("}") if "${" in text else -1]
+        return text[:min(marks)], text[max(tail_marks) + 1:]
+    (head_a, tail_a), (head_b, tail_b) = cut(a), cut(b)
+    if not (head_a.startswith(head_b) or head_b.startswith(head_a)):
+        return False
+    return tail_a.endswith(tail_b) or tail_b.endswith(tail_a)
+
+
+def _may_apply(deny: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
+    """Whether a Deny could refuse any request the drafted statement is for (conditions count as 'could')."""
+    return (any(_principal_may_match(deny, p) for p in _principal_names(wanted))
+            and any(_action_may_match(deny, a) for a in as_list(wanted["Action"]))
+            and any(_resource_may_match(deny, r) for r in as_list(wanted["Resource"])))
+
+
+def _deny_reason(stmt: Mapping[str, Any]) -> str:
+    if stmt.get("Condition"):
+        return f"s3plan does not evaluate its condition {', '.join(sorted(stmt['Condition']))}"
+    return "it has no condition: it refuses them whatever an Allow says"
+
+
+def _is_public(stmt: Mapping[str, Any]) -> bool:
+    principal = stmt.get("Principal")
+    return principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
+
+
+def _name(stmt: Mapping[str, Any]) -> str:
+    return f"statement {stmt['Sid']}" if stmt.get("Sid") else "a statement without Sid"
+
+
+def _values(value: Any) -> list[Any]:
+    return list(value.values()) if isinstance(value, dict) else [value]
 
 
 def acl_condition_blockers(current: Mapping[str, Any] | None) -> list[Blocker]:
