@@ -39,7 +39,9 @@ def lines() -> list[str]:
         "GET /bucket-a/reports/2026/a.csv", "GET /bucket-a?list-type=2&prefix=exports%2F")
     service = format_line({**parse_line(extra[0]).fields, "requester": "svc:logging.s3.amazonaws.com"})  # type: ignore[union-attr]
     owner = format_line({**parse_line(extra[0]).fields, "requester": OWNER_ID})  # type: ignore[union-attr]
-    return real + extra + [refused, listing, service, owner]
+    # finding 7: a key with a space, a plus and a percent sign, as REST operations log it (encoded twice)
+    encoded = format_line({**parse_line(extra[0]).fields, "key": "odd/a%2520b%252Bc%2525d"})  # type: ignore[union-attr]
+    return real + extra + [refused, listing, service, owner, encoded]
 
 
 def test_the_table_regex_reads_every_line_as_the_parser_does() -> None:

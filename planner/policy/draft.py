@@ -16,6 +16,8 @@ POLICY_VERSION = "2012-10-17"
 # An IAM principal the evidence can name: an account root, a user or a role (never an STS session), in IAM's
 # own name characters, so no wildcard can slip into a Principal.
 IAM_PRINCIPAL = re.compile(r"\Aarn:aws[a-z-]*:iam::\d{12}:(root|(user|role)/[\w+=,.@/-]+)\Z")
+# A role session named without its role's path: what the evidence query keeps when no record gave the role ARN.
+_SESSION_OF_ROLE = re.compile(r"\Aarn:aws[a-z-]*:sts::(?P<account>\d{12}):assumed-role/(?P<role>[\w+=,.@-]+)\Z")
 # An S3 bucket name (general purpose buckets): the only names a draft's resources may use.
 BUCKET_NAME = re.compile(r"\A[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\Z")
 # IAM wildcards in an object key must stay literal: `${*}`, `${?}`, `${$}` (IAM policy variables).
@@ -68,6 +70,13 @@ def _why_not_drafted(f: AclFinding) -> str | None:
         return (f"{ev.bucket}: {ev.event_name} by {ev.principal} relied on an ACL, but no rule maps "
                 f"{ev.event_name} to policy actions; review it by hand")
     if f.access_kind == "cross-account" and (not ev.principal or not IAM_PRINCIPAL.match(ev.principal)):
+        session = _SESSION_OF_ROLE.match(ev.principal or "")
+        if session:
+            return (f"{ev.bucket}: {ev.principal} is a session of role {session['role']}, named by the server "
+                    "access logs, which do not give the role's path (IAM Identity Center roles live under "
+                    "aws-reserved/sso.amazonaws.com/[region/]); no statement drafted: find the role ARN (aws iam "
+                    f"get-role --role-name {session['role']} in account {session['account']}) and grant that, or "
+                    "read CloudTrail for the same window")
         return f"{ev.bucket}: {ev.principal} is not a role, user or account ARN; no statement drafted"
     if f.access_kind == "anonymous" and not set(f.actions) <= PUBLIC_ACTIONS:
         return (f"{ev.bucket}: anonymous {ev.event_name} relied on a public ACL for {', '.join(f.actions)}; s3plan "

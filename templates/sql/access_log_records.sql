@@ -47,11 +47,8 @@ SELECT * FROM (
       CASE WHEN requester LIKE 'svc:%' THEN substr(requester, 5) END,
       ROW(ROW(
         CASE WHEN regexp_like(requester, '^arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/') THEN 'Role' END,
-        CASE WHEN regexp_like(requester, '^arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/')
-          THEN concat('arn:', regexp_extract(requester, '^arn:(aws[a-z-]*):', 1), ':iam::',
-                      regexp_extract(requester, ':sts::(\d{12}):', 1), ':role/',
-                      regexp_extract(requester, ':assumed-role/([^/]+)/', 1))
-        END,
+        -- not the role ARN: an assumed-role ARN drops the role's path (as access_log.py says)
+        CAST(NULL AS varchar),
         CASE WHEN regexp_like(requester, '^arn:aws[a-z-]*:sts::\d{12}:assumed-role/[^/]+/')
           THEN regexp_extract(requester, '^arn:aws[a-z-]*:sts::(\d{12}):', 1)
         END
@@ -62,7 +59,14 @@ SELECT * FROM (
       ARRAY['bucketName', 'key', 'prefix', 'versionId', 'x-amz-acl'],
       ARRAY[
         bucket_name,
-        url_decode(NULLIF(key, '-')),
+        -- REST and WEBSITE operations log the key URL-encoded twice, the others once, + for a space
+        -- (access_log.decode_key); + is replaced first so every engine reads it alike
+        CASE WHEN operation LIKE 'REST.%' OR operation LIKE 'WEBSITE.%'
+          THEN coalesce(
+            try(url_decode(replace(url_decode(replace(NULLIF(key, '-'), '+', ' ')), '+', ' '))),
+            url_decode(replace(NULLIF(key, '-'), '+', ' ')))
+          ELSE url_decode(replace(NULLIF(key, '-'), '+', ' '))
+        END,
         CASE WHEN operation IN ('REST.GET.BUCKET', 'REST.GET.BUCKETVERSIONS')
           THEN url_decode(NULLIF(regexp_extract(split_part(request_uri, ' ', 2), '[?&]prefix=([^&]*)', 1), ''))
         END,

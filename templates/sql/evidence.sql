@@ -109,6 +109,36 @@ flagged AS (
     ), false) AS is_evidence
   FROM classified
 ),
+identified AS (
+  SELECT
+    *,
+    CASE WHEN is_evidence THEN
+      CASE
+        WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
+        WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.arn IS NOT NULL
+          THEN useridentity.sessioncontext.sessionissuer.arn
+        -- a session whose role ARN is not in the record (the server access logs name the session only, and an
+        -- assumed-role ARN drops the role's path): the session without its name, arn:P:sts::ACCT:assumed-role/NAME
+        WHEN useridentity.type = 'AssumedRole' AND useridentity.arn LIKE 'arn:%:sts::%:assumed-role/%/%'
+          THEN concat(split_part(useridentity.arn, '/', 1), '/', split_part(useridentity.arn, '/', 2))
+        WHEN useridentity.type = 'AWSService' THEN coalesce(useridentity.invokedby, sourceipaddress)
+        WHEN useridentity.type = 'AWSAccount' THEN concat('arn:', arn_partition, ':iam::', useridentity.accountid, ':root')
+        ELSE coalesce(useridentity.arn, useridentity.principalid)
+      END
+    END AS caller
+  FROM flagged
+),
+-- Role ARNs the evidence names with their path (CloudTrail's sessionIssuer), by account and role name, where one
+-- ARN is the only one with that name (role names are unique in an account): a session named only by role name is
+-- that role (IAM Identity Center roles live under aws-reserved/sso.amazonaws.com/[region/]).
+roles AS (
+  SELECT useridentity.accountid AS role_account, element_at(split(caller, '/'), -1) AS role_name,
+         min(caller) AS role_arn
+  FROM identified
+  WHERE caller LIKE 'arn:%:iam::%:role/%'
+  GROUP BY useridentity.accountid, element_at(split(caller, '/'), -1)
+  HAVING min(caller) = max(caller)
+),
 requests AS (
   SELECT
     CASE WHEN is_evidence THEN 'evidence' WHEN is_s3 THEN 's3' ELSE 'other' END AS kind,
@@ -117,16 +147,7 @@ requests AS (
     CASE WHEN is_s3 THEN arn_partition END AS arn_partition,
     CASE WHEN is_evidence THEN region END AS region,
     CASE WHEN is_evidence THEN event_name END AS event_name,
-    CASE WHEN is_evidence THEN coalesce(
-      CASE
-        WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
-        WHEN useridentity.type = 'AssumedRole' AND useridentity.sessioncontext.sessionissuer.arn IS NOT NULL
-          THEN useridentity.sessioncontext.sessionissuer.arn
-        WHEN useridentity.type = 'AWSService' THEN coalesce(useridentity.invokedby, sourceipaddress)
-        WHEN useridentity.type = 'AWSAccount' THEN concat('arn:', arn_partition, ':iam::', useridentity.accountid, ':root')
-        ELSE coalesce(useridentity.arn, useridentity.principalid)
-      END, 'unknown')
-    END AS principal,
+    CASE WHEN is_evidence THEN coalesce(role_arn, caller, 'unknown') END AS principal,
     CASE WHEN NOT is_evidence THEN NULL
       WHEN useridentity.accountid IN ('anonymous', 'ANONYMOUS_PRINCIPAL') THEN 'anonymous'
       ELSE coalesce(useridentity.type, 'Unknown')
@@ -164,7 +185,10 @@ requests AS (
     CASE WHEN is_s3 AND is_data AND NOT is_read THEN 1 ELSE 0 END AS data_write,
     errorcode,
     eventtime
-  FROM flagged
+  FROM identified
+  LEFT JOIN roles
+    ON caller LIKE 'arn:%:sts::%:assumed-role/%' AND role_account = useridentity.accountid
+    AND role_name = split_part(caller, '/', 2)
 ),
 -- A request that both CloudTrail and the access logs recorded (same request id) counts once, as CloudTrail saw
 -- it; each row remembers which sources saw its request. Only evidence rows have a request key.
