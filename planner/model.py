@@ -185,6 +185,12 @@ class BucketPolicy:
     size: int = 0
     validation: tuple[str, ...] = ()
     doubts: tuple[tuple[str, str], ...] = ()  # (added Sid, why an existing statement might grant it: unproven)
+    current_from: str | None = None  # where the current policy was read (None: not read, so the draft must be merged)
+
+    @property
+    def draft(self) -> str | None:
+        """The draft's file under the output folder, None when none is written."""
+        return f"policies/{self.bucket}.json" if self.merged is not None else None
 
 
 @dataclass(frozen=True)

@@ -140,14 +140,14 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     public_ok: dict[str, bool] = {}
     if states is None:
         current = load_current_policies(config.current_policies)
-        live, unreadable = current.policies, current.errors
+        live, unreadable, origins = current.policies, current.errors, current.origins
     else:
         from planner.enrich.state import live_policies, merge_blockers, public_allowed, state_blocker_map, with_state
 
-        live, unreadable = live_policies(states, drafted)
+        live, unreadable, origins = live_policies(states, drafted)
         public_ok = public_allowed(states)
     policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, operations),
-                                      public_ok)
+                                      public_ok, origins)
     if states:
         extra = merge_blockers(extra, state_blocker_map(states, result.bucket_accounts, drafted))
     granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}
@@ -155,7 +155,8 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     statements = drafted
     owners = OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook()
     parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners,
-                       result.bucket_data, _partitions(result))
+                       result.bucket_data, _partitions(result), policies,
+                       frozenset(e for s in drafted for e in s.evidence))
     run = RunInfo(
         tool_version=__version__, generated_at=config.generated_at or _now(),
         sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))

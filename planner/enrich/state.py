@@ -27,15 +27,18 @@ def sample_prefixes(evidence: Sequence[Evidence]) -> dict[str, list[str]]:
     return {bucket: sorted(prefixes) for bucket, prefixes in sorted(found.items())}
 
 
-def live_policies(states: Mapping[str, BucketState],
-                  drafted: Sequence[Statement]) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
-    """(bucket -> its live policy, bucket -> why it could not be read, for buckets with drafts to merge)."""
+def live_policies(states: Mapping[str, BucketState], drafted: Sequence[Statement],
+                  ) -> tuple[dict[str, dict[str, Any]], dict[str, str], dict[str, str]]:
+    """(bucket -> its live policy, bucket -> why it could not be read, for buckets with drafts to merge, bucket
+    -> where the policy was read, for those GetBucketPolicy answered: a policy, or none)."""
     policies = {b: s.policy for b, s in states.items() if s.policy is not None}
+    origins = {b: "GetBucketPolicy (--enrich)" if s.policy is not None else "GetBucketPolicy (--enrich): no policy"
+               for b, s in states.items() if not any(call == "GetBucketPolicy" for call, _ in s.errors)}
     with_drafts = {s.bucket for s in drafted}
     errors = {b: f"GetBucketPolicy failed ({reason}); the draft is not merged: grant s3:GetBucketPolicy or merge "
                  "it by hand" for b, s in states.items() for call, reason in s.errors
               if call == "GetBucketPolicy" and b in with_drafts}
-    return policies, errors
+    return policies, errors, origins
 
 
 def state_blocker_map(states: Mapping[str, BucketState], bucket_accounts: Mapping[str, str],

@@ -44,7 +44,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         ],
         "clients": [_lists(asdict(c)) for c in plan.clients],
         "policies": [
-            {"bucket": p.bucket, "draft": f"policies/{p.bucket}.json" if p.merged is not None else None,
+            {"bucket": p.bucket, "draft": p.draft, "current_from": p.current_from,
              "review": f"policies/{p.bucket}.review.md", "merged_with_current": p.current is not None,
              "added": list(p.added), "already_granted": list(p.already_granted),
              "renamed": [list(r) for r in p.renamed], "steps": list(p.steps), "size": p.size,

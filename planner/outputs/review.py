@@ -30,6 +30,13 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
     lines = [f"# {bucket}: bucket policy draft for review", "",
              f"s3plan {plan.run.tool_version}, {plan.run.generated_at}; evidence from "
              f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}.", ""]
+    if policy.current_from is None:
+        lines += [f"**The current policy of {bucket} was not read (no `--enrich`, and no `{bucket}.json` in "
+                  "`--current-policies`). This draft holds only the new statements: merge them into the live "
+                  "policy. `put-bucket-policy` replaces the whole policy, so putting this file as it is would "
+                  "drop every statement the bucket has now.**", ""]
+    else:
+        lines += [f"Merged with the current policy as read from {code(policy.current_from)}.", ""]
     lines += _new_statements(policy, statements)
     if policy.already_granted:
         lines += ["## Already granted by the current policy", ""]
@@ -46,20 +53,37 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
         lines += ["## IAM Access Analyzer (--validate-online)", ""] + [f"- {code(v)}" for v in policy.validation] + [""]
     if policy.steps:
         lines += ["## Fitting the 20 KB limit", ""] + [f"- {step}" for step in policy.steps] + [""]
+    undrafted = [n.removeprefix(f"{bucket}: ") for n in plan.notes if n.startswith(f"{bucket}: ")]
+    if undrafted:
+        lines += ["## Not drafted", ""] + [f"- {code(note)}" for note in undrafted] + [""]
     acl_blockers = [b for b in (report.blockers if report else ()) if b.kind != "sigv2-callers"]
     if acl_blockers:
         lines += ["## Blockers for BucketOwnerEnforced", ""]
         lines += [f"- **{b.kind}**: {code(b.detail)}" for b in acl_blockers] + [""]
     if policy.merged is not None:
         diff = _diff(policy.current, policy.merged)
-        lines += ["## Diff against the current policy", "", f"{_fence(diff)}diff", *diff, _fence(diff), "",
-                  "## How to apply (s3plan never does)", "",
-                  "Put the reviewed policy first; switch Object Ownership only once no blocker above is left.", "",
-                  "```sh",
-                  f"aws s3api put-bucket-policy --bucket {bucket} --policy file://policies/{bucket}.json",
-                  f"aws s3api put-bucket-ownership-controls --bucket {bucket} "
-                  "--ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'", "```", ""]
+        lines += ["## Diff against the current policy", "", f"{_fence(diff)}diff", *diff, _fence(diff), ""]
+        lines += _how_to_apply(policy)
     return "\n".join(lines)
+
+
+def _how_to_apply(policy: BucketPolicy) -> list[str]:
+    """The commands, in order; with the current policy unread, a merge into the live one comes first."""
+    bucket = policy.bucket
+    switch = (f"aws s3api put-bucket-ownership-controls --bucket {bucket} "
+              "--ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'")
+    if policy.current_from is None:
+        intro = ("Merge first: fetch the live policy, add the statements of this draft to its `Statement` list, put "
+                 "the result; switch Object Ownership only once no blocker above is left.")
+        commands = [f"aws s3api get-bucket-policy --bucket {bucket} --query Policy --output text > {bucket}.live.json",
+                    f"# add the new statements of policies/{bucket}.json to {bucket}.live.json, then:",
+                    f"aws s3api put-bucket-policy --bucket {bucket} --policy file://{bucket}.live.json"]
+    else:
+        intro = ("Put the reviewed policy first (it is the current policy with the new statements merged in: if the "
+                 "live policy changed since it was read, plan again); switch Object Ownership only once no blocker "
+                 "above is left.")
+        commands = [f"aws s3api put-bucket-policy --bucket {bucket} --policy file://policies/{bucket}.json"]
+    return ["## How to apply (s3plan never does)", "", intro, "", "```sh", *commands, switch, "```", ""]
 
 
 def _new_statements(policy: BucketPolicy, statements: Mapping[str, Statement]) -> list[str]:

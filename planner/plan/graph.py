@@ -11,12 +11,23 @@ import networkx as nx
 from planner.classify.owners import OwnerBook
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.errors import InternalError
-from planner.model import Blocker, BucketReport, DataEvents, Owner, SigV2Client, Statement, Task, stable_id
+from planner.model import (
+    Blocker,
+    BucketPolicy,
+    BucketReport,
+    DataEvents,
+    Owner,
+    SigV2Client,
+    Statement,
+    Task,
+    stable_id,
+)
 from planner.plan.readiness import EVIDENCE_BLOCKERS, data_event_blockers
-from planner.plan.tasks import client_rows, review_tasks, sdk_tasks, stop_acl_tasks
-from planner.policy.draft import BUCKET_NAME, PUBLIC_ACTIONS
+from planner.plan.tasks import apply_step, client_rows, review_tasks, sdk_tasks, stop_acl_tasks
+from planner.policy.draft import BUCKET_NAME, DRAFTED, PUBLIC_ACTIONS
 
 ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous-write-access", "service-acl-access",
+                               "acl-access-not-drafted",
                                "policy-too-large", "acl-condition-in-policy", "current-policy-unreadable",
                                "policy-version", "bucket-acl-grant", "log-delivery-acl", "cloudfront-log-delivery",
                                "public-access-block", "bucket-state-unreadable", *EVIDENCE_BLOCKERS})
@@ -36,17 +47,21 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
                sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statements: Sequence[Statement],
                extra_blockers: Mapping[str, Sequence[Blocker]] | None = None,
                owners: OwnerBook | None = None, bucket_data: Mapping[str, DataEvents] | None = None,
-               partitions: Mapping[str, str] | None = None) -> PlanParts:
+               partitions: Mapping[str, str] | None = None, policies: Sequence[BucketPolicy] = (),
+               drafted_evidence: frozenset[str] = frozenset()) -> PlanParts:
     """Tasks with dependencies, waves and owners; every bucket's readiness and blockers; the SigV2 clients.
-    `bucket_data` is the data events per bucket (None: the source could not tell, so no bucket is ready)."""
-    work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements)
+    `bucket_data` is the data events per bucket (None: the source could not tell, so no bucket is ready);
+    `policies` the drafts written per bucket; `drafted_evidence` the evidence some drafted statement covers (an
+    ACL dependency outside it has no statement, which blocks its bucket)."""
+    by_bucket = {p.bucket: p for p in policies}
+    work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements, by_bucket)
     seen = [f.evidence.bucket for f in sigv2] + [f.evidence.bucket for f in acl]
     buckets = sorted(set(bucket_requests) | {b for b in seen if b})
     evidence_blockers, notes = data_event_blockers(buckets, bucket_data)
-    blockers = _blockers(sigv2, acl, statements, extra_blockers or {})
+    blockers = _blockers(sigv2, acl, statements, extra_blockers or {}, drafted_evidence)
     for bucket, found in evidence_blockers.items():
         blockers.setdefault(bucket, []).extend(found)
-    work += _bucket_tasks(buckets, work, sigv2, acl, blockers)
+    work += _bucket_tasks(buckets, work, sigv2, acl, blockers, by_bucket)
     graph = _graph(work)
     waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
     streams = _streams(graph)
@@ -77,7 +92,8 @@ def _owner(book: OwnerBook, task: Task, bucket_accounts: Mapping[str, str]) -> O
 
 
 def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[SigV2Finding],
-                  acl: Sequence[AclFinding], blockers: Mapping[str, Sequence[Blocker]]) -> list[Task]:
+                  acl: Sequence[AclFinding], blockers: Mapping[str, Sequence[Blocker]],
+                  policies: Mapping[str, BucketPolicy]) -> list[Task]:
     sigv2_buckets = {f.evidence.bucket for f in sigv2}
     acl_buckets = {f.evidence.bucket for f in acl}
     by_bucket: dict[str, list[Task]] = defaultdict(list)
@@ -92,13 +108,15 @@ def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[
         if bucket in acl_buckets:
             deps = tuple(sorted(t.id for t in related if t.kind in ("stop-setting-acls", "review-policy-statement")))
             open_blockers = "; ".join(f"{b.kind}: {b.detail}" for b in blockers.get(bucket, ()))
+            switch = (f"aws s3api put-bucket-ownership-controls --bucket {bucket} "
+                      "--ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'")
+            steps = (f"1. After review, {apply_step(bucket, policies)} 2. {switch}." if bucket in policies
+                     else f"{switch} (no policy statement is needed).")
             out.append(Task(
                 id=stable_id("DIS", bucket), kind="disable-acls", title=f"Disable ACLs on {bucket}",
                 principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
-                action=(f"1. aws s3api put-bucket-policy --bucket {bucket} --policy file://policies/{bucket}.json "
-                        f"(after review)  2. aws s3api put-bucket-ownership-controls --bucket {bucket} "
-                        "--ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'. "
-                        "s3plan runs neither." + (f" Open blockers: {open_blockers}" if open_blockers else ""))))
+                action=steps + " s3plan runs neither." + (f" Open blockers: {open_blockers}" if open_blockers
+                                                          else "")))
     return out
 
 
@@ -144,7 +162,7 @@ def _graph(tasks: Sequence[Task]) -> nx.DiGraph:
 
 
 def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statements: Sequence[Statement],
-              extra: Mapping[str, Sequence[Blocker]]) -> dict[str, list[Blocker]]:
+              extra: Mapping[str, Sequence[Blocker]], drafted: frozenset[str]) -> dict[str, list[Blocker]]:
     out: dict[str, list[Blocker]] = defaultdict(list)
     callers: dict[str, set[str]] = defaultdict(set)
     for sf in sigv2:
@@ -164,6 +182,10 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
     for f in acl:
         if f.access_kind == "anonymous" and f.evidence.bucket and not set(f.actions) <= PUBLIC_ACTIONS:
             by_kind[(f.evidence.bucket, "anonymous-write")].add(f.evidence.event_name)
+        elif f.access_kind in DRAFTED and f.actions and f.evidence.bucket and f.evidence.id not in drafted:
+            by_kind[(f.evidence.bucket, "not-drafted")].add(f.evidence.principal)
+    texts["not-drafted"] = ("acl-access-not-drafted", "ACL-dependent access got no statement (the review note and "
+                            "plan.json notes say why), so it ends when ACLs are disabled")
     texts["anonymous-write"] = ("anonymous-write-access", "anonymous writes relied on a public-write ACL, which "
                                 "no statement replaces (s3plan never drafts public writes)")
     for (bucket, kind), principals in sorted(by_kind.items()):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TypedDict
 
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.classify.version import parse_version, version_lt
-from planner.model import Client, Evidence, SigV2Client, Statement, Task, stable_id
+from planner.model import BucketPolicy, Client, Evidence, SigV2Client, Statement, Task, stable_id
 
 SAMPLES = 5
 
@@ -148,16 +148,29 @@ def stop_acl_tasks(findings: Sequence[AclFinding]) -> list[Task]:
     return tasks
 
 
-def review_tasks(statements: Sequence[Statement]) -> list[Task]:
-    """One review task per drafted statement."""
+def review_tasks(statements: Sequence[Statement], policies: Mapping[str, BucketPolicy]) -> list[Task]:
+    """One review task per drafted statement, pointing at its bucket's draft only where one was written."""
     return [
         Task(id=stable_id("REV", s.bucket, s.sid), kind="review-policy-statement",
              title=f"Review statement {s.sid} on {s.bucket}", principal=s.principal, buckets=(s.bucket,),
              evidence=s.evidence, requests=s.requests, first_seen=s.first_seen, last_seen=s.last_seen,
-             action=(f"Check that {s.principal} should keep {s.access} access, then add the statement from "
-                     f"policies/{s.bucket}.json to the bucket policy."))
+             action=f"Check that {s.principal} should keep {s.access} access, then {apply_step(s.bucket, policies)}")
         for s in statements
     ]
+
+
+def apply_step(bucket: str, policies: Mapping[str, BucketPolicy]) -> str:
+    """How the bucket's reviewed statements reach its policy: the written draft, merged into the live policy when
+    the current one was not read; or, with no draft written, the review note's statements by hand."""
+    policy = policies.get(bucket)
+    if policy is None or policy.draft is None:
+        why = policy.steps[-1] if policy and policy.steps else "see the blockers"
+        return (f"merge the statement into the bucket policy by hand: no draft was written for {bucket} ({why}); "
+                f"the statement is in policies/{bucket}.review.md and plan.json.")
+    if policy.current_from is None:
+        return (f"merge the new statements of {policy.draft} into the bucket's live policy (its current policy was "
+                "not read: putting the file as it is would replace the whole policy).")
+    return f"put {policy.draft} (the current policy with the new statements merged in)."
 
 
 def _buckets(evidence: Iterable[Evidence]) -> tuple[str, ...]:

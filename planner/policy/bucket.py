@@ -3,6 +3,7 @@ blocks it. Consolidation only ever joins principals with identical access; it ne
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
@@ -16,12 +17,13 @@ from planner.policy.merge import acl_condition_blockers, merge
 
 def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mapping[str, Any]],
                     unreadable: Mapping[str, str], check: Callable[[Statement], None],
-                    public_allowed: Mapping[str, bool] | None = None,
+                    public_allowed: Mapping[str, bool] | None = None, origins: Mapping[str, str] | None = None,
                     ) -> tuple[tuple[BucketPolicy, ...], dict[str, list[Blocker]]]:
     """A BucketPolicy for every bucket with drafted statements, and blockers from current policies and size.
 
     `check` (the safety invariants) runs on every statement that ends up in a draft, joined ones included.
-    `public_allowed`: per bucket, whether Block Public Access is known to let a public policy work (--enrich).
+    `public_allowed`: per bucket, whether Block Public Access is known to let a public policy work (--enrich);
+    `origins`: where each bucket's current policy was read (a bucket missing from it was not read at all).
     """
     by_bucket: dict[str, list[Statement]] = defaultdict(list)
     for stmt in statements:
@@ -36,7 +38,9 @@ def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mappi
         if bucket in unreadable:
             out.append(BucketPolicy(bucket, None, None, steps=("the current policy could not be read: not merged",)))
             continue
-        policy = _fit(bucket, current.get(bucket), drafted, check, (public_allowed or {}).get(bucket))
+        policy = dataclasses.replace(_fit(bucket, current.get(bucket), drafted, check,
+                                          (public_allowed or {}).get(bucket)),
+                                     current_from=(origins or {}).get(bucket))
         if policy.merged is None:
             kind = "policy-version" if "Version" in policy.steps[-1] else "policy-too-large"
             blockers[bucket].append(Blocker(kind, policy.steps[-1]))

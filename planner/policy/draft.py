@@ -138,7 +138,7 @@ def _statement(kind: str, bucket: str, principal: str, access: str, actions: lis
         bucket=bucket, sid=sid, principal=principal, access=access, document=document,
         evidence=tuple(sorted({e.id for e in evidence})), requests=sum(e.requests for e in evidence),
         first_seen=min(firsts) if firsts else None, last_seen=max(lasts) if lasts else None,
-        risk=tuple(_risks(group)) + _kind_risks(kind),
+        risk=tuple(_risks(group)) + _resource_risks(kind, resources, group) + _kind_risks(kind),
         notes=tuple(sorted({f"rule {r}" for f in group for r in (f.rule, f.decision_rule) if r})),
     )
 
@@ -149,6 +149,26 @@ def _principal(kind: str, principal: str) -> Any:
     if kind == "log-delivery":
         return {"Service": principal}
     return {"AWS": principal}
+
+
+def _resource_risks(kind: str, resources: Sequence[str], group: Sequence[AclFinding]) -> tuple[str, ...]:
+    """What the resources do beyond the keys seen: a public prefix covers objects no one read publicly; an exact
+    object covers no object written later."""
+    if group[0].scope != "object":
+        return ()
+    out = []
+    prefixes = [r for r in resources if r.endswith("*")]
+    if kind == "anonymous" and prefixes:
+        keys = sum(f.evidence.key_count for f in group)
+        seen = (f"{keys} distinct key(s) were read publicly" if all(f.evidence.key_count for f in group)
+                else "how many distinct keys were read publicly is not known (results of an older query)")
+        out.append(f"{seen} under {', '.join(p.split(':::', 1)[1] for p in prefixes)}: the public ACL covered only "
+                   "those objects, while this statement makes every object under the prefix public, new ones too")
+    exact = [r for r in resources if not r.endswith("*")]
+    if exact:
+        out.append(f"{len(exact)} resource(s) name single objects (keys with fewer path segments than "
+                   "--prefix-depth): objects written later under the same path are not covered")
+    return tuple(out)
 
 
 def _kind_risks(kind: str) -> tuple[str, ...]:

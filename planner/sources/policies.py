@@ -17,6 +17,7 @@ class CurrentPolicies:
 
     policies: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)  # bucket -> the file its policy was read from
 
 
 def load_current_policies(folder: Path | None) -> CurrentPolicies:
@@ -30,6 +31,7 @@ def load_current_policies(folder: Path | None) -> CurrentPolicies:
         bucket = path.name.removesuffix(".json")
         try:
             result.policies[bucket] = parse_policy(path.read_text())
+            result.origins[bucket] = str(path)
         except (OSError, UnicodeDecodeError, ValueError) as err:
             result.errors[bucket] = f"{path}: {err}; fix or remove the file (the bucket's draft is not merged)"
     return result

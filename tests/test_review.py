@@ -1,0 +1,107 @@
+"""What the reviewer reads: the review note says when the current policy was not read, tasks never point at a
+draft that was not written, and widened or narrowed resources say what they cover beyond the evidence."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner
+
+from planner.cli import main
+from tests.conftest import ANONYMOUS, log_path, role, s3_record, write_log
+
+PARTNER = role("999988887777", "partner")
+
+
+def _plan(tmp_path: Path, records: list[dict[str, Any]], *extra: str) -> tuple[dict[str, Any], Path]:
+    tree, out = tmp_path / "tree", tmp_path / "out"
+    write_log(log_path(tree, "111122223333", "us-east-1", "2026-11-02"), records)
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tree), "--out", str(out), *extra])
+    assert result.exit_code == 0, result.output
+    return json.loads((out / "plan.json").read_text()), out
+
+
+def test_a_draft_made_without_the_current_policy_says_merge_not_put(tmp_path: Path) -> None:
+    """Finding 8: without --current-policies or --enrich the review diffed against an empty policy and told the
+    reviewer to put-bucket-policy, which would replace the live policy."""
+    plan, out = _plan(tmp_path, [s3_record(identity=PARTNER, acl_required=True, request_id="P1", key="x/a")])
+    review = (out / "policies" / "bucket-a.review.md").read_text()
+    banner = review.split("\n\n")[2]
+    assert banner.startswith("**The current policy of bucket-a was not read") and banner.endswith("now.**")
+    assert "aws s3api get-bucket-policy --bucket bucket-a" in review
+    assert "--policy file://policies/bucket-a.json" not in review
+    (policy,) = plan["policies"]
+    assert policy["current_from"] is None
+    task = next(t for t in plan["tasks"] if t["kind"] == "review-policy-statement")
+    assert "merge the new statements of policies/bucket-a.json into the bucket's live policy" in task["action"]
+
+    current = tmp_path / "current"
+    current.mkdir()
+    (current / "bucket-a.json").write_text(json.dumps({"Version": "2012-10-17", "Statement": []}))
+    plan, out = _plan(tmp_path / "with", [s3_record(identity=PARTNER, acl_required=True, request_id="P1",
+                                                    key="x/a")], "--current-policies", str(current))
+    review = (out / "policies" / "bucket-a.review.md").read_text()
+    assert "was not read" not in review and "Merged with the current policy as read from" in review
+    assert "aws s3api put-bucket-policy --bucket bucket-a --policy file://policies/bucket-a.json" in review
+
+
+def test_tasks_never_point_at_a_draft_that_was_not_written(tmp_path: Path) -> None:
+    """Finding 8: the disable-acls task named policies/<bucket>.json for a bucket with no statements, and a
+    malformed current policy left review tasks naming a file that was not written."""
+    writer = {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/app", "accountId": "111122223333",
+              "principalId": "AIDA"}
+    records = [s3_record("PutObjectAcl", identity=writer, acl_required=True, request_id="W1", bucket="bucket-w"),
+               s3_record(identity=PARTNER, acl_required=True, request_id="P1", key="x/a", bucket="bucket-p")]
+    current = tmp_path / "current"
+    current.mkdir()
+    (current / "bucket-p.json").write_text("{not json")
+    plan, out = _plan(tmp_path, records, "--current-policies", str(current))
+    written = {p.name for p in (out / "policies").iterdir()}
+    assert "bucket-p.json" not in written and "bucket-w.json" not in written
+    for task in plan["tasks"]:
+        for name in ("bucket-p.json", "bucket-w.json"):
+            assert f"policies/{name}" not in task["action"], task
+    disable = {t["buckets"][0]: t for t in plan["tasks"] if t["kind"] == "disable-acls"}
+    assert "no policy statement is needed" in disable["bucket-w"]["action"]
+    review = next(t for t in plan["tasks"] if t["kind"] == "review-policy-statement")
+    assert "no draft was written for bucket-p" in review["action"] and "bucket-p.review.md" in review["action"]
+
+
+def test_a_public_prefix_says_how_many_keys_were_read_publicly(tmp_path: Path) -> None:
+    """Finding 8: one public read of public/a.txt at depth 1 becomes public/*: the note says how many distinct keys
+    were actually read publicly and that the public ACL covered only those objects."""
+    records = [s3_record(identity=ANONYMOUS, sigv=None, auth=None, acl_required=True, request_id=f"A{n}",
+                         key=key) for n, key in enumerate(["public/a.txt", "public/b.txt", "public/a.txt"])]
+    plan, _ = _plan(tmp_path, records)
+    (statement,) = plan["statements"]
+    assert statement["statement"]["Resource"] == "arn:aws:s3:::bucket-a/public/*"
+    assert any(r.startswith("2 distinct key(s) were read publicly under bucket-a/public/*: the public ACL covered "
+                            "only those objects") for r in statement["risk"])
+
+
+def test_exact_objects_at_a_deep_prefix_depth_say_new_objects_are_not_covered(tmp_path: Path) -> None:
+    """Finding 8: at --prefix-depth 3, a key with fewer segments is one exact object, and objects written later
+    under the same path get nothing from the statement."""
+    records = [s3_record(identity=PARTNER, acl_required=True, request_id="P1", key="exports/2026/a.csv")]
+    plan, _ = _plan(tmp_path, records, "--prefix-depth", "3")
+    (statement,) = plan["statements"]
+    assert statement["statement"]["Resource"] == "arn:aws:s3:::bucket-a/exports/2026/a.csv"
+    assert any("name single objects" in r and "not covered" in r for r in statement["risk"])
+
+
+def test_access_no_statement_replaces_blocks_the_bucket_and_is_named(tmp_path: Path) -> None:
+    """Finding 8 (and 7): a partner whose principal cannot be drafted (a session of a role the logs do not name)
+    kept the bucket 'ready to disable ACLs'; now it is a blocker and the review note names it."""
+    session = {"type": "AssumedRole", "arn": "arn:aws:sts::999988887777:assumed-role/reader/s1",
+               "accountId": "999988887777", "principalId": "AROA:s1"}
+    records = [s3_record(identity=session, acl_required=True, request_id="S1", key="x/a"),
+               s3_record(identity=PARTNER, acl_required=True, request_id="P1", key="y/b")]
+    plan, out = _plan(tmp_path, records)
+    (bucket,) = plan["buckets"]
+    assert not bucket["acls_ready"]
+    assert any(b["kind"] == "acl-access-not-drafted" and "assumed-role/reader" in b["detail"]
+               for b in bucket["blockers"])
+    review = (out / "policies" / "bucket-a.review.md").read_text()
+    assert "## Not drafted" in review and "is a session of role reader" in review
