@@ -160,7 +160,8 @@ def _resource_risks(kind: str, resources: Sequence[str], group: Sequence[AclFind
     prefixes = [r for r in resources if r.endswith("*")]
     if kind == "anonymous" and prefixes:
         keys = sum(f.evidence.key_count for f in group)
-        seen = (f"{keys} distinct key(s) were read publicly" if all(f.evidence.key_count for f in group)
+        rows = "" if len(group) == 1 else " (counted per evidence row: fewer if the rows read the same keys)"
+        seen = (f"about {keys} distinct key(s) were read publicly{rows}" if all(f.evidence.key_count for f in group)
                 else "how many distinct keys were read publicly is not known (results of an older query)")
         out.append(f"{seen} under {', '.join(p.split(':::', 1)[1] for p in prefixes)}: the public ACL covered only "
                    "those objects, while this statement makes every object under the prefix public, new ones too")
