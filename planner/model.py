@@ -73,13 +73,20 @@ class Evidence:
     key_count: int = 0                 # distinct object keys (approximate; 0: no keys, or not counted)
     copy_sources: tuple[str, ...] = ()  # the buckets copies read from (CopyObject, UploadPartCopy)
     partition: str = "aws"             # the ARN partition of the bucket (and so of every ARN a draft writes)
+    prefix_depth: int = 1              # the depth key_prefixes were cut at (a shorter value ending in / is a key)
+
+    def is_prefix(self, value: str) -> bool:
+        """Whether a key_prefixes value stands for the keys under it: it ends in / and was cut at prefix_depth
+        segments. A value with fewer segments is a whole key (data/, a folder object at depth 3)."""
+        return value.endswith("/") and value.count("/") >= self.prefix_depth
 
     @property
     def key(self) -> tuple[object, ...]:
         """The fields that identify the aggregate (measures excluded; not the source: a request CloudTrail and the
         access logs both saw is one aggregate, whichever log a run reads). Requests that named a versionId, and
-        requests with headers that need actions of their own, are aggregates of their own; those fields join the
-        key only when set, so every other aggregate keeps the id it had before they existed."""
+        requests with headers that need actions of their own, are aggregates of their own; those fields (and a
+        partition other than aws) join the key only when set, so every other aggregate keeps the id it had before
+        they existed."""
         base: tuple[object, ...] = (
             self.bucket, self.bucket_account_id, self.region, self.event_name,
             self.principal, self.principal_type, self.account_id, self.user_agent,
@@ -87,6 +94,8 @@ class Evidence:
         )
         if self.versioned_requests:
             base += ("versionId",)
+        if self.partition != "aws":
+            base += (self.partition,)
         return base + self.request_headers
 
     @cached_property

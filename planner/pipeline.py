@@ -67,7 +67,7 @@ class RunResult:
 def scan(config: Config) -> ScanResult:
     """Gather evidence from the configured source."""
     if config.athena_results:
-        return AthenaResultCsv(config.athena_results).scan()
+        return AthenaResultCsv(config.athena_results, config.prefix_depth).scan()
     if config.athena is not None:
         return config.athena.scan()
     selection = Selection(config.since, config.until, config.regions, config.accounts)

@@ -328,3 +328,12 @@ def test_keys_are_decoded_as_each_operation_logs_them(operation: str, logged: st
     from planner.sources.access_log import decode_key
     line = parse_line(format_line({**parse_line(facts_examples()[0]).fields, "operation": operation, "key": logged}))
     assert isinstance(line, AccessLogLine) and decode_key(line) == key
+
+
+def test_a_key_that_decodes_once_to_a_bad_escape_is_decoded_once() -> None:
+    """Finding 7 (review): after one decode, `%zz` is no escape; Athena's try(url_decode(...)) then keeps the one
+    decode, and so does the local reader (both gave different keys before)."""
+    from planner.sources.access_log import decode_key
+    line = parse_line(format_line({**parse_line(facts_examples()[0]).fields, "operation": "REST.GET.OBJECT",
+                                   "key": "a%2541%25zz"}))
+    assert isinstance(line, AccessLogLine) and decode_key(line) == "a%41%zz"

@@ -71,9 +71,9 @@ def _backed(rows: Sequence[Evidence], principal: str, action: str, key: str | No
 
 
 def _shows(row: Evidence, action: str, key: str | None, prefix: str | None) -> bool:
-    if key is not None:
+    if key is not None:  # a value ending in / with fewer than prefix_depth slashes is a whole key (a folder)
         return not row.key_prefixes or key in row.key_prefixes or any(
-            p.endswith("/") and key.startswith(p) for p in row.key_prefixes)
+            p.endswith("/") and p.count("/") >= row.prefix_depth and key.startswith(p) for p in row.key_prefixes)
     if action not in ("s3:ListBucket", "s3:ListBucketVersions"):
         return True
     unlimited = (row.event_name not in LISTINGS or not row.key_prefixes or "" in row.key_prefixes
@@ -110,13 +110,14 @@ EVENTS = ["GetObject", "HeadObject", "GetObjectAttributes", "PutObject", "Delete
           "ListObjectVersions", "HeadBucket", "ListParts", "GetObjectTagging", "CopyObject"]
 row_strategy = st.tuples(
     st.sampled_from(["arn:aws:iam::111111111111:role/r", "arn:aws:iam::222222222222:user/u", "anonymous"]),
-    st.sampled_from(EVENTS), st.lists(st.sampled_from(["a/", "b/", "c.txt", "x*y/", ""]), max_size=3, unique=True),
-    st.sampled_from(["none", "all", "some"]), st.booleans())
+    st.sampled_from(EVENTS),
+    st.lists(st.sampled_from(["a/", "b/", "c.txt", "x*y/", "", "d/e/", "f/g/h/"]), max_size=3, unique=True),
+    st.sampled_from(["none", "all", "some"]), st.booleans(), st.integers(1, 3))
 
 
-def _rows(spec: list[tuple[str, str, list[str], str, bool]]) -> list[Evidence]:
+def _rows(spec: list[tuple[str, str, list[str], str, bool, int]]) -> list[Evidence]:
     out = []
-    for n, (principal, event, prefixes, versions, tagged) in enumerate(spec):
+    for n, (principal, event, prefixes, versions, tagged, depth) in enumerate(spec):
         anonymous = principal == "anonymous"
         requests = 4
         keys = tuple(sorted(p for p in prefixes if p or event in LISTINGS))
@@ -125,7 +126,7 @@ def _rows(spec: list[tuple[str, str, list[str], str, bool]]) -> list[Evidence]:
                       key_prefixes=keys, key_prefix_count=len(keys), requests=requests,
                       versioned_requests={"none": 0, "all": requests, "some": 1}[versions],
                       request_headers=("x-amz-tagging",) if tagged and event == "PutObject" else (),
-                      user_agent=f"agent/{n}"))
+                      user_agent=f"agent/{n}", prefix_depth=depth))
     return out
 
 

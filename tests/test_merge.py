@@ -70,6 +70,15 @@ GRANT = {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": PARTNER}, "Ac
               "Resource": "arn:aws:s3:::bucket-a/*"}], "refuses them whatever"),
     ([GRANT, {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
               "Resource": "arn:aws:s3:::bucket-a/public/*"}], "public statement"),
+    ([GRANT, {"Sid": "Lock", "Effect": "Deny", "NotPrincipal": {"AWS": [PARTNER]}, "Action": "s3:*",
+              "Resource": "arn:aws:s3:::bucket-a/*"}], "Deny statement Lock"),
+    ([GRANT, {"Sid": "Session", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::bucket-a/*",
+              "Principal": {"AWS": "arn:aws:sts::999988887777:assumed-role/partner-reader/s1"}}], "Deny statement"),
+    ([GRANT, {"Sid": "Canonical", "Effect": "Deny", "Action": "s3:*", "Resource": "arn:aws:s3:::bucket-a/*",
+              "Principal": {"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}}],
+     "Deny statement Canonical"),
+    ([GRANT, {"Sid": "Anyone", "Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:root"},
+              "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::bucket-a"}], "public statement"),
 ])
 def test_already_granted_is_claimed_only_when_iam_proves_it(existing: list[dict[str, Any]], because: str) -> None:
     """Finding 4: a public Allow (Block Public Access may refuse it), ${...} text (a variable or escape), a
@@ -79,6 +88,24 @@ def test_already_granted_is_claimed_only_when_iam_proves_it(existing: list[dict[
     merged = _granted(existing, stmt())
     assert not merged.already_granted and [s.sid for s in merged.added] == ["S3PlanAclReadObjectX1"]
     assert any(because in why for _, why in merged.doubts), merged.doubts
+
+
+def test_a_deny_on_any_principal_of_the_account_keeps_the_account_unproven() -> None:
+    """Finding 4 (review): with the account itself drafted (AWSAccount evidence), a Deny on one of its roles may
+    refuse the requests, which came from some principal of that account."""
+    root = "arn:aws:iam::999988887777:root"
+    deny = {"Sid": "NoRole", "Effect": "Deny", "Principal": {"AWS": PARTNER}, "Action": "s3:*",
+            "Resource": "arn:aws:s3:::bucket-a/*"}
+    merged = _granted([{**GRANT, "Principal": {"AWS": root}}, deny], stmt(principal=root), public_allowed=True)
+    assert not merged.already_granted and "Deny statement NoRole" in merged.doubts[0][1]
+    other = {**deny, "Principal": {"AWS": "arn:aws:iam::111111111111:role/x"}}
+    assert _granted([{**GRANT, "Principal": {"AWS": root}}, other], stmt(principal=root)).already_granted
+
+
+def test_only_the_aws_form_names_iam_principals() -> None:
+    """Finding 4 (review): a Federated or Service principal with the role's ARN as its value grants the role nothing."""
+    for kind in ("Federated", "Service", "CanonicalUser"):
+        assert not _granted([{**GRANT, "Principal": {kind: PARTNER}}], stmt()).already_granted
 
 
 def test_a_public_grant_proves_access_once_block_public_access_is_known_off() -> None:
@@ -220,6 +247,6 @@ def test_plan_merges_current_policies_and_reports_bad_ones(tmp_path: Path) -> No
     diff = review.split("```diff")[1].split("```")[0].splitlines()
     assert any(line.startswith('+      "Sid": "S3PlanAclReadObjectPartnerReader') for line in diff)
     # finding 4: the live DenyInsecure has a condition s3plan does not evaluate, and the review says so
-    assert "## Possibly granted already" in review and "Deny statement DenyInsecure may apply" in review
+    assert "## What s3plan could not prove" in review and "Deny statement DenyInsecure may apply" in review
     assert not [line for line in diff if line.startswith("-") and not line.startswith("---")]
     assert "could not be read" in (out / "policies" / "bucket-b.review.md").read_text()

@@ -86,3 +86,48 @@ def test_access_log_records_keep_the_partition_of_their_endpoint() -> None:
     record = to_record(parse_line(line), "111122223333")  # type: ignore[arg-type]
     assert record is not None and record["awsRegion"] == "cn-north-1"
     assert record["resources"][0]["ARN"] == "arn:aws-cn:s3:::bucket-cn"
+
+
+def test_every_s3_endpoint_form_names_its_region() -> None:
+    """Finding 6 (review): path-style, FIPS and dual-stack endpoints named no Region, so a GovCloud bucket's lines
+    fell back to arn:aws (a SigV2 deny in the wrong partition, or an unsafe-draft stop)."""
+    import re
+
+    from planner.sources.access_log import REGION_HOST
+    hosts = {"bucket.s3.us-gov-west-1.amazonaws.com": "us-gov-west-1", "s3.us-gov-west-1.amazonaws.com": "us-gov-west-1",
+             "s3-us-west-2.amazonaws.com": "us-west-2", "b.s3-fips.us-gov-east-1.amazonaws.com": "us-gov-east-1",
+             "b.s3-fips.dualstack.us-gov-west-1.amazonaws.com": "us-gov-west-1",
+             "b.s3.dualstack.eu-west-1.amazonaws.com": "eu-west-1", "b.s3.cn-north-1.amazonaws.com.cn": "cn-north-1",
+             "ap-111122223333.s3-accesspoint.us-west-2.amazonaws.com": "us-west-2",
+             "b.s3-website-us-east-1.amazonaws.com": "us-east-1", "b.s3.eusc-de-east-1.amazonaws.eu": "eusc-de-east-1",
+             "s3.amazonaws.com": None, "b.s3.amazonaws.com": None}
+    found = {h: (m[1] if (m := re.search(REGION_HOST, h)) else None) for h in hosts}
+    assert found == hosts
+
+
+def test_a_govcloud_bucket_read_through_path_style_requests_keeps_its_partition(tmp_path: Path) -> None:
+    """Finding 6 (review): access logs of a GovCloud bucket whose callers used the path-style endpoint gave a
+    SigV2 deny on arn:aws:s3::: and stopped on a partner's statement; both are aws-us-gov now."""
+    from tests.test_access_logs import OWNER, PARTNER, as_line
+
+    def gov(record: dict[str, Any]) -> dict[str, Any]:
+        record["requestParameters"]["Host"] = "s3.us-gov-west-1.amazonaws.com"
+        return record
+
+    me = {"type": "IAMUser", "principalId": "AIDA", "arn": f"arn:aws-us-gov:iam::{OWNER}:user/app",
+          "accountId": OWNER}
+    bob = {**me, "arn": f"arn:aws-us-gov:iam::{PARTNER}:user/bob", "accountId": PARTNER}
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "2026-11-02-10-00-00-ABCDEF").write_text("\n".join(as_line(gov(r)) for r in [
+        s3_record(identity=me, key="exports/a.csv", request_id="G1", region="us-gov-west-1"),
+        s3_record(identity=me, key="exports/b.csv", request_id="G2", region="us-gov-west-1", bucket="bucket-b"),
+        s3_record(identity=bob, acl_required=True, key="exports/c.csv", request_id="G3", region="us-gov-west-1",
+                  bucket="bucket-b")]) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["plan", "--access-logs", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    deny = json.loads((out / "policies" / "bucket-a.sigv4-deny.json").read_text())
+    assert deny["Statement"][0]["Resource"][0] == "arn:aws-us-gov:s3:::bucket-a"
+    (statement,) = json.loads((out / "policies" / "bucket-b.json").read_text())["Statement"]
+    assert statement["Resource"] == "arn:aws-us-gov:s3:::bucket-b/exports/*"

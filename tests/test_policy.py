@@ -142,8 +142,8 @@ def test_head_bucket_keeps_listing_unconditioned() -> None:
 
 
 def test_wildcards_in_keys_stay_literal() -> None:
-    assert object_pattern("a*b?c$") == "a${*}b${?}c${$}"
-    assert object_pattern("dir*/") == "dir${*}/*"
+    assert object_pattern("a*b?c$", False) == "a${*}b${?}c${$}"
+    assert object_pattern("dir*/", True) == "dir${*}/*"
 
 
 def _with(stmt: Statement, **changes: Any) -> Statement:

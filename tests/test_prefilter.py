@@ -32,6 +32,8 @@ def assert_same(fast: Any, plain: Any) -> None:
     assert fast.evidence == plain.evidence
     assert fast.bucket_requests == plain.bucket_requests
     assert fast.bucket_accounts == plain.bucket_accounts
+    assert fast.bucket_data == plain.bucket_data
+    assert fast.bucket_partitions == plain.bucket_partitions
     assert fast.records == plain.records
     assert fast.window_seen == plain.window_seen
     assert fast.files_read == plain.files_read

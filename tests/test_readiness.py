@@ -101,3 +101,37 @@ def test_results_of_an_older_query_prove_no_bucket_ready(tmp_path: Path) -> None
     assert not bucket["sigv4_ready"] and bucket["data_events"] is None
     assert [b["kind"] for b in bucket["blockers"]] == ["no-data-events"]
     assert "does not say" in bucket["blockers"][0]["detail"]
+
+
+def test_a_bucket_with_writes_and_no_read_is_not_ready_whatever_other_buckets_saw(tmp_path: Path) -> None:
+    """Finding 5 (review): data event selectors set ReadWriteType per selector, so one bucket's reads do not prove
+    another bucket's reads are logged; a bucket with only writes is not declared ready."""
+    plan = _plan(tmp_path, [
+        s3_record("GetObject", bucket="bucket-r", request_id="R1"),
+        s3_record("PutObject", bucket="bucket-r", request_id="R2", is_read=False),
+        s3_record("PutObject", bucket="bucket-w", request_id="W1", is_read=False),
+    ])
+    buckets = {b["bucket"]: b for b in plan["buckets"]}
+    assert buckets["bucket-r"]["sigv4_ready"] and not buckets["bucket-w"]["sigv4_ready"]
+    assert [b["kind"] for b in buckets["bucket-w"]["blockers"]] == ["write-only-data-events"]
+    assert "for this bucket and no read" in buckets["bucket-w"]["blockers"][0]["detail"]
+    assert "bucket-w.sigv4-deny.json" not in plan["drafts"]
+
+
+def test_access_log_lines_of_the_older_format_prove_no_readiness(tmp_path: Path) -> None:
+    """Finding 5 (review): lines that stop before the Signature Version and aclRequired fields cannot show SigV2
+    or ACL dependence, so a bucket seen only through them is not ready."""
+    from planner.sources.access_log import FIELDS, format_line, parse_line
+    from tests.test_access_logs import as_line
+
+    full = parse_line(as_line(s3_record("GetObject", request_id="L1")))
+    old = {k: v for k, v in full.fields.items() if FIELDS.index(k) < FIELDS.index("sigv")}  # type: ignore[union-attr]
+    folder = tmp_path / "logs"
+    folder.mkdir()
+    (folder / "2026-11-02-10-00-00-ABCDEF").write_text(format_line(old) + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["plan", "--access-logs", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (bucket,) = json.loads((out / "plan.json").read_text())["buckets"]
+    assert bucket["data_events"] == {"reads": 0, "writes": 0} and not bucket["sigv4_ready"]
+    assert [b["kind"] for b in bucket["blockers"]] == ["no-data-events"]

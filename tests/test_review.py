@@ -67,6 +67,11 @@ def test_tasks_never_point_at_a_draft_that_was_not_written(tmp_path: Path) -> No
     assert "no policy statement is needed" in disable["bucket-w"]["action"]
     review = next(t for t in plan["tasks"] if t["kind"] == "review-policy-statement")
     assert "no draft was written for bucket-p" in review["action"] and "bucket-p.review.md" in review["action"]
+    # the note the task sends the reviewer to holds the statements, and says why no draft was written
+    note = (out / "policies" / "bucket-p.review.md").read_text()
+    assert "**No draft was written for bucket-p: the current policy could not be read" in note
+    assert "## Statements to merge by hand (1)" in note and '"Principal": {' in note
+    assert "was not read (no `--enrich`" not in note
 
 
 def test_a_public_prefix_says_how_many_keys_were_read_publicly(tmp_path: Path) -> None:
@@ -105,3 +110,32 @@ def test_access_no_statement_replaces_blocks_the_bucket_and_is_named(tmp_path: P
                for b in bucket["blockers"])
     review = (out / "policies" / "bucket-a.review.md").read_text()
     assert "## Not drafted" in review and "is a session of role reader" in review
+
+
+def test_a_folder_object_at_a_deep_prefix_depth_is_that_object_alone(tmp_path: Path) -> None:
+    """Finding 8 (review): at --prefix-depth 3 a whole key ending in / (a folder object, which s3fs, rclone and the
+    console read all the time) was granted as the prefix data/*, wider than the depth the reviewer asked for."""
+    records = [s3_record("HeadObject", identity=PARTNER, acl_required=True, request_id="F1", key="data/"),
+               s3_record(identity=PARTNER, acl_required=True, request_id="F2", key="data/2026/11/x.csv")]
+    plan, _ = _plan(tmp_path, records, "--prefix-depth", "3")
+    (statement,) = plan["statements"]
+    assert statement["statement"]["Resource"] == ["arn:aws:s3:::bucket-a/data/", "arn:aws:s3:::bucket-a/data/2026/11/*"]
+
+
+def test_uploads_seen_only_in_access_logs_say_their_headers_are_unknown(tmp_path: Path) -> None:
+    """Finding 1 (review): access logs keep no request headers, so an upload seen only there may have set tags or
+    Object Lock settings that need actions of their own; the statement says so."""
+    from tests.test_access_logs import OWNER, PARTNER, as_line
+
+    user = {"type": "IAMUser", "principalId": "AIDA", "arn": f"arn:aws:iam::{PARTNER}:user/bob", "accountId": PARTNER}
+    upload = s3_record("GetObject", identity=user, acl_required=True, request_id="U1", key="in/a.csv")
+    folder = tmp_path / "logs" / OWNER / "us-east-1" / "bucket-a" / "2026" / "11" / "02"
+    folder.mkdir(parents=True)
+    (folder / "2026-11-02-10-00-00-ABCDEF").write_text(as_line(upload).replace("REST.GET.OBJECT", "REST.PUT.OBJECT")
+                                                       + "\n")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["plan", "--access-logs", str(tmp_path / "logs"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    (statement,) = json.loads((out / "plan.json").read_text())["statements"]
+    assert statement["statement"]["Action"] == ["s3:PutObject"]
+    assert any("server access logs alone" in r and "s3:PutObjectTagging" in r for r in statement["risk"])

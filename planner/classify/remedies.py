@@ -40,6 +40,7 @@ class AclFinding:
     rule: str | None
     decision_rule: str | None = None
     note: str | None = None
+    header_actions: tuple[str, ...] = ()  # what the operation's request headers could add (rules `headers`)
 
 
 def needed_actions(operation: Mapping[str, Any], ev: Evidence) -> tuple[str, ...]:
@@ -155,5 +156,6 @@ def classify_acl(evidence: Sequence[Evidence], acl_rules: Sequence[Rule]) -> tup
             if decision.fields["decision"] != "none":
                 out.append(AclFinding(ev, decision.fields["decision"], actions, fields.get("access"),
                                       fields.get("scope"), rule.id if rule else None, decision.id,
-                                      fields.get("note")))
+                                      fields.get("note"), tuple(sorted({a for acts in (fields.get("headers") or {})
+                                                                        .values() for a in acts}))))
     return tuple(out)

@@ -33,7 +33,9 @@ def live_policies(states: Mapping[str, BucketState], drafted: Sequence[Statement
     -> where the policy was read, for those GetBucketPolicy answered: a policy, or none)."""
     policies = {b: s.policy for b, s in states.items() if s.policy is not None}
     origins = {b: "GetBucketPolicy (--enrich)" if s.policy is not None else "GetBucketPolicy (--enrich): no policy"
-               for b, s in states.items() if not any(call == "GetBucketPolicy" for call, _ in s.errors)}
+               for b, s in states.items()
+               # NoSuchBucket on any call stops the rest, GetBucketPolicy itself read nothing then
+               if not any(call == "GetBucketPolicy" or why.startswith("NoSuchBucket") for call, why in s.errors)}
     with_drafts = {s.bucket for s in drafted}
     errors = {b: f"GetBucketPolicy failed ({reason}); the draft is not merged: grant s3:GetBucketPolicy or merge "
                  "it by hand" for b, s in states.items() for call, reason in s.errors

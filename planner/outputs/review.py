@@ -30,21 +30,26 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
     lines = [f"# {bucket}: bucket policy draft for review", "",
              f"s3plan {plan.run.tool_version}, {plan.run.generated_at}; evidence from "
              f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}.", ""]
-    if policy.current_from is None:
+    if policy.merged is None:
+        lines += [f"**No draft was written for {bucket}: {policy.steps[-1] if policy.steps else 'see the blockers'}. "
+                  "Fix that and plan again, or merge the statements below into the bucket policy by hand.**", ""]
+        lines += _unwritten(statements)
+    elif policy.current_from is None:
         lines += [f"**The current policy of {bucket} was not read (no `--enrich`, and no `{bucket}.json` in "
                   "`--current-policies`). This draft holds only the new statements: merge them into the live "
                   "policy. `put-bucket-policy` replaces the whole policy, so putting this file as it is would "
                   "drop every statement the bucket has now.**", ""]
     else:
         lines += [f"Merged with the current policy as read from {code(policy.current_from)}.", ""]
-    lines += _new_statements(policy, statements)
+    if policy.merged is not None:
+        lines += _new_statements(policy, statements)
     if policy.already_granted:
         lines += ["## Already granted by the current policy", ""]
         lines += [f"- {code(sid)}: {code(statements[sid].principal)} ({statements[sid].access}) is already allowed; "
                   "not added." for sid in policy.already_granted if sid in statements]
         lines.append("")
     if policy.doubts:
-        lines += ["## Possibly granted already (not proven, so drafted)", ""]
+        lines += ["## What s3plan could not prove", ""]
         lines += [f"- {code(sid)}: {code(why)}" for sid, why in policy.doubts] + [""]
     if policy.renamed:
         lines += ["## Renamed", ""] + [f"- {code(a)} is taken in the current policy: added as {code(b)}."
@@ -65,6 +70,17 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
         lines += ["## Diff against the current policy", "", f"{_fence(diff)}diff", *diff, _fence(diff), ""]
         lines += _how_to_apply(policy)
     return "\n".join(lines)
+
+
+def _unwritten(statements: Mapping[str, Statement]) -> list[str]:
+    """The drafted statements of a bucket whose draft could not be written, each with its evidence and JSON."""
+    lines = [f"## Statements to merge by hand ({len(statements)})", ""]
+    for sid, stmt in sorted(statements.items()):
+        body = json.dumps(stmt.document, indent=2, sort_keys=True).splitlines()
+        lines += [f"### {code(sid)}", "",
+                  f"- Evidence: {stmt.requests} request(s) ({', '.join(stmt.evidence)})",
+                  *[f"- Risk: {risk}" for risk in stmt.risk], "", f"{_fence(body)}json", *body, _fence(body), ""]
+    return lines
 
 
 def _how_to_apply(policy: BucketPolicy) -> list[str]:

@@ -186,8 +186,9 @@ def _blockers(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], statemen
             by_kind[(f.evidence.bucket, "not-drafted")].add(f.evidence.principal)
     texts["not-drafted"] = ("acl-access-not-drafted", "ACL-dependent access got no statement (the review note and "
                             "plan.json notes say why), so it ends when ACLs are disabled")
-    texts["anonymous-write"] = ("anonymous-write-access", "anonymous writes relied on a public-write ACL, which "
-                                "no statement replaces (s3plan never drafts public writes)")
+    texts["anonymous-write"] = ("anonymous-write-access", "anonymous requests relied on a public ACL for actions "
+                                "s3plan never drafts publicly (writes, or reads a public-read ACL did not grant), "
+                                "so no statement replaces them")
     for (bucket, kind), principals in sorted(by_kind.items()):
         if kind in texts:
             name, text = texts[kind]

@@ -37,6 +37,12 @@ def data_event_blockers(buckets: Sequence[str],
             out[bucket] = [Blocker(WRITE_ONLY, f"the window holds {seen.writes} data-event write(s) and no read "
                                                "anywhere: the trail logs WriteOnly data events, so SigV2 and "
                                                "ACL-dependent reads cannot be seen; log read data events too")]
+        elif not seen.reads:
+            # a trail's selectors set ReadWriteType per selector, so other buckets' reads prove nothing here
+            out[bucket] = [Blocker(WRITE_ONLY, f"the window holds {seen.writes} data-event write(s) for this bucket "
+                                               "and no read: nobody read it, or the trail logs only its writes "
+                                               "(ReadWriteType WriteOnly, or readOnly = false); SigV2 and "
+                                               "ACL-dependent reads cannot be ruled out until its reads are logged")]
     notes = []
     if write_only:
         notes.append(f"The window holds {writes} S3 data-event write(s) and no read: the trail's data event selectors "

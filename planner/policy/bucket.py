@@ -36,7 +36,8 @@ def bucket_policies(statements: Sequence[Statement], current: Mapping[str, Mappi
     out = []
     for bucket, drafted in sorted(by_bucket.items()):
         if bucket in unreadable:
-            out.append(BucketPolicy(bucket, None, None, steps=("the current policy could not be read: not merged",)))
+            out.append(BucketPolicy(bucket, None, None, steps=(
+                f"the current policy could not be read: {unreadable[bucket]}",)))
             continue
         policy = dataclasses.replace(_fit(bucket, current.get(bucket), drafted, check,
                                           (public_allowed or {}).get(bucket)),

@@ -103,8 +103,8 @@ def _backs(row: Evidence, scope: str, resource: str) -> bool:
     text, open_ended = parsed
     if not row.key_prefixes:
         return open_ended and text == "" and row.key_prefix_count == 0
-    if open_ended:
-        return text.endswith("/") and text in row.key_prefixes
+    if open_ended:  # a prefix the query cut at the row's depth; a shorter value ending in / is a folder object
+        return text.endswith("/") and text.count("/") >= row.prefix_depth and text in row.key_prefixes
     return text in row.key_prefixes
 
 

@@ -78,6 +78,9 @@ def _why_not_drafted(f: AclFinding) -> str | None:
                     f"get-role --role-name {session['role']} in account {session['account']}) and grant that, or "
                     "read CloudTrail for the same window")
         return f"{ev.bucket}: {ev.principal} is not a role, user or account ARN; no statement drafted"
+    if f.access_kind == "cross-account" and not (ev.principal or "").startswith(f"arn:{ev.partition}:"):
+        return (f"{ev.bucket}: {ev.principal} is not in the bucket's partition ({ev.partition}); no statement "
+                "drafted: check the bucket's Region (the logs did not name one) and grant the principal by hand")
     if f.access_kind == "anonymous" and not set(f.actions) <= PUBLIC_ACTIONS:
         return (f"{ev.bucket}: anonymous {ev.event_name} relied on a public ACL for {', '.join(f.actions)}; s3plan "
                 "drafts public statements only for what a public-read ACL grants and never public writes: move "
@@ -212,7 +215,7 @@ def resources_of(bucket: str, scope: str, ev: Evidence) -> list[str]:
         return [arn]
     if not ev.key_prefixes:
         return [f"{arn}/*"]
-    return [f"{arn}/{object_pattern(p)}" for p in ev.key_prefixes]
+    return [f"{arn}/{object_pattern(p, ev.is_prefix(p))}" for p in ev.key_prefixes]
 
 
 def _risks(group: Sequence[AclFinding]) -> list[str]:
@@ -221,6 +224,10 @@ def _risks(group: Sequence[AclFinding]) -> list[str]:
         risk.append("more key prefixes were observed than listed; the statement covers only those listed")
     if any(f.scope == "object" and not f.evidence.key_prefixes for f in group):
         risk.append("no object keys in the evidence: the resource is every object in the bucket")
+    unseen = sorted({a for f in group if f.evidence.source == "access-log" for a in f.header_actions})
+    if unseen:
+        risk.append("the evidence comes from server access logs alone, which keep no request headers: if these "
+                    f"requests set tags or Object Lock settings, they also need {', '.join(unseen)}")
     copying = sorted({f.evidence.event_name for f in group if f.evidence.bucket in f.evidence.copy_sources})
     if copying:
         risk.append(f"{' and '.join(copying)} read their source from this bucket too: the caller also needs "
@@ -229,10 +236,10 @@ def _risks(group: Sequence[AclFinding]) -> list[str]:
     return risk
 
 
-def object_pattern(prefix: str) -> str:
-    """A key prefix ending in `/` covers what is below it; any other key is that object alone."""
+def object_pattern(prefix: str, is_prefix: bool) -> str:
+    """A key prefix (cut at --prefix-depth) covers what is below it; a whole key is that object alone."""
     literal = _literal(prefix)
-    return literal + "*" if prefix.endswith("/") else literal
+    return literal + "*" if is_prefix else literal
 
 
 def _literal(text: str) -> str:

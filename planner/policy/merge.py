@@ -23,6 +23,10 @@ from planner.policy.draft import POLICY_VERSION
 
 NOT_ELEMENTS = ("NotPrincipal", "NotAction", "NotResource")
 _ACCOUNT_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):")
+# The account of any IAM or STS principal, or a bare account id.
+_ANY_ACCOUNT = re.compile(r"^(?:arn:aws[a-z-]*:(?:iam|sts)::)?(\d{12})(?::|$)")
+Principal = tuple[str, str]  # (policy principal form, name): ("AWS", "arn:aws:iam::...:role/x")
+PUBLIC: Principal = ("AWS", "*")
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,10 @@ def merge(current: Mapping[str, Any] | None, drafted: Sequence[Statement],
     new_docs = []
     for stmt in sorted(drafted, key=lambda s: s.sid):
         proven, why = covered(existing, stmt.document, public_allowed is True, public)
-        doubts.extend((stmt.sid, reason) for reason in why)
-        if proven or _present(existing, stmt.document):  # the same statement again would change nothing
+        present = _present(existing, stmt.document)  # the same statement again would change nothing
+        doubts.extend((stmt.sid, f"it is already in the policy as drafted, but {reason}" if present else reason)
+                      for reason in why)
+        if proven or present:
             already.append(stmt)
             continue
         doc = dict(stmt.document)
@@ -90,7 +96,7 @@ def covered(existing: Sequence[Mapping[str, Any]], wanted: Mapping[str, Any], pu
             doubts.append(f"the Deny {_name(stmt)} may apply to these requests ({_deny_reason(stmt)}), so s3plan "
                           "cannot prove the access granted")
     allows = [s for s in existing if s.get("Effect") == "Allow"]
-    cross_account = _principal_names(wanted) != ["*"]
+    cross_account = _principal_names(wanted) != [PUBLIC]
     if public_policy and cross_account and not public_allowed and allows:
         doubts.append("the policy has a public statement and Block Public Access RestrictPublicBuckets is on or "
                       "unknown (on by default; read with --enrich): S3 then refuses cross-account access through "
@@ -105,7 +111,7 @@ def covered(existing: Sequence[Mapping[str, Any]], wanted: Mapping[str, Any], pu
     return proven, doubts if not proven else []
 
 
-def _allowed(allows: Iterable[Mapping[str, Any]], principal: str, action: str, resource: str,
+def _allowed(allows: Iterable[Mapping[str, Any]], principal: Principal, action: str, resource: str,
              public_allowed: bool) -> tuple[bool, list[str]]:
     """Whether one unconditional Allow provably covers the pair, and why the others that might could not."""
     doubts = []
@@ -123,7 +129,7 @@ def _allowed(allows: Iterable[Mapping[str, Any]], principal: str, action: str, r
     return False, doubts
 
 
-def _unprovable(stmt: Mapping[str, Any], principal: str, public_allowed: bool) -> list[str]:
+def _unprovable(stmt: Mapping[str, Any], principal: Principal, public_allowed: bool) -> list[str]:
     """What in an Allow keeps s3plan from proving it applies."""
     reasons = []
     if stmt.get("Condition"):
@@ -158,31 +164,34 @@ def _iam_regex(pattern: str) -> str:
     return "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
 
 
-def _principal_names(doc: Mapping[str, Any]) -> list[str]:
-    """A drafted statement's principals: "*" for public ones, else each named principal."""
+def _principal_names(doc: Mapping[str, Any]) -> list[Principal]:
+    """A drafted statement's principals as (form, name): PUBLIC for public ones, else each named principal."""
     principal = doc["Principal"]
     if principal == "*" or principal == {"AWS": "*"}:
-        return ["*"]
-    return [name for names in principal.values() for name in as_list(names)]
+        return [PUBLIC]
+    return [(kind, name) for kind, names in principal.items() for name in as_list(names)]
 
 
-def _principal_covers(existing: Any, wanted: str) -> bool:
-    """Whether an existing Principal names `wanted`: itself, or its account (root ARN or bare id) in the same
-    partition; a public Principal covers everyone (Block Public Access is weighed by the caller)."""
+def _principal_covers(existing: Any, wanted: Principal) -> bool:
+    """Whether an existing Principal names `wanted`: itself in the same form, or for an IAM principal its account
+    (root ARN or bare id) in the same partition; a public Principal covers every IAM principal and anyone
+    (Block Public Access is weighed by the caller), but not a service."""
+    kind, name = wanted
     if existing == "*" or (isinstance(existing, dict) and "*" in as_list(existing.get("AWS"))):
-        return True
-    if wanted == "*" or not isinstance(existing, dict):
+        return kind == "AWS"
+    if wanted == PUBLIC or not isinstance(existing, dict):
         return False
-    have = {n for names in existing.values() for n in as_list(names)}
-    account = _ACCOUNT_ARN.match(wanted)
-    if wanted in have:
+    have = set(as_list(existing.get(kind)))
+    if name in have:
         return True
+    account = _ACCOUNT_ARN.match(name) if kind == "AWS" else None
     return account is not None and (f"arn:{account[1]}:iam::{account[2]}:root" in have or account[2] in have)
 
 
-def _principal_may_match(stmt: Mapping[str, Any], wanted: str) -> bool:
+def _principal_may_match(stmt: Mapping[str, Any], wanted: Principal) -> bool:
     if "NotPrincipal" in stmt:
-        return wanted not in {n for names in _values(stmt["NotPrincipal"]) for n in as_list(names)}
+        return wanted[1] not in as_list((stmt["NotPrincipal"] or {}).get(wanted[0]) if isinstance(
+            stmt["NotPrincipal"], dict) else stmt["NotPrincipal"])
     return _principal_covers(stmt.get("Principal"), wanted)
 
 
@@ -213,9 +222,30 @@ def _may_overlap(a: str, b: str) -> bool:
     return tail_a.endswith(tail_b) or tail_b.endswith(tail_a)
 
 
+def _deny_may_reach(deny: Mapping[str, Any], wanted: Principal) -> bool:
+    """Whether a Deny's principals could include a caller of `wanted`. Wide on purpose: NotPrincipal (its
+    exemptions must name the session ARN as well as the role, IAM's NotPrincipal page), a form other than AWS
+    (CanonicalUser, Federated), and any ARN in the wanted principal's account (its role sessions, its roles when
+    the account itself is wanted) may; only IAM principals of other accounts, and other services, may not."""
+    if "NotPrincipal" in deny or _is_public(deny):
+        return True
+    principal = deny.get("Principal")
+    if not isinstance(principal, dict) or set(principal) - {"AWS", "Service"}:
+        return True
+    kind, name = wanted
+    if kind == "Service" or wanted == PUBLIC:
+        return name in as_list(principal.get("Service"))  # an anonymous caller is none of the principals named
+    account = _ACCOUNT_ARN.match(name)
+    for named in as_list(principal.get("AWS")):
+        other = _ANY_ACCOUNT.match(named)
+        if named == name or other is None or (account is not None and other[1] == account[2]):
+            return True
+    return False
+
+
 def _may_apply(deny: Mapping[str, Any], wanted: Mapping[str, Any]) -> bool:
     """Whether a Deny could refuse any request the drafted statement is for (conditions count as 'could')."""
-    return (any(_principal_may_match(deny, p) for p in _principal_names(wanted))
+    return (any(_deny_may_reach(deny, p) for p in _principal_names(wanted))
             and any(_action_may_match(deny, a) for a in as_list(wanted["Action"]))
             and any(_resource_may_match(deny, r) for r in as_list(wanted["Resource"])))
 
@@ -227,16 +257,14 @@ def _deny_reason(stmt: Mapping[str, Any]) -> str:
 
 
 def _is_public(stmt: Mapping[str, Any]) -> bool:
+    """Principal * (in any form), or NotPrincipal, which reaches everyone it does not name."""
     principal = stmt.get("Principal")
-    return principal == "*" or (isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
+    return "NotPrincipal" in stmt or principal == "*" or principal == ["*"] or (
+        isinstance(principal, dict) and "*" in as_list(principal.get("AWS")))
 
 
 def _name(stmt: Mapping[str, Any]) -> str:
     return f"statement {stmt['Sid']}" if stmt.get("Sid") else "a statement without Sid"
-
-
-def _values(value: Any) -> list[Any]:
-    return list(value.values()) if isinstance(value, dict) else [value]
 
 
 def acl_condition_blockers(current: Mapping[str, Any] | None) -> list[Blocker]:

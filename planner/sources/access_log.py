@@ -25,7 +25,13 @@ _ROLE_SESSION = re.compile(
     r"^arn:(?P<part>aws[a-z-]*):sts::(?P<account>\d{12}):assumed-role/(?P<role>[^/]+)/(?P<session>.+)$")
 _IAM = re.compile(r"^arn:aws[a-z-]*:iam::(?P<account>\d{12}):(?P<kind>user|role|root)")
 _CANONICAL = re.compile(r"^[0-9a-f]{64}$")
-_REGION_HOST = re.compile(r"\.s3[.-](?:dualstack\.)?(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com")
+# The Region in an S3 endpoint (the Host header): virtual-hosted (bucket.s3.REGION...) or path-style (s3.REGION...),
+# legacy dashes (s3-REGION), FIPS, dual-stack, access points and websites, in every partition's DNS suffix
+# (botocore partitions.json dnsSuffix). The same pattern is in templates/sql/access_log_records.sql.
+REGION_HOST = (r"(?:^|\.)s3(?:-fips|-accesspoint|-object-lambda|-website)?[.-](?:fips\.)?(?:dualstack\.)?"
+               r"([a-z]{2,4}(?:-[a-z]+)+-[0-9]+)\.(?:amazonaws\.com|amazonaws\.eu|c2s\.ic\.gov|sc2s\.sgov\.gov"
+               r"|cloud\.adc-e\.uk|csp\.hci\.ic\.gov)")
+_REGION_HOST = re.compile(REGION_HOST)
 
 
 @dataclass(frozen=True)
@@ -172,13 +178,32 @@ def decode_key(line: AccessLogLine) -> str:
     way by the Athena adapter (templates/sql/access_log_records.sql)."""
     raw = line["key"] or ""
     once = unquote_plus(raw)
-    return unquote_plus(once) if (line["operation"] or "").startswith(("REST.", "WEBSITE.")) else once
+    twice = (line["operation"] or "").startswith(("REST.", "WEBSITE.")) and not _BAD_ESCAPE.search(once)
+    return unquote_plus(once) if twice else once  # a bad escape left after one decode: once (as Athena's try())
+
+
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 def line_region(line: AccessLogLine) -> str | None:
     """The Region of the endpoint the request was sent to (Host header), when it names one."""
     host = _REGION_HOST.search(line["endpoint"] or "")
-    return host["region"] if host else None
+    return host[1] if host else None
+
+
+def line_partition(line: AccessLogLine) -> str:
+    """The ARN partition of the line's bucket: its endpoint's Region's, else the requester ARN's, else aws."""
+    region = line_region(line)
+    if region:
+        return partition_of(region)
+    requester = re.match(r"^arn:(aws[a-z-]*):", line["requester"] or "")
+    return requester[1] if requester else "aws"
+
+
+def shows_signals(line: AccessLogLine) -> bool:
+    """Whether the line's format has the Signature Version and aclRequired fields (facts §8, fields 20 and 26):
+    older lines stop before them and cannot show SigV2 or ACL dependence, so they prove no readiness."""
+    return "sigv" in line.fields and "aclrequired" in line.fields
 
 
 def is_read(line: AccessLogLine) -> bool:
@@ -221,14 +246,16 @@ def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[st
         "sourceIPAddress": line["remoteip"], "userAgent": line["useragent"], "errorCode": error,
         "requestID": line["requestid"], "userIdentity": who,
         # the access logs record every request to the bucket, data-level ones included: readiness counts them as
-        # data events (planner/plan/readiness.py), whatever CloudTrail would call a bucket-level call; a string, as
-        # the Athena table reads it (templates/sql/access_log_records.sql)
-        "eventCategory": "Data", "readOnly": "true" if is_read(line) else "false",
+        # data events (planner/plan/readiness.py), whatever CloudTrail would call a bucket-level call, when the
+        # line can show SigV2 and aclRequired; readOnly a string, as the Athena table reads it
+        # (templates/sql/access_log_records.sql)
+        "eventCategory": "Data" if shows_signals(line) else "AccessLogOlderFormat",
+        "readOnly": "true" if is_read(line) else "false",
         "requestParameters": params, "additionalEventData": {k: v for k, v in extra.items() if v is not None},
     }
     if bucket_account:
         record["resources"] = [{"type": "AWS::S3::Bucket", "accountId": bucket_account,
-                                "ARN": f"arn:{partition_of(region)}:s3:::{line['bucket_name']}"}]
+                                "ARN": f"arn:{line_partition(line)}:s3:::{line['bucket_name']}"}]
     return record
 
 

@@ -19,15 +19,16 @@ from pathlib import Path
 from typing import IO, Any
 
 from planner.errors import InputError
-from planner.model import SkippedFile, partition_of
+from planner.model import SkippedFile
 from planner.sources.access_log import (
     AccessLogLine,
     BadLine,
     event_name,
     is_read,
-    line_region,
+    line_partition,
     parse_line,
     parse_time,
+    shows_signals,
     to_record,
 )
 
@@ -138,28 +139,30 @@ class _Counter:
             self._count(None, _time(line))
             return
         if not _may_be_candidate(line):  # most lines: counted without building a record
-            self._count(line["bucket_name"], _time(line), bucket_account, is_read(line), line_region(line))
+            self._count(line["bucket_name"], _time(line), bucket_account,
+                        is_read(line) if shows_signals(line) else None, line_partition(line))
             return
         record = to_record(line, bucket_account)
         assert record is not None
         if _is_candidate(record):
             out.write(json.dumps(record, separators=(",", ":")) + os.linesep)  # the query counts it
         else:
-            self._count(line["bucket_name"], record["eventTime"], bucket_account, is_read(line), record["awsRegion"])
+            self._count(line["bucket_name"], record["eventTime"], bucket_account,
+                        is_read(line) if shows_signals(line) else None, line_partition(line))
 
     def _inside(self, when: str | None) -> bool:
         return when is not None and not (self.since and when < self.since) and not (self.until and when >= self.until)
 
     def _count(self, bucket: str | None, when: str | None, account: str | None = None,
-               read: bool | None = None, region: str | None = None) -> None:
+               read: bool | None = None, partition: str | None = None) -> None:
         """Count a line of `bucket` (None: not a request of its own); `read` says which data event it is."""
         if not self._inside(when):
             return
         assert when is not None
-        entry = self.buckets.setdefault(bucket, [0, when, when, account, 0, 0, region])
+        entry = self.buckets.setdefault(bucket, [0, when, when, account, 0, 0, partition])
         entry[0] += 1
         entry[1], entry[2], entry[3] = min(entry[1], when), max(entry[2], when), entry[3] or account
-        entry[6] = entry[6] or region
+        entry[6] = entry[6] or partition
         if read is not None:
             entry[4 if read else 5] += 1
 
@@ -167,9 +170,9 @@ class _Counter:
         """The counts as rows shaped like the query's `s3` (per bucket) and `other` rows."""
         return [{"kind": "s3" if bucket else "other", "bucket": bucket, "bucket_account_id": account, "records": n,
                  "access_log_records": n, "requests": 0, "first_seen": first, "last_seen": last, "data_reads": reads,
-                 "data_writes": writes, "arn_partition": partition_of(region) if bucket else None}
-                for bucket, (n, first, last, account, reads, writes, region) in sorted(self.buckets.items(),
-                                                                                      key=lambda kv: kv[0] or "")]
+                 "data_writes": writes, "arn_partition": partition if bucket else None}
+                for bucket, (n, first, last, account, reads, writes, partition) in sorted(self.buckets.items(),
+                                                                                         key=lambda kv: kv[0] or "")]
 
 
 def _time(line: AccessLogLine) -> str | None:

@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from planner.errors import UsageError
 from planner.sources import engine
-from planner.sources.access_log import FIELDS, OPERATIONS
+from planner.sources.access_log import FIELDS, OPERATIONS, REGION_HOST
 from planner.sources.athena_sql import NAME_RE, partition_condition, table_name
 
 # A location for the date-based key format ends with the source bucket's folder (facts §8):
@@ -86,6 +86,8 @@ def access_log_records(table: str, since: date, until: date) -> exp.Select:
     for column in list(query.find_all(exp.Column)):
         if column.name == "s3plan_event_name":
             column.replace(event_name_case())
+        elif column.name == "s3plan_region_host":
+            column.replace(exp.Literal.string(REGION_HOST))
     for source in query.find_all(exp.Table):
         if source.name == "access_logs":
             source.replace(exp.to_table(table_name(table, "--access-log-table")))

@@ -27,11 +27,11 @@ REQUIRED_COLUMNS = (
 # of an older query, without them, still read.
 LATER_COLUMNS = ("access_log_records", "cloudtrail_requests", "access_log_requests", "first_error", "last_error",
                  "error_codes", "data_reads", "data_writes", "request_headers", "key_count", "copy_sources",
-                 "arn_partition")
+                 "arn_partition", "prefix_depth")
 COLUMNS = REQUIRED_COLUMNS + LATER_COLUMNS
 INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests",
                       "access_log_records", "cloudtrail_requests", "access_log_requests", "data_reads",
-                      "data_writes", "key_count"})
+                      "data_writes", "key_count", "prefix_depth"})
 ARRAYS = frozenset({"source_ips", "session_names", "key_prefixes", "error_codes", "copy_sources"})
 
 
@@ -40,12 +40,16 @@ class AthenaResultCsv:
     """CSV files of the evidence query's results, as the Athena console downloads them."""
 
     paths: tuple[Path, ...]
+    prefix_depth: int = 1  # the --prefix-depth the query ran with, for results that do not say it
     name: str = "athena-csv"
 
     def scan(self) -> ScanResult:
         rows: list[dict[str, Any]] = []
         for path in self.paths:
             rows.extend(read_result(path))
+        for row in rows:
+            if row.get("prefix_depth") is None:
+                row["prefix_depth"] = self.prefix_depth
         return to_scan_result(rows, files_read=len(self.paths), files_pruned=0, skipped=tuple[SkippedFile, ...]())
 
 

@@ -297,6 +297,7 @@ def evidence_from_row(row: dict[str, Any]) -> Evidence:
         request_headers=tuple(h for h in (row.get("request_headers") or "").split(",") if h),
         key_count=int(row.get("key_count") or 0), copy_sources=tuple(row.get("copy_sources") or ()),
         partition=row.get("arn_partition") or partition_of(row["region"]),
+        prefix_depth=int(row.get("prefix_depth") or 1),
     )
 
 

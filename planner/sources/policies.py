@@ -33,7 +33,7 @@ def load_current_policies(folder: Path | None) -> CurrentPolicies:
             result.policies[bucket] = parse_policy(path.read_text())
             result.origins[bucket] = str(path)
         except (OSError, UnicodeDecodeError, ValueError) as err:
-            result.errors[bucket] = f"{path}: {err}; fix or remove the file (the bucket's draft is not merged)"
+            result.errors[bucket] = f"{path}: {err}; fix or remove the file"
     return result
 
 

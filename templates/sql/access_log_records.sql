@@ -1,7 +1,8 @@
 -- s3plan: S3 server access log rows as CloudTrail-shaped S3 records (Athena / Trino dialect), so that the one
 -- evidence query (evidence.sql) reads them: the same mapping planner/sources/access_log.py applies locally.
 -- The table is the access-log table `s3plan sql ddl --access-logs` creates (RegexSerDe, every column a string,
--- `-` for empty, the quoted fields with their quotes). s3plan replaces `s3plan_event_name` with the operation ->
+-- `-` for empty, the quoted fields with their quotes). s3plan replaces `s3plan_region_host` with
+-- access_log.REGION_HOST, `s3plan_event_name` with the operation ->
 -- event name mapping of access_log.py and `access_logs` with the table, and adds the window's predicates.
 -- Sources: field order and values (s3-migration-facts.md §8), record shape (§5), userIdentity shapes (§5c).
 SELECT * FROM (
@@ -11,7 +12,8 @@ SELECT * FROM (
     'AwsS3AccessLog' AS eventtype,
     -- S3 writes the time in UTC (+0000); a line with another offset gets no time and falls outside every window
     date_format(try(date_parse(requestdatetime, '%d/%b/%Y:%H:%i:%s +0000')), '%Y-%m-%dT%H:%i:%sZ') AS eventtime,
-    NULLIF(regexp_extract(endpoint, '\.s3[.-](?:dualstack\.)?([a-z]{2}(?:-[a-z]+)+-\d)\.amazonaws\.com', 1), '')
+    -- access_log.REGION_HOST: the Region of the endpoint, in any form S3 names one
+    NULLIF(regexp_extract(endpoint, s3plan_region_host, 1), '')
       AS awsregion,
     NULLIF(remoteip, '-') AS sourceipaddress,
     NULLIF(CASE WHEN useragent LIKE '"%"' THEN substr(useragent, 2, length(useragent) - 2) ELSE useragent END, '-')
@@ -81,8 +83,10 @@ SELECT * FROM (
       ARRAY[NULLIF(sigv, '-'), NULLIF(authtype, '-'), CASE WHEN aclrequired = 'Yes' THEN 'Yes' END]
     ) AS JSON)) AS additionaleventdata,
     CAST(NULL AS ARRAY(ROW(arn varchar, accountid varchar, type varchar))) AS resources,
-    -- the access logs record every request to the bucket, data-level ones included (as access_log.py says)
-    'Data' AS eventcategory,
+    -- the access logs record every request to the bucket, data-level ones included, and prove readiness when the
+    -- line has the Signature Version and aclRequired fields (as access_log.py says); older lines stop before them
+    CASE WHEN sigv IS NOT NULL AND aclrequired IS NOT NULL THEN 'Data' ELSE 'AccessLogOlderFormat' END
+      AS eventcategory,
     CASE WHEN split_part(operation, '.', 2) IN ('GET', 'HEAD') THEN 'true' ELSE 'false' END AS readonly
   FROM access_logs
 ) AS records

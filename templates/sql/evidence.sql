@@ -25,6 +25,8 @@ WITH classified AS (
     -- partitions.json regionRegex, as planner/model.py partition_of has it)
     coalesce(
       NULLIF(split_part(element_at(filter(resources, r -> r.type = 'AWS::S3::Bucket'), 1).arn, ':', 2), ''),
+      -- no Region either (an access-log line whose endpoint names none): the caller's ARN says it
+      CASE WHEN awsregion IS NULL THEN NULLIF(split_part(useridentity.arn, ':', 2), '') END,
       CASE
         WHEN awsregion LIKE 'cn-%' THEN 'aws-cn'
         WHEN awsregion LIKE 'us-gov-%' THEN 'aws-us-gov'
@@ -45,7 +47,11 @@ WITH classified AS (
     coalesce(
       json_extract_scalar(requestparameters, '$["x-amz-acl"]'),
       -- a browser POST upload's acl form field (facts §4b: an ACL the request sets)
-      CASE WHEN eventname = 'PostObject' THEN NULLIF(json_extract_scalar(requestparameters, '$.acl'), '') END
+      -- (a string: DuckDB reads an array or object as its JSON text where Athena's json_extract_scalar gives NULL)
+      CASE WHEN eventname = 'PostObject'
+        AND substr(json_extract_scalar(requestparameters, '$.acl'), 1, 1) NOT IN ('[', '{')
+        THEN NULLIF(json_extract_scalar(requestparameters, '$.acl'), '')
+      END
     ) AS canned_acl,
     CASE
       WHEN json_extract_scalar(requestparameters, '$["x-amz-grant-full-control"]') IS NOT NULL THEN 'x-amz-grant-full-control'
@@ -261,7 +267,9 @@ SELECT
   slice(array_sort(array_distinct(array_agg(error_code) FILTER (WHERE error_code IS NOT NULL))), 1, 5) AS error_codes,
   -- S3 data events (reads and writes) behind the row: a delivered-twice request counts once, others per record
   sum(CASE WHEN request_key IS NULL THEN data_reads WHEN data_reads > 0 THEN 1 ELSE 0 END) AS data_reads,
-  sum(CASE WHEN request_key IS NULL THEN data_writes WHEN data_writes > 0 THEN 1 ELSE 0 END) AS data_writes
+  sum(CASE WHEN request_key IS NULL THEN data_writes WHEN data_writes > 0 THEN 1 ELSE 0 END) AS data_writes,
+  -- the depth key_prefixes were cut at: a value ending in / with fewer segments is a whole key (a folder object)
+  :prefix_depth AS prefix_depth
 FROM per_request
 GROUP BY
   kind, bucket, bucket_account_id, arn_partition, region, event_name, principal, principal_type, account_id,
