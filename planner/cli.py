@@ -15,7 +15,7 @@ import click
 from planner import __version__
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
-from planner.errors import EXIT_BLOCKERS, InternalError, S3PlanError
+from planner.errors import EXIT_BLOCKERS, EXIT_INTERNAL, InternalError, S3PlanError
 from planner.model import Plan
 from planner.pipeline import (
     RunResult,
@@ -46,11 +46,12 @@ def friendly_errors(func: F) -> F:
                 raise
             click.echo(f"s3plan: error: {err}", err=True)
             sys.exit(err.exit_code)
-        except InternalError as err:
-            if debug:
+        except (InternalError, Exception) as err:  # noqa: BLE001 - a bug: one line, exit 3, never 1 (blockers)
+            if debug or isinstance(err, (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)):
                 raise
-            click.echo(f"s3plan: internal error (a bug, nothing was written for it): {err}", err=True)
-            sys.exit(3)
+            click.echo(f"s3plan: internal error (a bug; no output was changed): {type(err).__name__}: {err}. "
+                       "Please report it with the command you ran; --debug shows the traceback.", err=True)
+            sys.exit(EXIT_INTERNAL)
 
     return wrapper  # type: ignore[return-value]
 
@@ -59,7 +60,12 @@ def friendly_errors(func: F) -> F:
 @click.version_option(__version__, prog_name="s3plan")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def main(debug: bool) -> None:
-    """Plan the S3 SigV4 cutover and the move to ACLs disabled, from CloudTrail evidence. Read-only."""
+    """Plan the S3 SigV4 cutover and the move to ACLs disabled, from CloudTrail evidence. Read-only.
+
+    Exit codes: 0 the plan was written; 1 with --fail-on-blockers, a bucket still has blockers; 2 bad options,
+    rules or inputs; 3 an internal error (a bug, please report it); 130 interrupted. Only 0 and 1 change the
+    outputs.
+    """
 
 
 @main.command()

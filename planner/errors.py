@@ -1,9 +1,12 @@
-"""Error types and the exit codes they map to (0 ok, 1 blockers, 2 usage/config/input)."""
+"""Error types and the exit codes they map to (0 ok, 1 blockers, 2 usage/config/input, 3 internal error, 130
+interrupted)."""
 
 from __future__ import annotations
 
 EXIT_BLOCKERS = 1
 EXIT_INPUT = 2
+EXIT_INTERNAL = 3
+EXIT_INTERRUPTED = 130
 
 
 class S3PlanError(Exception):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 import shutil
 import sys
 import tempfile
@@ -13,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner import __version__
-from planner.classify.loader import load_owners, load_rules
+from planner.classify.loader import Rule, load_owners, load_rules
 from planner.classify.owners import OwnerBook
 from planner.classify.remedies import Explanation, classify_acl, classify_sigv2, explain
 from planner.classify.useragent import ClientCatalogue
@@ -22,8 +24,8 @@ from planner.errors import InputError, OutputError
 from planner.model import DownloadStat, Plan, RunInfo, ScanResult, Window
 from planner.outputs.graph_file import write_graphml
 from planner.outputs.plan_json import write_plan_json
-from planner.outputs.policy_files import write_policy_files
-from planner.outputs.tracker import read_previous
+from planner.outputs.policy_files import replace_folder, write_policy_files
+from planner.outputs.tracker import Previous, read_previous
 from planner.outputs.workbook import write_workbook
 from planner.plan.graph import build_plan
 from planner.policy.bucket import bucket_policies
@@ -37,7 +39,7 @@ from planner.sources.athena_csv import AthenaResultCsv
 from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
 from planner.sources.cloudtrail import CloudTrailFiles, with_files
 from planner.sources.files import Selection
-from planner.sources.policies import load_current_policies
+from planner.sources.policies import CurrentPolicies, load_current_policies
 
 if TYPE_CHECKING:  # the AWS-only stages are imported where they run: local runs never load boto3
     from planner.enrich.aws import BucketState
@@ -126,10 +128,47 @@ def aws_session(config: Config) -> Any:
     return boto3.Session(profile_name=config.profile, region_name=config.aws_region)
 
 
-def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketState] | None = None) -> Plan:
+@dataclass(frozen=True)
+class Inputs:
+    """What a run reads besides the logs, read and checked before the scan starts: a bad file fails at once."""
+
+    client_rules: tuple[Rule, ...]
+    acl_rules: tuple[Rule, ...]
+    owners: OwnerBook
+    current: CurrentPolicies
+    previous: Previous
+
+
+def read_inputs(config: Config) -> Inputs:
+    """Rules, owners, current policies and the previous workbook, and whether --out can be written."""
+    _check_writable(config.out)
+    return Inputs(
+        load_rules("clients", config.rules_dirs), load_rules("acl", config.rules_dirs),
+        OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook(),
+        CurrentPolicies() if config.enrich else load_current_policies(config.current_policies),
+        read_previous(config.previous or config.out / WORKBOOK))
+
+
+def _check_writable(out: Path) -> None:
+    """Whether --out (or, when it does not exist yet, the folder it would be made in) takes a new entry."""
+    existing = out
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a folder", str(existing))
+        os.rmdir(tempfile.mkdtemp(prefix=".s3plan-check-", dir=existing))
+    except OSError as err:
+        raise OutputError(f"--out {out}: cannot write there ({err.strerror or err}); give a folder you can "
+                          "write to") from err
+
+
+def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketState] | None = None,
+              inputs: Inputs | None = None) -> Plan:
     """Classify the evidence, draft statements, check them, and plan the work; `states` (--enrich) are the
     buckets' live state: their policies are merged with instead of --current-policies."""
-    client_rules, acl_rules = load_rules("clients", config.rules_dirs), load_rules("acl", config.rules_dirs)
+    inputs = inputs or read_inputs(config)
+    client_rules, acl_rules = inputs.client_rules, inputs.acl_rules
     sigv2 = classify_sigv2(result.evidence, ClientCatalogue(client_rules))
     acl = classify_acl(result.evidence, acl_rules)
     drafted, notes = draft_statements(acl)
@@ -139,7 +178,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
         check_statement(statement, by_id, operations)
     public_ok: dict[str, bool] = {}
     if states is None:
-        current = load_current_policies(config.current_policies)
+        current = inputs.current
         live, unreadable, origins = current.policies, current.errors, current.origins
     else:
         from planner.enrich.state import live_policies, merge_blockers, public_allowed, state_blocker_map, with_state
@@ -153,8 +192,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}
     pending = [s for s in drafted if (s.bucket, s.sid) not in granted]  # no review task for what is granted
     statements = drafted
-    owners = OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook()
-    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, owners,
+    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, inputs.owners,
                        result.bucket_data, _partitions(result), policies,
                        frozenset(e for s in drafted for e in s.evidence))
     run = RunInfo(
@@ -218,18 +256,20 @@ def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Ex
 
 
 def run_plan(config: Config) -> RunResult:
-    """Scan, plan and write every output; `--strict` turns skipped files into an error before writing."""
+    """Read the side inputs, scan, plan and write every output; `--strict` turns skipped files into an error
+    before writing."""
+    inputs = read_inputs(config)
     result = scan(config)
     if config.progress:
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     if config.strict and result.skipped:
         first = result.skipped[0]
         raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
-    plan = make_plan(config, result, read_states(config, result) if config.enrich else None)
+    plan = make_plan(config, result, read_states(config, result) if config.enrich else None, inputs)
     if config.validate_online:
         plan = with_online_validation(plan, access_analyzer(config))
     try:
-        written = write_outputs(plan, config.out, config.previous)
+        written = write_outputs(plan, config.out, inputs.previous)
     except OSError as err:
         raise OutputError(f"{err.filename or config.out}: cannot write the outputs ({err.strerror or err})") from err
     return RunResult(plan, config.out, tuple(written))
@@ -254,19 +294,38 @@ def with_online_validation(plan: Plan, client: AccessAnalyzer) -> Plan:
     return dataclasses.replace(plan, policies=policies)
 
 
-def write_outputs(plan: Plan, out: Path, previous_path: Path | None = None) -> list[Path]:
-    """plan.json, the workbook (the previous one kept as a timestamped backup) and the policy drafts."""
+def write_outputs(plan: Plan, out: Path, previous: Previous | None = None) -> list[Path]:
+    """plan.json, plan.graphml, the workbook (the previous one kept as a timestamped backup) and the policy
+    drafts: all written into a staging folder inside `out` first, and moved into place only once every one is
+    written, so a failure leaves the previous outputs as they were."""
     out.mkdir(parents=True, exist_ok=True)
-    write_plan_json(plan, out / "plan.json")
-    write_graphml(plan, out / "plan.graphml")
+    staging = Path(tempfile.mkdtemp(prefix=".s3plan-staging-", dir=out))
+    try:
+        write_plan_json(plan, staging / "plan.json")
+        write_graphml(plan, staging / "plan.graphml")
+        write_workbook(plan, staging / WORKBOOK, previous)
+        policies = write_policy_files(plan, staging / "policies")
+        _backup_workbook(out)
+        for name in ("plan.json", "plan.graphml", WORKBOOK):
+            os.replace(staging / name, out / name)
+        replace_folder(staging / "policies", out / "policies")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [out / "plan.json", out / WORKBOOK, out / "plan.graphml",
+            *(out / "policies" / p.name for p in policies)]
+
+
+def _backup_workbook(out: Path) -> None:
+    """Keep the workbook about to be replaced as migration-plan.<UTC time>.xlsx (-2, -3, ... within a second)."""
     workbook = out / WORKBOOK
-    previous = read_previous(previous_path or workbook)
-    if workbook.exists():
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        shutil.copy2(workbook, out / f"migration-plan.{stamp}.xlsx")
-    write_workbook(plan, workbook, previous)
-    policies = write_policy_files(plan, out / "policies")
-    return [out / "plan.json", workbook, out / "plan.graphml", *policies]
+    if not workbook.exists():
+        return
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    backup, n = out / f"migration-plan.{stamp}.xlsx", 1
+    while backup.exists():
+        n += 1
+        backup = out / f"migration-plan.{stamp}-{n}.xlsx"
+    shutil.copy2(workbook, backup)
 
 
 def _iso(day: object) -> str | None:

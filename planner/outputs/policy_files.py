@@ -34,6 +34,12 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
         deny = sigv4_deny_policy(report.bucket, report.partition)
         check_deny_policy(report.bucket, deny, report.partition)
         names.append(_write(fresh / f"{report.bucket}.sigv4-deny.json", deny))
+    replace_folder(fresh, folder)
+    return [folder / name for name in names]
+
+
+def replace_folder(fresh: Path, folder: Path) -> None:
+    """Put `fresh` where `folder` is, with no moment where half of either is there."""
     if folder.exists():
         old = Path(tempfile.mkdtemp(prefix=f".{folder.name}-old-", dir=folder.parent))
         folder.rename(old / folder.name)
@@ -41,7 +47,6 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
         shutil.rmtree(old)
     else:
         fresh.rename(folder)
-    return [folder / name for name in names]
 
 
 def _write(path: Path, policy: dict[str, Any]) -> str:

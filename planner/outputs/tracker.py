@@ -4,12 +4,15 @@ are no longer observed are kept and marked, new ones are marked new, and a trend
 from __future__ import annotations
 
 import zipfile
+import zlib
+from xml.etree.ElementTree import ParseError
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from openpyxl import load_workbook
+from openpyxl.utils.exceptions import InvalidFileException
 
 from planner.errors import InputError
 from planner.model import Plan, Task
@@ -36,22 +39,33 @@ class Previous:
 
 
 def read_previous(path: Path | None) -> Previous:
-    """Task rows (by task id) and trend rows of an earlier workbook; nothing when there is none."""
+    """Task rows (by task id) and trend rows of an earlier workbook s3plan wrote; nothing when there is none. A
+    file that is not one, or cannot be read whole, is an input error naming it (read before the scan starts)."""
     if path is None or not path.exists():
         return Previous()
+    what = "move it away or pass --previous with another file"
     try:
         book = load_workbook(path, read_only=True)  # a formula someone typed is kept as its text, not lost
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as err:
-        raise InputError(f"{path}: the previous workbook cannot be read ({err}); move it away or pass "
-                         "--previous with another file") from err
-    if "Tasks" not in book.sheetnames:
-        return Previous()
-    rows = list(book["Tasks"].iter_rows(values_only=True))
-    header = tuple(str(h) for h in rows[0] if h is not None) if rows else ()
+    except (InvalidFileException, zipfile.BadZipFile, KeyError) as err:
+        raise InputError(f"{path}: not a workbook s3plan wrote (not an .xlsx file: {err}); {what}") from err
+    except (OSError, ValueError, TypeError, EOFError, ParseError, zlib.error) as err:
+        raise InputError(f"{path}: the previous workbook cannot be read ({type(err).__name__}: {err}); "
+                         f"{what}") from err
+    try:
+        if "Tasks" not in book.sheetnames:
+            raise InputError(f"{path}: not a workbook s3plan wrote (no Tasks sheet); {what}")
+        rows = list(book["Tasks"].iter_rows(values_only=True))
+        trend = tuple(tuple(r) for r in list(book["Trend"].iter_rows(values_only=True))[1:]
+                      if any(v is not None for v in r)) if "Trend" in book.sheetnames else ()
+    except (OSError, KeyError, ValueError, TypeError, EOFError, ParseError, zlib.error) as err:
+        raise InputError(f"{path}: the previous workbook cannot be read ({type(err).__name__}: {err}); "
+                         f"{what}") from err
+    finally:
+        book.close()
+    if not rows or not rows[0] or rows[0][0] != "Task id":
+        raise InputError(f"{path}: not a workbook s3plan wrote (its Tasks sheet does not start with Task id); {what}")
+    header = tuple(str(h) for h in rows[0] if h is not None)
     tasks = {str(r[0]): dict(zip(header, r, strict=False)) for r in rows[1:] if r and r[0]}
-    trend = tuple(tuple(r) for r in list(book["Trend"].iter_rows(values_only=True))[1:]
-                  if any(v is not None for v in r)) if "Trend" in book.sheetnames else ()
-    book.close()
     return Previous(header, tasks, trend)
 
 
