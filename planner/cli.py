@@ -15,7 +15,7 @@ import click
 from planner import __version__
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
-from planner.errors import EXIT_BLOCKERS, EXIT_INTERNAL, InternalError, S3PlanError
+from planner.errors import EXIT_BLOCKERS, EXIT_INTERNAL, S3PlanError
 from planner.model import Plan
 from planner.pipeline import (
     RunResult,
@@ -31,6 +31,8 @@ from planner.sources.athena_sql import Table
 from planner.sources.sample import write_sample_logs
 
 F = TypeVar("F", bound=Callable[..., Any])
+# click's own control flow, which must pass through untouched
+CLICK_FLOW = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
 
 
 def friendly_errors(func: F) -> F:
@@ -46,8 +48,8 @@ def friendly_errors(func: F) -> F:
                 raise
             click.echo(f"s3plan: error: {err}", err=True)
             sys.exit(err.exit_code)
-        except (InternalError, Exception) as err:  # noqa: BLE001 - a bug: one line, exit 3, never 1 (blockers)
-            if debug or isinstance(err, (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)):
+        except Exception as err:  # a bug (InternalError or anything unforeseen): one line, exit 3, never 1
+            if debug or isinstance(err, CLICK_FLOW):
                 raise
             click.echo(f"s3plan: internal error (a bug; no output was changed): {type(err).__name__}: {err}. "
                        "Please report it with the command you ran; --debug shows the traceback.", err=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import zipfile
 import zlib
-from xml.etree.ElementTree import ParseError
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from openpyxl import load_workbook
 from openpyxl.utils.exceptions import InvalidFileException
