@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from datetime import date
 from functools import wraps
@@ -15,7 +17,7 @@ import click
 from planner import __version__
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
-from planner.errors import EXIT_BLOCKERS, EXIT_INTERNAL, S3PlanError
+from planner.errors import EXIT_BLOCKERS, EXIT_INTERNAL, EXIT_INTERRUPTED, S3PlanError
 from planner.model import Plan
 from planner.pipeline import (
     RunResult,
@@ -41,8 +43,13 @@ def friendly_errors(func: F) -> F:
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         debug = click.get_current_context().find_root().params.get("debug", False)
+        main_thread = threading.current_thread() is threading.main_thread()  # signals are the main thread's
+        previous = signal.signal(signal.SIGINT, _interrupt_once) if main_thread else None
         try:
             return func(*args, **kwargs)
+        except KeyboardInterrupt:
+            click.echo("s3plan: interrupted; no output was changed", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except S3PlanError as err:
             if debug:
                 raise
@@ -54,8 +61,18 @@ def friendly_errors(func: F) -> F:
             click.echo(f"s3plan: internal error (a bug; no output was changed): {type(err).__name__}: {err}. "
                        "Please report it with the command you ran; --debug shows the traceback.", err=True)
             sys.exit(EXIT_INTERNAL)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """The first Ctrl-C interrupts; later ones are ignored, so the clean-up it starts (workers stopped, staging
+    and temporary folders removed) runs to its end."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -367,3 +367,25 @@ def test_download_is_a_frozen_value() -> None:
     result = Download(Path("x"), (), 0, 0, 0, 0, ())
     with pytest.raises(AttributeError):
         result.files = 1  # type: ignore[misc]
+
+
+def test_an_interrupted_download_stops_its_threads_and_leaves_no_part_file(trail: Trail, read_only: list[str],
+                                                                            tmp_path: Path) -> None:
+    """Issue 14, finding 1: Ctrl-C during downloads (here raised from the progress callback, in the calling
+    thread, as a signal would be) stops every download at its next chunk (a large object no longer runs to its
+    end); no .part file is left, and a re-run fetches what is missing."""
+    import threading
+
+    seen: list[int] = []
+
+    def interrupt(files: int, total: int, done: int, size: int) -> None:
+        seen.append(files)
+        if files >= 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        download_trail(f"s3://{BUCKET}/trails/", tmp_path, EVERYTHING, threads=4, on_progress=interrupt)
+    assert not [t for t in threading.enumerate() if t.name.startswith("s3plan-s3")]
+    assert not list(tmp_path.rglob("*.part"))
+    again = download_trail(f"s3://{BUCKET}/trails/", tmp_path, EVERYTHING)
+    assert cached(again.root) == expected(trail.tree, EVERYTHING) and again.cached >= 2

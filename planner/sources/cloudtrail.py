@@ -153,7 +153,11 @@ def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any]
     """Run the query; a file the engine cannot read is set aside with the reason and the rest re-run."""
     small = not (sets.wrapped or sets.arrays)  # only records one per line: small read buffers
     with tempfile.TemporaryDirectory(prefix="s3plan-spill-") as spill:
-        return _run_until_read(query, sets, params, engine.connect(threads, spill, small))
+        con = engine.connect(threads, spill, small)
+        try:
+            return _run_until_read(query, sets, params, con)
+        finally:
+            con.close()  # before its spill folder goes, and before an interrupted run exits
 
 
 def _run_until_read(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any],

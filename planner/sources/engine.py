@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
+T = TypeVar("T")
 SQL_DIR = Path(__file__).resolve().parents[2] / "templates" / "sql"
 
 # The columns s3plan's queries read, with CloudTrail's own (camelCase) key names. Declaring them is required:
@@ -187,9 +189,46 @@ def run_query(con: duckdb.DuckDBPyConnection, query: exp.Expr, sets: FileSets,
     sql = f"WITH cloudtrail AS ({_scan_sql(sets, record_columns(struct_keys))}) {_strip_leading_comments(body)}"
     bound = {k: list(getattr(sets, k)) for k in ("wrapped", "lines", "arrays") if getattr(sets, k)}
     used = {k: v for k, v in params.items() if f"${k}" in sql}
-    cur = con.execute(sql, {**bound, **used})
-    names = [d[0] for d in cur.description]
-    return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    def fetch() -> list[dict[str, Any]]:
+        cur = con.execute(sql, {**bound, **used})
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+    return interruptible(con, fetch)
+
+
+def interruptible(con: duckdb.DuckDBPyConnection, work: Callable[[], T]) -> T:
+    """Run `work` (engine calls) in a thread while this one waits in Python, where Ctrl-C is seen at once: it
+    interrupts the engine (a query would otherwise run to its end first) and is raised here."""
+    outcome: dict[str, Any] = {}
+    done = threading.Event()  # not Thread.join: an interrupted join can report a running thread as ended
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as err:  # handed back to the waiting thread
+            outcome["error"] = err
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="s3plan-engine", daemon=True).start()
+    try:
+        while not done.wait(0.1):
+            pass
+    except KeyboardInterrupt:
+        con.interrupt()
+        while not done.wait(0.1):
+            con.interrupt()  # the query may have moved on to its next pipeline
+        raise
+    error = outcome.get("error")
+    if isinstance(error, duckdb.InterruptException) or (
+            isinstance(error, RuntimeError) and str(error).startswith("Query interrupted")):
+        raise KeyboardInterrupt from None
+    if error is not None:
+        raise error
+    value: T = outcome["value"]
+    return value
 
 
 def _strip_leading_comments(sql: str) -> str:

@@ -4,6 +4,7 @@ that could be evidence reach the engine, which runs the same SQL on them. The re
 from __future__ import annotations
 
 import os
+import signal
 import types
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -120,10 +121,31 @@ def _map(files: Sequence[tuple[str, str]], since: str | None, until: str | None,
         for path, layout in files:
             yield filter_file(path, layout, since, until, out_dir)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_leave_ctrl_c_to_the_parent)
+    try:
         futures = [pool.submit(filter_file, path, layout, since, until, out_dir) for path, layout in files]
         for future in futures:
             yield future.result()
+    except BaseException:
+        _stop(pool)
+        raise
+    pool.shutdown()
+
+
+def _leave_ctrl_c_to_the_parent() -> None:
+    """Workers ignore SIGINT (Ctrl-C reaches the whole process group): the parent stops them, at once."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the workers now, work under way included: the executor has no public way to (before Python 3.14's
+    terminate_workers), so its processes are terminated one by one."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=5)
 
 
 def group_rows(results: Sequence[Filtered]) -> list[dict[str, Any]]:

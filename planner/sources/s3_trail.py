@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -233,15 +234,20 @@ def _fetch_all(pool: ThreadPoolExecutor, client: Any, bucket: str, remote: list[
             meter.done(file.size)
         else:
             todo.append(file)
-    futures = {pool.submit(_fetch, client, bucket, f, _local_path(local, f.key)): f for f in todo}
+    stop = threading.Event()
+    futures = {pool.submit(_fetch, client, bucket, f, _local_path(local, f.key), stop): f for f in todo}
     skipped: list[SkippedFile] = []
     fetched_bytes = 0
-    for file, outcome in _in_pool(futures):
-        if outcome is None:
-            fetched_bytes += file.size
-        else:
-            skipped.append(outcome)
-        meter.done(file.size)
+    try:
+        for file, outcome in _in_pool(futures):
+            if outcome is None:
+                fetched_bytes += file.size
+            else:
+                skipped.append(outcome)
+            meter.done(file.size)
+    except BaseException:  # Ctrl-C or a failure: the downloads under way stop at their next chunk
+        stop.set()
+        raise
     cached = len(remote) - len(todo)
     return len(todo) - len(skipped), cached, fetched_bytes, tuple(sorted(skipped, key=lambda s: s.path))
 
@@ -259,28 +265,40 @@ def _is_cached(path: Path, size: int) -> bool:
         return False
 
 
-def _fetch(client: Any, bucket: str, file: RemoteFile, path: Path) -> SkippedFile | None:
-    """Download one object to `<name>.part`, then rename it; an S3 error skips the file, a local one stops the run."""
+def _fetch(client: Any, bucket: str, file: RemoteFile, path: Path, stop: threading.Event) -> SkippedFile | None:
+    """Download one object to `<name>.part`, then rename it; an S3 error skips the file, a local one stops the run,
+    and so does `stop` (no .part file is left behind)."""
     part = path.with_name(path.name + PART)
     try:
+        if stop.is_set():
+            return None
         path.parent.mkdir(parents=True, exist_ok=True)
-        _retrying(lambda: _write(client, bucket, file, part))
+        _retrying(lambda: _write(client, bucket, file, part, stop))
         os.replace(part, path)
     except (ClientError, BotoCoreError) as err:
         part.unlink(missing_ok=True)
         return SkippedFile(f"s3://{bucket}/{file.key}", _download_error(err, bucket, file))
+    except _Stopped:
+        part.unlink(missing_ok=True)
     except OSError as err:
+        part.unlink(missing_ok=True)
         raise OutputError(f"{path}: cannot write to the cache ({err.strerror or err}); "
                           "free some space or choose another cache folder") from err
     return None
 
 
-def _write(client: Any, bucket: str, file: RemoteFile, part: Path) -> None:
+class _Stopped(Exception):
+    """The run is stopping (Ctrl-C, or another download failed): leave this one."""
+
+
+def _write(client: Any, bucket: str, file: RemoteFile, part: Path, stop: threading.Event) -> None:
     """GetObject into `part` (overwriting a leftover one); a body shorter or longer than listed is an error."""
     body = client.get_object(Bucket=bucket, Key=file.key)["Body"]
     written = 0
     with part.open("wb") as out:
         for chunk in iter(lambda: body.read(CHUNK), b""):
+            if stop.is_set():
+                raise _Stopped
             out.write(chunk)
             written += len(chunk)
     if written != file.size:
