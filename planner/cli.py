@@ -48,6 +48,9 @@ def friendly_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except KeyboardInterrupt:
+            if previous is not None:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                previous = signal.SIG_IGN  # a Ctrl-C while exiting is ignored too
             click.echo("s3plan: interrupted; no output was changed", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except S3PlanError as err:

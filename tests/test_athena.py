@@ -163,3 +163,30 @@ def test_access_log_table_runs_one_query_over_both_tables(tmp_path: Path, moto_a
     assert read_only.count("StartQueryExecution") == 1 and plan["evidence"]
     cached = list((out / ".athena-cache").glob("*.json"))
     assert len(cached) == 1
+
+
+def test_the_result_cache_is_keyed_on_who_asked_and_survives_no_damage(tmp_path: Path, moto_athena: str) -> None:
+    """Issue 14, findings 2 and 6: the cache key was the SQL text alone, so another --aws-region or workgroup got
+    the first one's rows; a cache file cut short crashed with JSONDecodeError."""
+    mixed_tree(tmp_path / "tree")
+    runner = CliRunner()
+    args = ["plan", "--athena", "--athena-database", "audit", "--athena-table", "cloudtrail_logs", "--since",
+            "2026-11-01", "--until", "2026-11-30", "--athena-output", "s3://athena-results/", "--out",
+            str(tmp_path / "out")]
+    _seed(moto_athena, _engine_rows(tmp_path / "tree"))
+    assert runner.invoke(main, [*args, "--aws-region", "us-east-1"]).exit_code == 0
+    cache = tmp_path / "out" / ".athena-cache"
+    (first,) = cache.iterdir()
+    import boto3
+    boto3.Session().client("athena", region_name="us-east-1").create_work_group(Name="etl")
+    _seed(moto_athena, _engine_rows(tmp_path / "tree"))
+    for extra in (["--aws-region", "eu-west-1"], ["--aws-region", "us-east-1", "--athena-workgroup", "etl"]):
+        _seed(moto_athena, _engine_rows(tmp_path / "tree"))
+        result = runner.invoke(main, [*args, *extra])
+        assert result.exit_code == 0 and "(cached" not in result.output, result.output
+    assert len(list(cache.iterdir())) == 3
+    again = runner.invoke(main, [*args, "--aws-region", "us-east-1"])
+    assert again.exit_code == 0 and "(cached: nothing scanned)" in again.output
+    first.write_text(first.read_text()[:40])
+    damaged = runner.invoke(main, [*args, "--aws-region", "us-east-1"])
+    assert damaged.exit_code == 2 and str(first) in damaged.output and "--refresh" in damaged.output

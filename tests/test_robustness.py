@@ -142,3 +142,49 @@ def test_an_out_folder_that_cannot_be_written_is_named(tmp_path: Path) -> None:
     result = _run(tmp_path, out=blocker / "out")
     assert result.exit_code == 2, result.output
     assert f"--out {blocker / 'out'}: cannot write there" in result.output and ".s3plan" not in result.output
+
+
+def test_an_event_time_with_an_escaped_control_character_is_written_as_text(tmp_path: Path) -> None:
+    """Issue 14, finding 2: an eventTime holding an escaped control character (valid JSON) reached the chart
+    categories of the Overview and crashed the workbook."""
+    from openpyxl import load_workbook
+
+    from tests.conftest import log_path, s3_record, write_log
+
+    record = s3_record(sigv="SigV2", request_id="C1", time="2026-11-0\u00012T10:00:00Z")
+    write_log(log_path(tmp_path / "odd", "111122223333", "us-east-1", "2026-11-02"), [record])
+    out = tmp_path / "odd-out"
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "odd"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    overview = load_workbook(out / "migration-plan.xlsx")["Overview"]
+    assert "2026-11-0\ufffd" in [c.value for c in overview["I"]]
+    import xml.etree.ElementTree as ET
+    ET.parse(out / "plan.graphml")
+
+
+def test_athena_result_counts_written_as_decimals_are_read(tmp_path: Path) -> None:
+    """Issue 14, finding 2: an --athena-results CSV whose counts are written 1.0 crashed with ValueError; 1.0
+    requests is 1, and 1.5 is one line naming the file, the column and the row."""
+    import csv
+
+    from planner.sources.athena_csv import COLUMNS
+    from tests.test_athena_csv import _console, _engine_rows
+
+    mixed_tree(tmp_path / "tree")
+    rows = _engine_rows(tmp_path / "tree")
+    for n, cell in (("ok", lambda v: f"{v}.0"), ("bad", lambda v: f"{v}.5")):
+        path = tmp_path / f"{n}.csv"
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(COLUMNS)
+            for row in rows:
+                writer.writerow([cell(row[c]) if c == "requests" else _console(row[c]) for c in COLUMNS])
+        result = CliRunner().invoke(main, ["plan", "--athena-results", str(path), "--out", str(tmp_path / n)])
+        if n == "ok":
+            assert result.exit_code == 0, result.output
+            plan = json.loads((tmp_path / n / "plan.json").read_text())
+            assert sum(e["requests"] for e in plan["evidence"]) == sum(int(r["requests"]) for r in rows
+                                                                       if r["kind"] == "evidence")
+        else:
+            assert result.exit_code == 2 and f"{path}" in result.output and "requests" in result.output
+            assert "row 2" in result.output and "Traceback" not in result.output

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import networkx as nx
 
+from planner.atomic import write_bytes
 from planner.model import Plan
-from planner.outputs.atomic import write_bytes
 
 
 def task_graph(plan: Plan) -> nx.DiGraph:

@@ -7,8 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from planner.atomic import write_bytes
 from planner.model import Evidence, Plan, Task
-from planner.outputs.atomic import write_bytes
 
 SCHEMA_VERSION = "1.0"
 EVIDENCE_FIELDS = (

@@ -8,8 +8,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from planner.atomic import write_bytes
 from planner.model import Plan
-from planner.outputs.atomic import write_bytes
 from planner.outputs.review import render_reviews
 from planner.policy.deny import check_deny_policy, sigv4_deny_policy
 

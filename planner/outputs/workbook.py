@@ -19,10 +19,10 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
+from planner.atomic import write_with
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
 from planner.model import BucketPolicy, Plan, Statement
-from planner.outputs.atomic import write_with
 from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
@@ -190,7 +190,7 @@ def _daily_chart(ws: Worksheet, plan: Plan) -> None:
             days[day] = days.get(day, 0) + count
     ws["I40"], ws["J40"] = "Day", "SigV2 requests"
     for n, (day, count) in enumerate(sorted(days.items()), start=41):
-        ws.cell(row=n, column=9, value=day).data_type = "s"
+        ws.cell(row=n, column=9, value=text(day)).data_type = "s"
         ws.cell(row=n, column=10, value=count)
     if days:
         line = LineChart()

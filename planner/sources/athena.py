@@ -13,12 +13,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from planner.atomic import write_bytes
 from planner.errors import InputError
 from planner.model import QueryStat, ScanResult
 from planner.sources.access_log_sql import combined_evidence_query
 from planner.sources.athena_sql import evidence_query
 from planner.sources.cloudtrail import to_scan_result
 
+CATALOG = "AwsDataCatalog"  # pyathena's default catalog, which s3plan's queries use
 USD_PER_TB = 5.0  # Athena SQL queries, per TB scanned (10 MB minimum per query)
 INTEGERS = ("records", "requests", "errors", "key_prefix_count", "versioned_requests", "cloudtrail_requests",
             "access_log_requests", "access_log_records")
@@ -60,24 +62,41 @@ class AthenaTable:
                                        prefix_depth=self.prefix_depth, dated=self.access_log_dated)
 
     def scan(self) -> ScanResult:
-        """Run the evidence query (or reuse the cached result of the same query text); a failed query is an
-        InputError with Athena's own reason."""
+        """Run the evidence query (or reuse the cached result of the same query, asked of the same account,
+        region, workgroup, catalog and database); a failed query is an InputError with Athena's own reason."""
         sql = self.query()
         cached = self._cache_path(sql)
         if cached is not None and cached.exists() and not self.refresh:
-            saved = json.loads(cached.read_text())
-            stat = QueryStat(saved["query_id"] + " (cached: nothing scanned)", 0, 0, 0.0)
-            return _result(saved["rows"], stat)
+            return _result(*_read_cache(cached))
         rows, stat = self._run(sql)
         if cached is not None:
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            cached.write_text(json.dumps({"query_id": stat.query_id, "rows": rows}, default=str))
+            write_bytes(cached, json.dumps({"query_id": stat.query_id, "rows": rows}, default=str).encode())
         return _result(rows, stat)
 
     def _cache_path(self, sql: str) -> Path | None:
+        """The cache file of the query: named by everything that decides its answer (a different --profile,
+        --aws-region or --athena-workgroup asks another account, region or workgroup)."""
         if self.cache_dir is None:
             return None
-        return self.cache_dir / f"{hashlib.sha256(sql.encode()).hexdigest()[:32]}.json"
+        asked = [self._account(), self._region(), self.work_group or "primary", CATALOG, self.database or "default",
+                 sql]
+        return self.cache_dir / f"{hashlib.sha256(json.dumps(asked).encode()).hexdigest()[:32]}.json"
+
+    def _session(self) -> Any:
+        import boto3  # imported here: only Athena runs need it
+
+        return boto3.Session(profile_name=self.profile, region_name=self.aws_region)
+
+    def _region(self) -> str:
+        return str(self.aws_region or self._session().region_name or "")
+
+    def _account(self) -> str:
+        """The account the credentials belong to (STS GetCallerIdentity, which needs no permission)."""
+        try:
+            return str(self._session().client("sts").get_caller_identity()["Account"])
+        except Exception as err:  # no credentials, no network: the query itself would fail the same way
+            raise InputError(f"cannot tell which AWS account the credentials belong to ({err}); check "
+                             "--profile and the credentials") from err
 
     def _run(self, sql: str) -> tuple[list[dict[str, Any]], QueryStat]:
         cursor = self._cursor()
@@ -105,6 +124,18 @@ class AthenaTable:
                              schema_name=self.database or "default", profile_name=self.profile,
                              region_name=self.aws_region)
         return connection.cursor()
+
+
+def _read_cache(path: Path) -> tuple[list[dict[str, Any]], QueryStat]:
+    """A cached result; one that cannot be read whole is an input error naming it."""
+    try:
+        saved = json.loads(path.read_text())
+        stat = QueryStat(str(saved["query_id"]) + " (cached: nothing scanned)", 0, 0, 0.0)
+        rows: list[dict[str, Any]] = saved["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise InputError(f"{path}: the cached Athena result is damaged ({type(err).__name__}: {err}); delete it "
+                         "or run again with --refresh") from err
+    return rows, stat
 
 
 def _result(rows: list[dict[str, Any]], stat: QueryStat) -> ScanResult:

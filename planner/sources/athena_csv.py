@@ -77,7 +77,13 @@ def read_result(path: Path) -> list[dict[str, Any]]:
         raise InputError(f"{path}: cannot read the CSV ({err})") from err
     columns = set(header)
     if set(REQUIRED_COLUMNS) <= columns <= set(COLUMNS):
-        return [{name: _value(name, cell) for name, cell in row.items()} for row in body]
+        rows = []
+        for number, row in enumerate(body, start=2):  # the header is row 1
+            try:
+                rows.append({name: _value(name, cell) for name, cell in row.items()})
+            except ValueError as err:
+                raise InputError(f"{path}: row {number}: {err}; re-download the query's results as CSV") from err
+        return rows
     if columns == set(GUIDE_SIGV2_ROWS):
         return merge_rows([guide_row(r.get("aws_region"), r.get("s3_action"), None, r.get("user_agent"),
                                      r.get("eventtime"), r.get("source_ip"), sigv2=True,
@@ -155,14 +161,30 @@ def _value(name: str, cell: str) -> Any:
     if cell == "":
         return None
     if name in INTEGERS:
-        return int(cell)
+        return count(name, cell)
     if name == "acl_required":
         return cell.lower() == "true"
     if name in ARRAYS:
         return _array(cell)
     if name == "sigv2_days":
-        return {k: int(v) for k, v in (item.split("=", 1) for item in _array(cell, "{}"))}
+        return {k: count(name, v) for k, v in (item.split("=", 1) for item in _array(cell, "{}"))}
     return cell
+
+
+def count(name: str, cell: str) -> int:
+    """A count as the console or a spreadsheet may write it: 12, or 12.0 (a whole number); anything else is
+    a ValueError naming the column."""
+    try:
+        return int(cell)
+    except ValueError:
+        pass
+    try:
+        value = float(cell)
+    except ValueError:
+        raise ValueError(f"{name} {cell!r} is not a count") from None
+    if not value.is_integer() or value < 0:
+        raise ValueError(f"{name} {cell!r} is not a whole count")
+    return int(value)
 
 
 def _array(cell: str, brackets: str = "[]") -> Sequence[str]:
