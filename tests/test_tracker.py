@@ -123,3 +123,28 @@ def test_the_workbook_opens_in_libreoffice(tmp_path: Path) -> None:
                     str(tmp_path / "out" / "migration-plan.xlsx")], check=True, capture_output=True, timeout=180)
     text = (tmp_path / "csv" / "migration-plan.csv").read_text()
     assert "s3plan migration plan" in text
+
+
+def test_an_inserted_column_without_a_header_shifts_nothing(tmp_path: Path) -> None:
+    """Issue 14, finding 3: an inserted column with an empty header shifted every carried value (Status got the
+    wave, Owner the title, Notes were lost); values are carried by header name, and the unnamed column is kept."""
+    mixed_tree(tmp_path / "tree")
+    out = tmp_path / "out"
+    _plan(tmp_path / "tree", out)
+    _, first = _rows(out / "migration-plan.xlsx")
+    task = next(t for t, r in first.items() if r["Kind"] == "upgrade-sdk")
+    _edit(out / "migration-plan.xlsx", {task: {"Owner": "team-x", "Status": "Blocked", "Notes": "waits on OPS-7"}})
+    book = load_workbook(out / "migration-plan.xlsx")
+    ws = book["Tasks"]
+    ws.insert_cols(3)  # between Kind and Title, no header
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == task:
+            ws.cell(row=row[0].row, column=3, value="scratch note")
+    book.save(out / "migration-plan.xlsx")
+    _plan(tmp_path / "tree", out)
+    header, rows = _rows(out / "migration-plan.xlsx")
+    carried = rows[task]
+    assert (carried["Owner"], carried["Status"], carried["Notes"]) == ("team-x", "Blocked", "waits on OPS-7")
+    assert carried["Kind"] == "upgrade-sdk" and str(carried["Wave"]).isdigit()
+    unnamed = [h for h in header if h.startswith("(unnamed column")]
+    assert unnamed and carried[unnamed[0]] == "scratch note"

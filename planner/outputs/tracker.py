@@ -12,6 +12,7 @@ from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from planner.errors import InputError
@@ -20,6 +21,7 @@ from planner.model import Plan, Task
 # Columns people fill in; s3plan writes them only for new tasks (owner from --owners, status Todo).
 USER_COLUMNS = ("Owner", "Status", "Due date", "Notes")
 OBSERVED = "Observed state"
+UNNAMED = "(unnamed column"
 GONE = "no longer observed since "
 CLOSED = ("Done", "Won't do")
 TREND_HEADER = ("Run", "Window", "SigV2 callers", "ACL-dependent requesters", "Open tasks")
@@ -64,9 +66,22 @@ def read_previous(path: Path | None) -> Previous:
         book.close()
     if not rows or not rows[0] or rows[0][0] != "Task id":
         raise InputError(f"{path}: not a workbook s3plan wrote (its Tasks sheet does not start with Task id); {what}")
-    header = tuple(str(h) for h in rows[0] if h is not None)
+    header = column_names(rows[0])
     tasks = {str(r[0]): dict(zip(header, r, strict=False)) for r in rows[1:] if r and r[0]}
     return Previous(header, tasks, trend)
+
+
+def column_names(cells: Sequence[Any]) -> tuple[str, ...]:
+    """The Tasks header as names, one per column, in place: a column someone added without a header is
+    `(unnamed column C)` (its letter then), and a repeated name gets ` (2)`, so no value moves to another column."""
+    names: list[str] = []
+    for n, cell in enumerate(cells, start=1):
+        name = str(cell).strip() if cell is not None and str(cell).strip() else f"{UNNAMED} {get_column_letter(n)})"
+        base, count = name, 2
+        while name in names:
+            name, count = f"{base} ({count})", count + 1
+        names.append(name)
+    return tuple(names)
 
 
 def tracker_rows(plan: Plan, ours: Sequence[str], values: Mapping[str, Any], previous: Previous
