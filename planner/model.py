@@ -199,7 +199,25 @@ class BucketPolicy:
     @property
     def draft(self) -> str | None:
         """The draft's file under the output folder, None when none is written."""
-        return f"policies/{self.bucket}.json" if self.merged is not None else None
+        return f"policies/{policy_file(self.bucket)}" if self.merged is not None else None
+
+
+# The files of policies/: no suffix is the end of another, so bucket names (which may hold dots) never collide
+# (`data.sigv4-deny.json` is the deny draft of `data`; the draft of a bucket `data.sigv4-deny` is
+# `data.sigv4-deny.policy.json`).
+POLICY_SUFFIX, DENY_SUFFIX, REVIEW_SUFFIX = ".policy.json", ".sigv4-deny.json", ".review.md"
+
+
+def policy_file(bucket: str) -> str:
+    return bucket + POLICY_SUFFIX
+
+
+def deny_file(bucket: str) -> str:
+    return bucket + DENY_SUFFIX
+
+
+def review_file(bucket: str) -> str:
+    return bucket + REVIEW_SUFFIX
 
 
 @dataclass(frozen=True)

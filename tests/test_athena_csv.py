@@ -53,7 +53,7 @@ def test_console_csv_round_trip(tmp_path: Path) -> None:
     out = tmp_path / "out"
     result = CliRunner().invoke(main, ["plan", "--athena-results", str(path), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert (out / "policies" / "bucket-a.json").exists()
+    assert (out / "policies" / "bucket-a.policy.json").exists()
 
 
 def test_other_csv_is_a_clear_error(tmp_path: Path) -> None:

@@ -23,8 +23,9 @@ def test_plan_writes_outputs_and_exits_0(tmp_path: Path) -> None:
     assert "SigV2: 2 callers to fix" in result.output
     assert (out / "plan.json").exists() and (out / "migration-plan.xlsx").exists()
     assert sorted(p.name for p in (out / "policies").iterdir()) == [
-        "bucket-a.json", "bucket-a.review.md", "bucket-b.json", "bucket-b.review.md", "bucket-b.sigv4-deny.json"]
-    policy = json.loads((out / "policies" / "bucket-a.json").read_text())
+        "bucket-a.policy.json", "bucket-a.review.md", "bucket-b.policy.json", "bucket-b.review.md",
+        "bucket-b.sigv4-deny.json"]
+    policy = json.loads((out / "policies" / "bucket-a.policy.json").read_text())
     assert policy["Version"] == "2012-10-17" and policy["Statement"]
 
 
@@ -74,7 +75,7 @@ def test_a_rerun_removes_drafts_that_no_longer_apply(tmp_path: Path) -> None:
     mixed_tree(tmp_path / "tree")
     out = tmp_path / "out"
     assert run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out)).exit_code == 0
-    assert (out / "policies" / "bucket-a.json").exists()
+    assert (out / "policies" / "bucket-a.policy.json").exists()
     quiet = tmp_path / "quiet"
     write_log(quiet / "a.json.gz", [s3_record(request_id="Q1")])
     assert run("plan", "--cloudtrail", str(quiet), "--out", str(out)).exit_code == 0

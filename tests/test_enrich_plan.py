@@ -77,13 +77,13 @@ def test_enrich_merges_live_policies_and_reports_blockers_by_bucket(
     shared = next(b for b in plan["buckets"] if b["bucket"] == "shared-bucket")
     assert any("AllUsers" in g and g.endswith(": READ") for g in shared["acl_grants"])
 
-    draft = json.loads((out / "policies" / "pol-bucket.json").read_text())
+    draft = json.loads((out / "policies" / "pol-bucket.policy.json").read_text())
     sids = [s["Sid"] for s in draft["Statement"]]
     assert sids[0] == "PartnerRead" and len(sids) == 2  # the live statement kept, the PutObject one added
     merged = next(p for p in plan["policies"] if p["bucket"] == "pol-bucket")
     assert merged["merged_with_current"] and len(merged["already_granted"]) == 1  # GetObject: PartnerRead has it
     assert merged["added"] == sids[1:]
-    public = json.loads((out / "policies" / "pab-bucket.json").read_text())
+    public = json.loads((out / "policies" / "pab-bucket.policy.json").read_text())
     assert any(s["Principal"] == "*" for s in public["Statement"])
 
     sheet = load_workbook(out / "migration-plan.xlsx")["Buckets"]

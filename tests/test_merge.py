@@ -237,9 +237,9 @@ def test_plan_merges_current_policies_and_reports_bad_ones(tmp_path: Path) -> No
     result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out),
                                        "--current-policies", str(current)])
     assert result.exit_code == 0, result.output
-    draft = json.loads((out / "policies" / "bucket-a.json").read_text())
+    draft = json.loads((out / "policies" / "bucket-a.policy.json").read_text())
     assert draft["Statement"][:2] == EXISTING["Statement"] and len(draft["Statement"]) == 4  # + partner, + public
-    assert not (out / "policies" / "bucket-b.json").exists()
+    assert not (out / "policies" / "bucket-b.policy.json").exists()
     plan = json.loads((out / "plan.json").read_text())
     blockers = {b["bucket"]: [x["kind"] for x in b["blockers"]] for b in plan["buckets"]}
     assert "current-policy-unreadable" in blockers["bucket-b"]

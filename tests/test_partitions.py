@@ -60,7 +60,7 @@ def test_drafts_keep_the_partition_of_their_evidence(tmp_path: Path, region: str
     write_log(log_path(tree, "111122223333", region, "2026-11-02"), records)
     result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tree), "--out", str(out)])
     assert result.exit_code == 0, result.output
-    draft = json.loads((out / "policies" / "bucket-x.json").read_text())
+    draft = json.loads((out / "policies" / "bucket-x.policy.json").read_text())
     principals = sorted(s["Principal"]["AWS"] for s in draft["Statement"])
     assert principals == [f"arn:{partition}:iam::222233334444:root", f"arn:{partition}:iam::999988887777:role/partner"]
     assert all(r.startswith(f"arn:{partition}:s3:::bucket-x") for s in draft["Statement"]
@@ -129,5 +129,5 @@ def test_a_govcloud_bucket_read_through_path_style_requests_keeps_its_partition(
     assert result.exit_code == 0, result.output
     deny = json.loads((out / "policies" / "bucket-a.sigv4-deny.json").read_text())
     assert deny["Statement"][0]["Resource"][0] == "arn:aws-us-gov:s3:::bucket-a"
-    (statement,) = json.loads((out / "policies" / "bucket-b.json").read_text())["Statement"]
+    (statement,) = json.loads((out / "policies" / "bucket-b.policy.json").read_text())["Statement"]
     assert statement["Resource"] == "arn:aws-us-gov:s3:::bucket-b/exports/*"

@@ -31,11 +31,11 @@ def test_a_draft_made_without_the_current_policy_says_merge_not_put(tmp_path: Pa
     banner = review.split("\n\n")[2]
     assert banner.startswith("**The current policy of bucket-a was not read") and banner.endswith("now.**")
     assert "aws s3api get-bucket-policy --bucket bucket-a" in review
-    assert "--policy file://policies/bucket-a.json" not in review
+    assert "--policy file://policies/bucket-a.policy.json" not in review
     (policy,) = plan["policies"]
     assert policy["current_from"] is None
     task = next(t for t in plan["tasks"] if t["kind"] == "review-policy-statement")
-    assert "merge the new statements of policies/bucket-a.json into the bucket's live policy" in task["action"]
+    assert "merge the new statements of policies/bucket-a.policy.json into the bucket's live policy" in task["action"]
 
     current = tmp_path / "current"
     current.mkdir()
@@ -44,7 +44,7 @@ def test_a_draft_made_without_the_current_policy_says_merge_not_put(tmp_path: Pa
                                                     key="x/a")], "--current-policies", str(current))
     review = (out / "policies" / "bucket-a.review.md").read_text()
     assert "was not read" not in review and "Merged with the current policy as read from" in review
-    assert "aws s3api put-bucket-policy --bucket bucket-a --policy file://policies/bucket-a.json" in review
+    assert "aws s3api put-bucket-policy --bucket bucket-a --policy file://policies/bucket-a.policy.json" in review
 
 
 def test_tasks_never_point_at_a_draft_that_was_not_written(tmp_path: Path) -> None:
@@ -59,9 +59,9 @@ def test_tasks_never_point_at_a_draft_that_was_not_written(tmp_path: Path) -> No
     (current / "bucket-p.json").write_text("{not json")
     plan, out = _plan(tmp_path, records, "--current-policies", str(current))
     written = {p.name for p in (out / "policies").iterdir()}
-    assert "bucket-p.json" not in written and "bucket-w.json" not in written
+    assert "bucket-p.policy.json" not in written and "bucket-w.policy.json" not in written
     for task in plan["tasks"]:
-        for name in ("bucket-p.json", "bucket-w.json"):
+        for name in ("bucket-p.policy.json", "bucket-w.policy.json"):
             assert f"policies/{name}" not in task["action"], task
     disable = {t["buckets"][0]: t for t in plan["tasks"] if t["kind"] == "disable-acls"}
     assert "no policy statement is needed" in disable["bucket-w"]["action"]
@@ -139,3 +139,24 @@ def test_uploads_seen_only_in_access_logs_say_their_headers_are_unknown(tmp_path
     (statement,) = json.loads((out / "plan.json").read_text())["statements"]
     assert statement["statement"]["Action"] == ["s3:PutObject"]
     assert any("server access logs alone" in r and "s3:PutObjectTagging" in r for r in statement["risk"])
+
+
+def test_bucket_names_with_dots_never_share_a_file(tmp_path: Path) -> None:
+    """Issue 14, finding 4: buckets `data` and `data.sigv4-deny` both wrote policies/data.sigv4-deny.json. Every
+    bucket's draft, deny draft and review note now has a file of its own."""
+    names = ["data", "data.sigv4-deny", "data.review", "data.policy", "data.json", "data.sigv4-deny.policy"]
+    records = []
+    for n, bucket in enumerate(names):
+        records += [s3_record(identity=PARTNER, acl_required=True, request_id=f"P{n}", key="x/a", bucket=bucket),
+                    s3_record(request_id=f"S{n}", bucket=bucket)]
+    plan, out = _plan(tmp_path, records)
+    written = sorted(p.name for p in (out / "policies").iterdir())
+    expected = sorted(f"{b}{suffix}" for b in names for suffix in (".policy.json", ".review.md", ".sigv4-deny.json"))
+    assert written == expected
+    for bucket in names:
+        draft = json.loads((out / "policies" / f"{bucket}.policy.json").read_text())
+        assert draft["Statement"][0]["Resource"] == f"arn:aws:s3:::{bucket}/x/*"
+        deny = json.loads((out / "policies" / f"{bucket}.sigv4-deny.json").read_text())
+        assert deny["Statement"][0]["Resource"][0] == f"arn:aws:s3:::{bucket}"
+    reports = {b["bucket"]: b for b in plan["buckets"]}
+    assert {reports[b]["sigv4_deny_draft"] for b in names} == {f"policies/{b}.sigv4-deny.json" for b in names}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.atomic import write_bytes
-from planner.model import Evidence, Plan, Task
+from planner.model import Evidence, Plan, Task, review_file
 
 SCHEMA_VERSION = "1.0"
 EVIDENCE_FIELDS = (
@@ -45,7 +45,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         "clients": [_lists(asdict(c)) for c in plan.clients],
         "policies": [
             {"bucket": p.bucket, "draft": p.draft, "current_from": p.current_from,
-             "review": f"policies/{p.bucket}.review.md", "merged_with_current": p.current is not None,
+             "review": f"policies/{review_file(p.bucket)}", "merged_with_current": p.current is not None,
              "added": list(p.added), "already_granted": list(p.already_granted),
              "renamed": [list(r) for r in p.renamed], "steps": list(p.steps), "size": p.size,
              "doubts": [{"sid": sid, "reason": why} for sid, why in p.doubts]}

@@ -1,4 +1,4 @@
-"""policies/<bucket>.json: one bucket-policy draft per bucket that needs statements, and nothing else."""
+"""policies/<bucket>.policy.json: one bucket-policy draft per bucket that needs statements, and nothing else."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.atomic import write_bytes
-from planner.model import Plan
+from planner.model import Plan, deny_file, policy_file, review_file
 from planner.outputs.review import render_reviews
 from planner.policy.deny import check_deny_policy, sigv4_deny_policy
 
@@ -17,8 +17,9 @@ from planner.policy.deny import check_deny_policy, sigv4_deny_policy
 def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
     """Replace `folder` with this run's drafts, so no draft of an earlier run is left to be applied by mistake.
 
-    Per bucket: `<bucket>.json` (the current policy with the new statements merged in) and `<bucket>.review.md`;
-    and for each bucket where no SigV2 request was seen, `<bucket>.sigv4-deny.json`.
+    Per bucket: `<bucket>.policy.json` (the current policy with the new statements merged in) and
+    `<bucket>.review.md`;
+    and for each bucket ready to deny SigV2, `<bucket>.sigv4-deny.json` (file names never collide: model.py).
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}-new-", dir=folder.parent))
@@ -26,14 +27,14 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
     reviews = render_reviews(plan)
     for policy in plan.policies:
         if policy.merged is not None:
-            names.append(_write(fresh / f"{policy.bucket}.json", dict(policy.merged)))
-        review = fresh / f"{policy.bucket}.review.md"
+            names.append(_write(fresh / policy_file(policy.bucket), dict(policy.merged)))
+        review = fresh / review_file(policy.bucket)
         write_bytes(review, reviews[policy.bucket].encode())
         names.append(review.name)
     for report in sorted((b for b in plan.buckets if b.sigv4_deny_draft), key=lambda b: b.bucket):
         deny = sigv4_deny_policy(report.bucket, report.partition)
         check_deny_policy(report.bucket, deny, report.partition)
-        names.append(_write(fresh / f"{report.bucket}.sigv4-deny.json", deny))
+        names.append(_write(fresh / deny_file(report.bucket), deny))
     replace_folder(fresh, folder)
     return [folder / name for name in names]
 

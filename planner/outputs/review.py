@@ -92,13 +92,13 @@ def _how_to_apply(policy: BucketPolicy) -> list[str]:
         intro = ("Merge first: fetch the live policy, add the statements of this draft to its `Statement` list, put "
                  "the result; switch Object Ownership only once no blocker above is left.")
         commands = [f"aws s3api get-bucket-policy --bucket {bucket} --query Policy --output text > {bucket}.live.json",
-                    f"# add the new statements of policies/{bucket}.json to {bucket}.live.json, then:",
+                    f"# add the new statements of {policy.draft} to {bucket}.live.json, then:",
                     f"aws s3api put-bucket-policy --bucket {bucket} --policy file://{bucket}.live.json"]
     else:
         intro = ("Put the reviewed policy first (it is the current policy with the new statements merged in: if the "
                  "live policy changed since it was read, plan again); switch Object Ownership only once no blocker "
                  "above is left.")
-        commands = [f"aws s3api put-bucket-policy --bucket {bucket} --policy file://policies/{bucket}.json"]
+        commands = [f"aws s3api put-bucket-policy --bucket {bucket} --policy file://{policy.draft}"]
     return ["## How to apply (s3plan never does)", "", intro, "", "```sh", *commands, switch, "```", ""]
 
 

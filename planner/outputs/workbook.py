@@ -22,7 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from planner.atomic import write_with
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
-from planner.model import BucketPolicy, Plan, Statement
+from planner.model import BucketPolicy, Plan, Statement, policy_file
 from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
@@ -119,7 +119,7 @@ STATEMENT_COLUMNS = (
     Column("Actions", 30, lambda s: s[0].document.get("Action")),
     Column("Resources", 50, lambda s: s[0].document.get("Resource")),
     Column("Requests", 10, lambda s: s[0].requests), Column("Risk", 40, lambda s: s[0].risk),
-    Column("Draft file", 30, lambda s: f"policies/{s[0].bucket}.json"),
+    Column("Draft file", 30, lambda s: f"policies/{policy_file(s[0].bucket)}"),
 )
 BUCKET_COLUMNS = (
     Column("Bucket", 28, lambda b: b.bucket), Column("Account", 14, lambda b: b.account_id),
@@ -352,7 +352,7 @@ def _statements(ws: Worksheet, plan: Plan, bulk: BulkRows) -> None:
     written = {p.bucket for p in plan.policies if p.merged is not None}
     for n, stmt in enumerate(plan.statements[:MAX_DATA_ROWS], start=2):
         if stmt.bucket in written:
-            bulk.link(ws.title, f"{get_column_letter(col)}{n}", f"policies/{stmt.bucket}.json")
+            bulk.link(ws.title, f"{get_column_letter(col)}{n}", f"policies/{policy_file(stmt.bucket)}")
 
 
 def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:

@@ -20,6 +20,7 @@ from planner.model import (
     SigV2Client,
     Statement,
     Task,
+    deny_file,
     stable_id,
 )
 from planner.plan.readiness import EVIDENCE_BLOCKERS, data_event_blockers
@@ -129,12 +130,12 @@ def _enforce_task(bucket: str, has_sigv2: bool, related: Sequence[Task], unprove
             id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket}: log data events first",
             principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
             action=(f"No SigV2 request was seen, but that proves nothing yet: {unproven[0].detail}. s3plan drafts "
-                    f"policies/{bucket}.sigv4-deny.json once a window with data events shows no SigV2."))
+                    f"policies/{deny_file(bucket)} once a window with data events shows no SigV2."))
     if not has_sigv2:
         return Task(
             id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket} (ready)",
             principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
-            action=(f"No SigV2 request was seen in the window. Add the statement in policies/{bucket}.sigv4-deny.json "
+            action=(f"No SigV2 request was seen in the window. Add the statement in policies/{deny_file(bucket)} "
                     "to the bucket's current policy (put-bucket-policy replaces the whole policy, so merge it)."))
     return Task(
         id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket}",
@@ -235,6 +236,6 @@ def _report(bucket: str, requests: Mapping[str, int], accounts: Mapping[str, str
         acls_ready=not any(b.kind in ACL_BLOCKER_KINDS for b in blockers),
         blockers=tuple(sorted(blockers, key=lambda b: (b.kind, b.detail))),
         sigv2_callers=tuple(sorted(totals.callers.get(bucket, ()))),
-        sigv4_deny_draft=f"policies/{bucket}.sigv4-deny.json" if sigv4_ready and BUCKET_NAME.match(bucket) else None,
+        sigv4_deny_draft=f"policies/{deny_file(bucket)}" if sigv4_ready and BUCKET_NAME.match(bucket) else None,
         data_events=data,
     )

@@ -8,7 +8,7 @@ from typing import TypedDict
 
 from planner.classify.remedies import AclFinding, SigV2Finding
 from planner.classify.version import parse_version, version_lt
-from planner.model import BucketPolicy, Client, Evidence, SigV2Client, Statement, Task, stable_id
+from planner.model import BucketPolicy, Client, Evidence, SigV2Client, Statement, Task, review_file, stable_id
 
 SAMPLES = 5
 
@@ -166,7 +166,7 @@ def apply_step(bucket: str, policies: Mapping[str, BucketPolicy]) -> str:
     if policy is None or policy.draft is None:
         why = policy.steps[-1] if policy and policy.steps else "see the blockers"
         return (f"merge the statement into the bucket policy by hand: no draft was written for {bucket} ({why}); "
-                f"the statement is in policies/{bucket}.review.md and plan.json.")
+                f"the statement is in policies/{review_file(bucket)} and plan.json.")
     if policy.current_from is None:
         return (f"merge the new statements of {policy.draft} into the bucket's live policy (its current policy was "
                 "not read: putting the file as it is would replace the whole policy).")
