@@ -188,3 +188,21 @@ def test_athena_result_counts_written_as_decimals_are_read(tmp_path: Path) -> No
         else:
             assert result.exit_code == 2 and f"{path}" in result.output and "requests" in result.output
             assert "row 2" in result.output and "Traceback" not in result.output
+
+
+def test_a_principal_with_an_escaped_control_character_keeps_plan_graphml_well_formed(tmp_path: Path) -> None:
+    """Issue 14, finding 5: plan.graphml became ill-formed XML when a principal carried an escaped control
+    character; it is sanitised as the workbook is, and read back here."""
+    import networkx as nx
+
+    from tests.conftest import log_path, s3_record, write_log
+
+    odd = {"type": "IAMUser", "principalId": "AIDA", "arn": "arn:aws:iam::111122223333:user/a\u0001b",
+           "accountId": "111122223333"}
+    write_log(log_path(tmp_path / "odd", "111122223333", "us-east-1", "2026-11-02"),
+              [s3_record(sigv="SigV2", identity=odd, request_id="O1", ua="[Boto3/1.4.4 Botocore/1.5.12]")])
+    out = tmp_path / "odd-out"
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "odd"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    graph = nx.read_graphml(out / "plan.graphml")
+    assert any("a\ufffdb" in data["title"] for _, data in graph.nodes(data=True))

@@ -9,13 +9,14 @@ import networkx as nx
 
 from planner.atomic import write_bytes
 from planner.model import Plan
+from planner.outputs.xml_text import xml_safe
 
 
 def task_graph(plan: Plan) -> nx.DiGraph:
     """Tasks as nodes (kind, title, wave, stream), dependencies as edges from the prerequisite."""
     graph = nx.DiGraph()
-    for task in plan.tasks:
-        graph.add_node(task.id, kind=task.kind, title=task.title, wave=task.wave, stream=task.stream)
+    for task in plan.tasks:  # a title quotes principals and user agents from the logs
+        graph.add_node(task.id, kind=task.kind, title=xml_safe(task.title), wave=task.wave, stream=task.stream)
     for task in plan.tasks:
         for dep in task.depends_on:
             graph.add_edge(dep, task.id)

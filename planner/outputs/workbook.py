@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -26,14 +25,12 @@ from planner.model import BucketPolicy, Plan, Statement, policy_file
 from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
+from planner.outputs.xml_text import xml_safe
 
 MAX_CELL = 32_767
 MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
 TRUNCATION_MARK = " …[cut by s3plan]"
 STATUSES = ("Todo", "In progress", "Blocked", "Done", "Won't do")
-# Characters XML 1.0 cannot carry (control characters, lone surrogates, U+FFFE/U+FFFF): openpyxl would raise or
-# write a sheet Excel cannot open.
-_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
 
@@ -55,7 +52,7 @@ def text(value: Any) -> Any:
         return value
     if isinstance(value, (list, tuple)):
         value = ", ".join(str(v) for v in value)
-    value = _ILLEGAL.sub("\ufffd", str(value))
+    value = xml_safe(str(value))
     if len(value) > MAX_CELL:
         value = value[: MAX_CELL - len(TRUNCATION_MARK)] + TRUNCATION_MARK
     return value
