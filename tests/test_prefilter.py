@@ -253,3 +253,13 @@ def test_inflate_pieces_reads_every_gzip_member(members: int) -> None:
         b"".join(prefilter.inflate_pieces(raw[:-20]))
     with pytest.raises(ValueError):
         b"".join(prefilter.inflate_pieces(raw + b"junk"))
+
+
+def test_a_scanner_cannot_be_initialised_twice() -> None:
+    """Issue 14, finding 8: calling __init__ again leaked the bounds buffer and mixed the counts of two scans."""
+    scanner = _prefilter.Scanner(0, "2026-11-01T00:00:00Z", None)
+    with pytest.raises(RuntimeError, match="initialised once"):
+        scanner.__init__(0, None, None)
+    scanner.feed(json.dumps(s3_record(request_id="A")).encode() + b"\n")
+    _, count, _ = scanner.finish()
+    assert count == 1

@@ -667,6 +667,10 @@ static void scanner_dealloc(scanner_t *sc) {
 static int scanner_init(scanner_t *sc, PyObject *args, PyObject *kwds) {
     PyObject *since_obj, *until_obj;
     int record_depth;
+    if (sc->bounds != NULL) {                                 /* a second __init__ would leak and mix counts */
+        PyErr_SetString(PyExc_RuntimeError, "a Scanner is initialised once: make a new one");
+        return -1;
+    }
     if (!PyArg_ParseTuple(args, "iOO", &record_depth, &since_obj, &until_obj)) return -1;
     if (record_depth < 0 || record_depth > 2) {
         PyErr_SetString(PyExc_ValueError, "record_depth must be 0, 1 or 2");
