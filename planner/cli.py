@@ -144,15 +144,20 @@ def plan(**options: Any) -> None:
     result = run_plan(config)
     for skipped in result.plan.run.skipped:
         click.echo(f"s3plan: skipped {skipped.path}: {skipped.reason}", err=True)
+    for warning in result.plan.run.warnings:
+        click.echo(f"s3plan: warning: {warning}", err=True)
     for error in result.input_errors:
         click.echo(f"s3plan: error: {error}", err=True)
-    click.echo(summary(result))
+    click.echo(summary(result, config.owners is not None))
     if config.fail_on_blockers and result.has_blockers:
+        blocked = sorted(b.bucket for b in result.plan.buckets if b.blockers)
+        shown = ", ".join(blocked[:10]) + (f" and {len(blocked) - 10} more" if len(blocked) > 10 else "")
+        click.echo(f"s3plan: {len(blocked)} bucket(s) still have blockers (--fail-on-blockers): {shown}", err=True)
         sys.exit(EXIT_BLOCKERS)
 
 
-def summary(result: RunResult) -> str:
-    """A few lines: what was read, what was found, where the outputs are."""
+def summary(result: RunResult, owners: bool = False) -> str:
+    """A few lines: what was read, what was found, who owns the work (with --owners), where the outputs are."""
     plan_, run = result.plan, result.plan.run
     sigv2 = [e for e in plan_.evidence if e.is_sigv2]
     lines = [f"Athena: {q.query_id}, {q.bytes_scanned:,} bytes scanned, about ${q.cost_usd} "
@@ -171,6 +176,10 @@ def summary(result: RunResult) -> str:
         f"Tasks: {len(plan_.tasks)}.",
     ]
     lines += _data_event_lines(plan_)
+    if owners:
+        owned = sum(1 for t in plan_.tasks if t.owner is not None)
+        lines.append(f"Owners: {owned} of {len(plan_.tasks)} tasks have an owner from --owners"
+                     + ("" if owned == len(plan_.tasks) else "; the others match no entry"))
     drafts = sum(1 for p in result.written if p.parent.name == "policies" and p.suffix == ".json")
     lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({drafts} drafts)")
     return "\n".join(lines)

@@ -335,6 +335,7 @@ class ScanResult:
     downloads: tuple[DownloadStat, ...] = ()
     bucket_data: Mapping[str, DataEvents] | None = None  # None: the rows did not say (older query results)
     bucket_partitions: Mapping[str, str] = field(default_factory=dict)  # bucket -> ARN partition, where known
+    warnings: tuple[str, ...] = ()  # what the run could not do as asked (a --regions value matching nothing)
 
 
 @dataclass(frozen=True)
@@ -353,6 +354,7 @@ class RunInfo:
     rules: tuple[str, ...] = ()
     queries: tuple[QueryStat, ...] = ()
     downloads: tuple[DownloadStat, ...] = ()
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
                           else Window(_iso(config.since), _iso(config.until))), window_seen=result.window_seen,
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)), queries=result.queries,
-        downloads=result.downloads,
+        downloads=result.downloads, warnings=result.warnings,
     )
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
     return Plan(run, result.evidence, parts.tasks, statements, buckets, notes + parts.notes, parts.clients, policies)

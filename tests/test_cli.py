@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -97,3 +98,34 @@ def test_strict_turns_skipped_files_into_exit_2(tmp_path: Path) -> None:
     strict = run(*args, "--strict", "--out", str(tmp_path / "strict"))
     assert strict.exit_code == 2 and "broken.json.gz" in strict.stderr
     assert not (tmp_path / "strict").exists()
+
+
+def test_selection_values_that_match_nothing_are_said(tmp_path: Path) -> None:
+    """Issue 14, finding 9: --regions/--accounts values that matched nothing passed with exit 0 and no word."""
+    mixed_tree(tmp_path / "tree")
+    out = tmp_path / "out"
+    result = run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out), "--regions",
+                 "us-east-1,eu-west-9", "--accounts", "111122223333,999999999999")
+    assert result.exit_code == 0, result.output
+    assert ("s3plan: warning: --regions eu-west-9 matched no log file (the logs hold us-east-1)" in result.stderr)
+    assert "--accounts 999999999999 matched no log file (the logs hold 111122223333)" in result.stderr
+    assert len(json.loads((out / "plan.json").read_text())["run"]["warnings"]) == 2
+    nothing = run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out), "--regions", "eu-west-9")
+    assert nothing.exit_code == 2 and "matched no log file (the logs hold us-east-1)" in nothing.stderr
+    late = run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(out), "--since", "2027-01-01")
+    assert late.exit_code == 2 and "the logs hold 2026-11-02 to 2026-11-02" in late.stderr
+
+
+def test_owner_coverage_and_the_blocked_buckets_are_said(tmp_path: Path) -> None:
+    """Issue 14, finding 9: the summary says how many tasks got an owner, and --fail-on-blockers names the
+    blocked buckets in one line when it exits 1."""
+    mixed_tree(tmp_path / "tree")
+    owners = tmp_path / "owners.yaml"
+    owners.write_text("owners:\n  - team: partners\n    match: {account: '999988887777'}\n")
+    result = run("plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "out"), "--owners",
+                 str(owners), "--fail-on-blockers")
+    assert result.exit_code == 1
+    assert re.search(r"Owners: \d+ of \d+ tasks have an owner from --owners; the others match no entry",
+                     result.stdout)
+    assert result.stderr.strip().splitlines()[-1] == (
+        "s3plan: 2 bucket(s) still have blockers (--fail-on-blockers): bucket-a, bucket-b")

@@ -19,7 +19,7 @@ from sqlglot import exp
 from planner.errors import InputError
 from planner.model import DataEvents, Evidence, ScanResult, SkippedFile, Window, partition_of
 from planner.sources import engine, prefilter
-from planner.sources.files import Listing, Selection, list_files, sniff
+from planner.sources.files import Listing, Selection, list_files, sniff, unmatched
 
 Progress = Callable[[str], None]
 
@@ -44,7 +44,7 @@ class CloudTrailFiles:
         files = [f for lst in listings for f in lst.selected]
         pruned = sum(lst.pruned for lst in listings)
         if not files and (self.paths or not self.extra_lines):
-            raise InputError(_nothing_found(self.paths, listings))
+            raise InputError("; ".join([_nothing_found(self.paths, listings), *unmatched(self.selection, listings)]))
         sets, skipped = _sort_by_layout(files)
         if self.use_prefilter and prefilter.available():
             rows, bad = self._scan_prefiltered(sets)
@@ -57,7 +57,8 @@ class CloudTrailFiles:
         if read == 0 and files:
             raise InputError(f"{', '.join(map(str, self.paths))}: no readable CloudTrail log file "
                              f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
-        return to_scan_result([*rows, *self.extra_rows], files_read=read, files_pruned=pruned, skipped=tuple(skipped))
+        result = to_scan_result([*rows, *self.extra_rows], files_read=read, files_pruned=pruned, skipped=tuple(skipped))
+        return dataclasses.replace(result, warnings=tuple(unmatched(self.selection, listings)))
 
     def _params(self) -> dict[str, Any]:
         """Bound query parameters: the window."""

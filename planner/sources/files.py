@@ -6,7 +6,7 @@ import gzip
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -44,11 +44,15 @@ class Selection:
 
 @dataclass(frozen=True)
 class Listing:
-    """The files found under one input path, after pruning."""
+    """The files found under one input path, after pruning, and the accounts, regions and days their paths name
+    (so a --regions or --accounts value that matches nothing can be said)."""
 
     selected: tuple[Path, ...]
     pruned: int
     ignored: int
+    accounts: frozenset[str] = frozenset()
+    regions: frozenset[str] = frozenset()
+    days: tuple[date, ...] = ()  # the first and last day in the tree, when it has any
 
 
 def list_files(root: Path, selection: Selection) -> Listing:
@@ -59,6 +63,9 @@ def list_files(root: Path, selection: Selection) -> Listing:
     in_tree = root.is_dir() and any(TREE_RE.search(p.as_posix()) for p in candidates)
     selected: list[Path] = []
     pruned = ignored = 0
+    accounts: set[str] = set()
+    regions: set[str] = set()
+    days: set[date] = set()
     for path in candidates:
         posix = path.as_posix()
         if any(f"/{seg}/" in posix for seg in IGNORED_SEGMENTS):
@@ -72,11 +79,35 @@ def list_files(root: Path, selection: Selection) -> Listing:
                 selected.append(path)
             continue
         day = date(int(match["y"]), int(match["m"]), int(match["d"]))
+        accounts.add(match["account"])
+        regions.add(match["region"])
+        days.add(day)
         if selection.keeps(match["account"], match["region"], day):
             selected.append(path)
         else:
             pruned += 1
-    return Listing(tuple(selected), pruned, ignored)
+    return Listing(tuple(selected), pruned, ignored, frozenset(accounts), frozenset(regions),
+                   (min(days), max(days)) if days else ())
+
+
+def unmatched(selection: Selection, listings: Sequence[Listing]) -> list[str]:
+    """What the selection asked for that no path of a CloudTrail tree holds, with what the trees do hold."""
+    trees = [lst for lst in listings if lst.regions]
+    if not trees:
+        return []  # folders of loose files name no account or region
+    accounts = frozenset().union(*(lst.accounts for lst in trees))
+    regions = frozenset().union(*(lst.regions for lst in trees))
+    out = []
+    for option, asked, held in (("--accounts", selection.accounts, accounts), ("--regions", selection.regions, regions)):
+        missing = sorted(asked - held)
+        if missing:
+            out.append(f"{option} {', '.join(missing)} matched no log file (the logs hold {', '.join(sorted(held))})")
+    first = min(d for lst in trees for d in lst.days)
+    last = max(d for lst in trees for d in lst.days)
+    if (selection.since and selection.since > last) or (selection.until and selection.until < first):
+        out.append(f"--since/--until {selection.since or '…'} to {selection.until or '…'} matched no log file "
+                   f"(the logs hold {first} to {last})")
+    return out
 
 
 def _walk(root: Path) -> Iterator[Path]:
