@@ -98,7 +98,8 @@ def unmatched(selection: Selection, listings: Sequence[Listing]) -> list[str]:
     accounts = frozenset().union(*(lst.accounts for lst in trees))
     regions = frozenset().union(*(lst.regions for lst in trees))
     out = []
-    for option, asked, held in (("--accounts", selection.accounts, accounts), ("--regions", selection.regions, regions)):
+    asked_for = (("--accounts", selection.accounts, accounts), ("--regions", selection.regions, regions))
+    for option, asked, held in asked_for:
         missing = sorted(asked - held)
         if missing:
             out.append(f"{option} {', '.join(missing)} matched no log file (the logs hold {', '.join(sorted(held))})")
