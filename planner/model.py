@@ -6,6 +6,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property
 from typing import Any
 
@@ -158,6 +159,8 @@ class Task:
     owner: Owner | None = None
     stream: int = 0
     failing: str | None = None  # e.g. "still failing since ... (SignatureDoesNotMatch)", from the logs' errors
+    regions: tuple[str, ...] = ()   # where its evidence was seen: a narrower re-run can tell it is out of scope
+    accounts: tuple[str, ...] = ()  # the bucket owners' accounts of its evidence (or its buckets)
 
 
 @dataclass(frozen=True)
@@ -355,6 +358,44 @@ class RunInfo:
     queries: tuple[QueryStat, ...] = ()
     downloads: tuple[DownloadStat, ...] = ()
     warnings: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()   # --regions (empty: all)
+    accounts: tuple[str, ...] = ()  # --accounts (empty: all)
+
+    @property
+    def scope(self) -> Scope:
+        """What this run read, for comparing it with another run's."""
+        return Scope(self.sources, self.regions, self.accounts, self.window_seen.since, self.window_seen.until)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a run read: its sources, regions and accounts (empty: all), and the window of records it saw."""
+
+    sources: tuple[str, ...]
+    regions: tuple[str, ...]
+    accounts: tuple[str, ...]
+    since: str | None
+    until: str | None
+
+    @property
+    def days(self) -> int | None:
+        try:
+            return (date.fromisoformat(self.until or "") - date.fromisoformat(self.since or "")).days + 1
+        except ValueError:  # an open or odd window (eventTime is the logs' text): no length to compare
+            return None
+
+    def narrower_than(self, other: Scope) -> list[str]:
+        """How this scope reads less than `other` did (nothing: as much or more)."""
+        out = []
+        if set(other.sources) - set(self.sources):
+            out.append("fewer sources")
+        for name, mine, theirs in (("regions", self.regions, other.regions),
+                                   ("accounts", self.accounts, other.accounts)):
+            if mine and (not theirs or set(theirs) - set(mine)):
+                out.append(f"fewer {name}")
+        if self.days is not None and other.days is not None and self.days < other.days:
+            out.append(f"a shorter window ({self.days} days, not {other.days})")
+        return out
 
 
 @dataclass(frozen=True)

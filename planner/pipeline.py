@@ -206,6 +206,8 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
         records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
         skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)), queries=result.queries,
         downloads=result.downloads, warnings=result.warnings,
+        regions=tuple(sorted(config.athena.regions if config.athena else config.regions)),
+        accounts=tuple(sorted(config.athena.accounts if config.athena else config.accounts)),
     )
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
     return Plan(run, result.evidence, parts.tasks, statements, buckets, notes + parts.notes, parts.clients, policies)

@@ -181,8 +181,9 @@ def run(tmp_path: Path, name: str, *args: str) -> dict[str, Any]:
 
 
 def without_sources(plan: dict[str, Any]) -> dict[str, Any]:
-    """Tasks and statements without the evidence ids they cite (ids name aggregates of each run's rows)."""
-    return {"tasks": [{k: v for k, v in t.items() if k != "evidence"} for t in plan["tasks"]],
+    """Tasks and statements without the evidence ids they cite (ids name aggregates of each run's rows) and the
+    bucket owners' accounts (the date-based key layout names them, a plain folder does not)."""
+    return {"tasks": [{k: v for k, v in t.items() if k not in ("evidence", "accounts")} for t in plan["tasks"]],
             "statements": [{k: v for k, v in s.items() if k != "evidence"} for s in plan["statements"]]}
 
 

@@ -148,3 +148,43 @@ def test_an_inserted_column_without_a_header_shifts_nothing(tmp_path: Path) -> N
     assert carried["Kind"] == "upgrade-sdk" and str(carried["Wave"]).isdigit()
     unnamed = [h for h in header if h.startswith("(unnamed column")]
     assert unnamed and carried[unnamed[0]] == "scratch note"
+
+
+def test_a_narrower_rerun_does_not_fake_progress(tmp_path: Path) -> None:
+    """Issue 14, finding 10: re-running with fewer regions marked the other regions' tasks "no longer observed"
+    and the trend dropped. A task outside the new run's scope is "not in this run's scope", "no longer observed"
+    dates from the window's last day, and trend rows of another scope say so."""
+    tree = tmp_path / "tree"
+    old = "[Boto3/1.4.4 Python/2.7.12 Darwin/16.5.0 Botocore/1.5.12]"
+    write_log(log_path(tree, "111122223333", "us-east-1", "2026-11-02"), [
+        s3_record(sigv="SigV2", request_id="E1", ua=old, region="us-east-1")])
+    other = {"type": "IAMUser", "principalId": "AIDB", "arn": "arn:aws:iam::111122223333:user/bob",
+             "accountId": "111122223333"}
+    write_log(log_path(tree, "111122223333", "eu-west-1", "2026-11-02"), [
+        s3_record(sigv="SigV2", request_id="W1", ua=old, region="eu-west-1", identity=other, bucket="bucket-eu")])
+    out = tmp_path / "out"
+    _plan(tree, out)
+    _, first = _rows(out / "migration-plan.xlsx")
+    _plan(tree, out, "--regions", "us-east-1")
+    _, second = _rows(out / "migration-plan.xlsx")
+    eu = [t for t, r in first.items() if "bob" in str(r["Principal"]) or "bucket-eu" in str(r["Buckets"])]
+    assert eu and all(str(second[t]["Observed state"]).startswith("not in this run's scope") for t in eu)
+    header, trend = _trend(out / "migration-plan.xlsx")
+    assert header[:5] == ["Run", "Window", "Regions", "Accounts", "Sources"]
+    assert trend[0]["Regions"] == "all" and trend[1]["Regions"] == "us-east-1"
+    assert trend[0]["Open tasks"] == trend[1]["Open tasks"]  # nothing was done, and nothing looks done
+    assert trend[0]["Same scope as the latest run"].startswith("no") and trend[1]["Same scope as the latest run"] == "yes"
+    # the full scope again, without bob's requests: those are no longer observed, dated by the window
+    shutil.rmtree(tree / "AWSLogs" / "111122223333" / "CloudTrail" / "eu-west-1")
+    write_log(log_path(tree, "111122223333", "eu-west-1", "2026-11-03"), [
+        s3_record(request_id="W2", region="eu-west-1", bucket="bucket-eu", time="2026-11-03T10:00:00Z")])
+    _plan(tree, out)
+    _, third = _rows(out / "migration-plan.xlsx")
+    bob = [t for t in eu if "bob" in str(first[t]["Principal"])]
+    assert bob and all(third[t]["Observed state"] == "no longer observed since 2026-11-03" for t in bob)
+
+
+def _trend(path: Path) -> tuple[list[str], list[dict[str, object]]]:
+    rows = list(load_workbook(path)["Trend"].iter_rows(values_only=True))
+    header = [str(h) for h in rows[0]]
+    return header, [dict(zip(header, r, strict=False)) for r in rows[1:]]

@@ -16,15 +16,18 @@ from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 
 from planner.errors import InputError
-from planner.model import Plan, Task
+from planner.model import Plan, Scope, Task
 
 # Columns people fill in; s3plan writes them only for new tasks (owner from --owners, status Todo).
 USER_COLUMNS = ("Owner", "Status", "Due date", "Notes")
 OBSERVED = "Observed state"
 UNNAMED = "(unnamed column"
 GONE = "no longer observed since "
+OUT_OF_SCOPE = "not in this run's scope"
 CLOSED = ("Done", "Won't do")
-TREND_HEADER = ("Run", "Window", "SigV2 callers", "ACL-dependent requesters", "Open tasks")
+SAME_SCOPE = "Same scope as the latest run"
+TREND_HEADER = ("Run", "Window", "Regions", "Accounts", "Sources", "SigV2 callers", "ACL-dependent requesters",
+                "Open tasks", SAME_SCOPE)
 
 
 @dataclass(frozen=True)
@@ -33,11 +36,16 @@ class Previous:
 
     header: tuple[str, ...] = ()
     rows: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    trend: tuple[tuple[Any, ...], ...] = ()
+    trend: tuple[Mapping[str, Any], ...] = ()  # by the Trend sheet's own header (older runs had fewer columns)
 
     @property
     def exists(self) -> bool:
         return bool(self.header)
+
+    @property
+    def scope(self) -> Scope | None:
+        """The scope of the run that wrote the workbook: its trend row, when it recorded one."""
+        return trend_scope(self.trend[-1]) if self.trend else None
 
 
 def read_previous(path: Path | None) -> Previous:
@@ -57,8 +65,10 @@ def read_previous(path: Path | None) -> Previous:
         if "Tasks" not in book.sheetnames:
             raise InputError(f"{path}: not a workbook s3plan wrote (no Tasks sheet); {what}")
         rows = list(book["Tasks"].iter_rows(values_only=True))
-        trend = tuple(tuple(r) for r in list(book["Trend"].iter_rows(values_only=True))[1:]
-                      if any(v is not None for v in r)) if "Trend" in book.sheetnames else ()
+        trend_sheet = list(book["Trend"].iter_rows(values_only=True)) if "Trend" in book.sheetnames else []
+        trend_header = column_names(trend_sheet[0]) if trend_sheet else ()
+        trend = tuple(dict(zip(trend_header, r, strict=False)) for r in trend_sheet[1:]
+                      if any(v is not None for v in r))
     except (OSError, KeyError, ValueError, TypeError, EOFError, ParseError, zlib.error) as err:
         raise InputError(f"{path}: the previous workbook cannot be read ({type(err).__name__}: {err}); "
                          f"{what}") from err
@@ -89,7 +99,8 @@ def tracker_rows(plan: Plan, ours: Sequence[str], values: Mapping[str, Any], pre
     """Header and rows of the Tasks sheet: this run's tasks with carried-over user columns, then tasks that are
     no longer observed. `values(task)` gives our columns for a task. Extra columns people added stay, on the right."""
     extra = [h for h in previous.header if h not in ours]
-    today = plan.run.generated_at[:10]
+    last_day = plan.run.window_seen.until or plan.run.generated_at[:10]
+    narrower = plan.run.scope.narrower_than(previous.scope) if previous.scope else []
     rows = []
     for task in plan.tasks:
         row = dict(values[task.id])
@@ -106,18 +117,65 @@ def tracker_rows(plan: Plan, ours: Sequence[str], values: Mapping[str, Any], pre
             continue
         row = dict(before)
         state = str(before.get(OBSERVED) or "")
-        row[OBSERVED] = state if state.startswith(GONE) else f"{GONE}{today}"
+        outside = _outside(before, plan.run.scope, narrower)
+        row[OBSERVED] = state if state.startswith(GONE) else (
+            f"{OUT_OF_SCOPE} ({outside})" if outside else f"{GONE}{last_day}")
         rows.append(row)
     return [*ours, *extra], rows
 
 
+def _outside(before: Mapping[str, Any], scope: Scope, narrower: Sequence[str]) -> str | None:
+    """Why a task this run did not see may just be outside what it read: its regions or accounts were not read,
+    or the run read less than the last one in a way the task's row cannot rule out."""
+    for name, read in (("Regions", scope.regions), ("Accounts", scope.accounts)):
+        held = {v.strip() for v in str(before.get(name) or "").split(",") if v.strip()}
+        if read and held and not held & set(read):
+            return f"its {name.lower()} {', '.join(sorted(held))} were not read"
+    unproven = [n for n in narrower if not n.startswith(("fewer regions", "fewer accounts"))
+                or not before.get("Regions" if "regions" in n else "Accounts")]
+    return f"this run read {', '.join(unproven)} than the last one" if unproven else None
+
+
 def trend_rows(plan: Plan, rows: Sequence[Mapping[str, Any]], previous: Previous) -> list[tuple[Any, ...]]:
-    """The trend table: every earlier run's row, then this run's (SigV2 callers, ACL-dependent requesters,
-    open tasks), which feeds the burn-down chart."""
-    sigv2, acl = len(plan.sigv2_callers), len(plan.acl_requesters)
+    """The trend table, by TREND_HEADER: every earlier run's row, then this run's (its scope, SigV2 callers,
+    ACL-dependent requesters, open tasks), which feeds the burn-down chart; each row says whether its scope is the
+    latest run's, since counts of runs that read different logs do not compare."""
+    run = plan.run
     open_tasks = sum(1 for r in rows if r.get("Status") not in CLOSED and not str(r.get(OBSERVED, "")).startswith(GONE))
-    window = f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}"
-    return [*previous.trend, (plan.run.generated_at, window, sigv2, acl, open_tasks)]
+    ours = {"Run": run.generated_at, "Window": f"{run.window_seen.since or '?'} to {run.window_seen.until or '?'}",
+            "Regions": ", ".join(run.regions) or "all", "Accounts": ", ".join(run.accounts) or "all",
+            "Sources": ", ".join(run.sources), "SigV2 callers": len(plan.sigv2_callers),
+            "ACL-dependent requesters": len(plan.acl_requesters), "Open tasks": open_tasks}
+    out = []
+    for row in [*previous.trend, ours]:
+        theirs = trend_scope(row)
+        same = "unknown (an older run)" if theirs is None else "yes" if _same(theirs, run.scope) else (
+            "no: " + _differences(theirs, run.scope))
+        out.append(tuple({**row, SAME_SCOPE: same}.get(h) for h in TREND_HEADER))
+    return out
+
+
+def trend_scope(row: Mapping[str, Any]) -> Scope | None:
+    """The scope a trend row recorded (None for rows of runs before scopes were recorded)."""
+    if row.get("Regions") is None:
+        return None
+    since, _, until = str(row.get("Window") or "").partition(" to ")
+
+    def listed(value: Any) -> tuple[str, ...]:
+        return () if value in (None, "all") else tuple(v.strip() for v in str(value).split(",") if v.strip())
+
+    return Scope(listed(row.get("Sources")), listed(row.get("Regions")), listed(row.get("Accounts")),
+                 since if since not in ("", "?") else None, until if until not in ("", "?") else None)
+
+
+def _same(a: Scope, b: Scope) -> bool:
+    return (set(a.sources), set(a.regions), set(a.accounts), a.days) == (set(b.sources), set(b.regions),
+                                                                         set(b.accounts), b.days)
+
+
+def _differences(theirs: Scope, ours: Scope) -> str:
+    return "; ".join(theirs.narrower_than(ours) + [f"wider: {n}" for n in ours.narrower_than(theirs)]
+                     ) or "another window length"
 
 
 def task_values(task: Task) -> dict[str, Any]:
@@ -131,5 +189,6 @@ def task_values(task: Task) -> dict[str, Any]:
         "Depends on": ", ".join(task.depends_on), "Buckets": ", ".join(task.buckets), "Requests": task.requests,
         "First seen": task.first_seen, "Last seen": task.last_seen, "Principal": task.principal,
         "Action": task.action, "User agents": ", ".join(task.user_agents), "Source IPs": ", ".join(task.source_ips),
-        "Rules": ", ".join(task.rules), "Failing": task.failing,
+        "Rules": ", ".join(task.rules), "Failing": task.failing, "Regions": ", ".join(task.regions),
+        "Accounts": ", ".join(task.accounts),
     }

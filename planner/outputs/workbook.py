@@ -266,7 +266,7 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbo
     trend = trend_rows(plan, rows, previous)
     evidence = [evidence_to_dict(e) for e in plan.evidence]
     builders: dict[str, Callable[[Worksheet], object]] = {
-        "Overview": lambda ws: _overview(ws, plan, trend[-1][-1]),
+        "Overview": lambda ws: _overview(ws, plan, trend[-1][TREND_HEADER.index("Open tasks")]),
         "Tasks": lambda ws: _tasks(ws, header, rows, bulk),
         "SigV2 clients": lambda ws: write_sheet(ws, columns_for("SigV2 clients", SIGV2_COLUMNS), plan.clients, bulk),
         "ACL dependencies": lambda ws: write_sheet(ws, columns_for("ACL dependencies", ACL_COLUMNS),
@@ -358,10 +358,12 @@ def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
     for row in trend:
         ws.append([text(v) for v in row])
     _all_text(ws)
-    for col, width in zip("ABCDE", (22, 26, 14, 24, 12), strict=True):
+    for col, width in zip("ABCDEFGHI", (22, 26, 16, 16, 40, 14, 24, 12, 40), strict=True):
         ws.column_dimensions[col].width = width
     chart = LineChart()
     chart.title, chart.y_axis.title, chart.x_axis.title = "Burn-down", "count", "run"
-    chart.add_data(Reference(ws, min_col=3, max_col=5, min_row=1, max_row=ws.max_row), titles_from_data=True)
+    first = TREND_HEADER.index("SigV2 callers") + 1
+    chart.add_data(Reference(ws, min_col=first, max_col=first + 2, min_row=1, max_row=ws.max_row),
+                   titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=ws.max_row))
-    ws.add_chart(chart, "G2")
+    ws.add_chart(chart, "K2")

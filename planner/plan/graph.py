@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import networkx as nx
 
@@ -16,6 +16,7 @@ from planner.model import (
     BucketPolicy,
     BucketReport,
     DataEvents,
+    Evidence,
     Owner,
     SigV2Client,
     Statement,
@@ -67,15 +68,37 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
     waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
     streams = _streams(graph)
     book = owners or OwnerBook()
+    where = _where(sigv2, acl, bucket_accounts)
+    places = {t.id: where(t) for t in work}
     tasks = sorted((dataclasses.replace(t, wave=waves[t.id], owner=_owner(book, t, bucket_accounts),
-                                        stream=streams[t.id]) for t in work),
-                   key=lambda t: (t.wave, t.kind, t.id))
+                                        stream=streams[t.id], regions=places[t.id][0], accounts=places[t.id][1])
+                    for t in work), key=lambda t: (t.wave, t.kind, t.id))
     totals = _bucket_totals(sigv2, acl)
     reports = tuple(dataclasses.replace(
         _report(b, bucket_requests, bucket_accounts, totals, blockers.get(b, []),
                 None if bucket_data is None else bucket_data.get(b, DataEvents(0, 0))),
         partition=(partitions or {}).get(b, "aws")) for b in buckets)
     return PlanParts(tuple(tasks), reports, client_rows(sigv2, tasks), tuple(notes))
+
+
+def _where(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], bucket_accounts: Mapping[str, str]
+           ) -> Callable[[Task], tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The regions and bucket-owner accounts a task's evidence (or, for a bucket task, its buckets) was seen in."""
+    evidence: dict[str, Evidence] = {f.evidence.id: f.evidence for f in sigv2}
+    evidence.update((f.evidence.id, f.evidence) for f in acl)
+    bucket_regions: dict[str, set[str]] = defaultdict(set)
+    for ev in evidence.values():
+        if ev.bucket and ev.region:
+            bucket_regions[ev.bucket].add(ev.region)
+
+    def where(task: Task) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        rows = [evidence[e] for e in task.evidence if e in evidence]
+        regions = {e.region for e in rows if e.region} or {r for b in task.buckets for r in bucket_regions[b]}
+        accounts = {e.bucket_account_id for e in rows if e.bucket_account_id} or {
+            bucket_accounts[b] for b in task.buckets if b in bucket_accounts}
+        return tuple(sorted(regions)), tuple(sorted(accounts))
+
+    return where
 
 
 def _streams(graph: nx.DiGraph) -> dict[str, int]:
