@@ -6,7 +6,10 @@
  * which runs the same SQL on them. Every other record is only counted: per bucket (S3 records) or as "other"
  * (non-S3 records), with first/last eventTime, inside the window. Anything unexpected (a structural error, an
  * escape sequence in a field it reads, a repeated key, a non-string where a string belongs) makes the record a
- * candidate or, for structural errors, makes the whole file fall back to the engine: never a guess.
+ * candidate or, for structural errors, makes the whole file fall back to the engine: never a guess. Strings it
+ * skips are checked too: invalid UTF-8, an escaped lone surrogate or a resources element that is not an object
+ * makes the record a candidate (the engine reads it as it would in the whole file), and a control character or a
+ * bad escape sends the whole file back.
  *
  * scan(data, record_depth, since, until) -> None | (candidates: bytes, records: int, groups: list)
  *   record_depth: nesting depth at which records open (0: one per line, 1: JSON array, 2: {"Records": [...]})
@@ -45,6 +48,7 @@ typedef struct {
     str_t event_time, event_source, event_name, bucket, id_type, id_account, sigv, owner, category, region;
     str_t res_type, res_account;                               /* the current resources[] element */
     int read_only;                                             /* readOnly: 1 true, 0 false, -1 absent */
+    int owner_set;                                             /* the first AWS::S3::Bucket resource was seen */
     int candidate;                                             /* 1: send the record to the engine */
     unsigned seen;                                             /* bit per captured field, to spot repeats */
 } record_t;
@@ -314,11 +318,34 @@ static int out_append_record(out_t *o, const char *p, Py_ssize_t n) {
 #include <emmintrin.h>
 #endif
 
-enum { STR_ESCAPED = 1, STR_CONTROL = 2 };
+enum { STR_ESCAPED = 1, STR_INVALID = 2, STR_SURROGATE = 4, STR_BAD_UTF8 = 8 };
+
+static int hex_digit(char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+
+/* Length of the well-formed UTF-8 sequence that a byte >= 0x80 opens at p[0:n] (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF); 0 when it is not one, -1 when the data ends inside it. */
+static int utf8_length(const unsigned char *p, Py_ssize_t n) {
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    int len;
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) { len = 3; lo = 0xA0; }
+    else if (c == 0xED) { len = 3; hi = 0x9F; }
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) { len = 4; lo = 0x90; }
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) { len = 4; hi = 0x8F; }
+    else return 0;
+    for (int k = 1; k < len; k++) {
+        if (k >= n) return -1;
+        if (p[k] < (k == 1 ? lo : 0x80) || p[k] > (k == 1 ? hi : 0xBF)) return 0;
+    }
+    return len;
+}
 
 /* The string that opens at s[i]: index of its closing quote, or -1 when the data ends first. `flags` gets
- * STR_ESCAPED for a backslash and STR_CONTROL for a raw control character (not JSON). One pass, 16 bytes at a
- * time where SSE2 is there. */
+ * STR_ESCAPED for a backslash, STR_SURROGATE for a \uD800-\uDFFF escape (the engine refuses one unpaired),
+ * STR_BAD_UTF8 for bytes that are not UTF-8 (the engine refuses those too) and STR_INVALID for what is not JSON
+ * (a raw control character, an unknown escape). One pass, 16 bytes at a time where SSE2 is there. */
 static Py_ssize_t scan_string(const char *s, Py_ssize_t n, Py_ssize_t i, int *flags) {
     Py_ssize_t j = i + 1;
     *flags = 0;
@@ -329,22 +356,38 @@ static Py_ssize_t scan_string(const char *s, Py_ssize_t n, Py_ssize_t i, int *fl
             __m128i v = _mm_loadu_si128((const __m128i *)(s + j));
             __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, slash)),
                                        _mm_cmpeq_epi8(_mm_max_epu8(v, ctl), ctl));
-            int mask = _mm_movemask_epi8(hit);
+            int mask = _mm_movemask_epi8(hit) | _mm_movemask_epi8(v);  /* and bytes >= 0x80 */
             if (mask) { j += __builtin_ctz((unsigned)mask); break; }
             j += 16;
         }
 #endif
-        while (j < n && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20) j++;
+        while (j < n && s[j] != '"' && s[j] != '\\' && (unsigned char)s[j] >= 0x20 && (unsigned char)s[j] < 0x80) j++;
         if (j >= n) return -1;
         unsigned char c = (unsigned char)s[j];
         if (c == '"') return j;
         if (c == '\\') {
             *flags |= STR_ESCAPED;
             if (j + 1 >= n) return -1;
-            if ((unsigned char)s[j + 1] < 0x20) *flags |= STR_CONTROL;
-            j += 2;
+            char e = s[j + 1];
+            if (e == 'u') {
+                if (j + 5 >= n) return -1;
+                if (!(hex_digit(s[j + 2]) && hex_digit(s[j + 3]) && hex_digit(s[j + 4]) && hex_digit(s[j + 5]))) {
+                    *flags |= STR_INVALID;
+                } else if ((s[j + 2] == 'd' || s[j + 2] == 'D') && strchr("89abAB", s[j + 3]) != NULL) {
+                    *flags |= STR_SURROGATE;
+                }
+                j += 6;
+            } else {
+                if (e == '\0' || strchr("\"\\/bfnrt", e) == NULL) *flags |= STR_INVALID;
+                j += 2;
+            }
+        } else if (c >= 0x80) {
+            int len = utf8_length((const unsigned char *)s + j, n - j);
+            if (len < 0) return -1;
+            if (len == 0) *flags |= STR_BAD_UTF8;
+            j += len ? len : 1;
         } else {
-            *flags |= STR_CONTROL;
+            *flags |= STR_INVALID;
             j++;
         }
     }
@@ -439,6 +482,11 @@ static int container_fits(enum key_id key, char c) {
     }
 }
 
+/* Whether a value at this depth is an element of the record's `resources` list (the engine declares objects). */
+static int in_resource_list(int rel_depth, const enum key_id *keys) {
+    return rel_depth == 2 && keys[1] == K_RESOURCES;
+}
+
 static void record_reset(record_t *r) {
     memset(r, 0, sizeof *r);
     r->event_time.n = r->event_source.n = r->event_name.n = r->bucket.n = -1;
@@ -508,7 +556,7 @@ static Py_ssize_t parse(scanner_t *sc, const char *s, Py_ssize_t n, int final, P
                 if (c != '{' || !sc->in_records) { ok = 0; break; }
                 record_reset(&rec);
                 rec_start = i;
-            } else if (rel >= 1 && !container_fits(keys[rel], c)) {
+            } else if ((rel >= 1 && !container_fits(keys[rel], c)) || (in_resource_list(rel, keys) && c != '{')) {
                 rec.candidate = 1;                            /* an unexpected shape: the engine judges */
             }
             if (++depth > MAX_DEPTH) { ok = 0; break; }
@@ -523,9 +571,10 @@ static Py_ssize_t parse(scanner_t *sc, const char *s, Py_ssize_t n, int final, P
             if (state[depth] != ST_COMMA_OR_END && state[depth] != (c == '}' ? ST_KEY_OR_END : ST_VALUE_OR_END)) {
                 ok = 0; break;                                /* a trailing comma, or a key without a value */
             }
-            if (rel == 3 && keys[1] == K_RESOURCES && c == '}' && rec.owner.n < 0
+            if (rel == 3 && keys[1] == K_RESOURCES && c == '}' && !rec.owner_set
                 && str_eq(rec.res_type, "AWS::S3::Bucket")) {
-                rec.owner = rec.res_account;
+                rec.owner = rec.res_account;                  /* the SQL's first bucket resource, even without one */
+                rec.owner_set = 1;
             }
             depth--;
             i++;
@@ -541,7 +590,8 @@ static Py_ssize_t parse(scanner_t *sc, const char *s, Py_ssize_t n, int final, P
             int flags;
             Py_ssize_t end = scan_string(s, n, i, &flags);
             if (end < 0) { CUT_OFF(); break; }
-            if (flags & STR_CONTROL) { ok = 0; break; }       /* raw control characters are not JSON */
+            if (flags & STR_INVALID) { ok = 0; break; }       /* not JSON: the engine reports the file */
+            if (flags & (STR_SURROGATE | STR_BAD_UTF8)) rec.candidate = 1;  /* the engine judges (and re-writes) it */
             const char *p = s + i + 1;
             Py_ssize_t len = end - i - 1;
             int escaped = flags & STR_ESCAPED;
@@ -570,6 +620,7 @@ static Py_ssize_t parse(scanner_t *sc, const char *s, Py_ssize_t n, int final, P
                 i = after + 1;
             } else {
                 if (!begin_value(state, depth) || depth == record_depth) { ok = 0; break; }
+                if (in_resource_list(rel, keys)) rec.candidate = 1;  /* a resource that is not an object */
                 if (rel >= 1 && keys[rel] != K_OTHER) {
                     on_string_value(&rec, p, len, escaped, rel, keys[rel],
                                     rel >= 2 ? keys[rel - 1] : K_NONE, rel >= 3 ? keys[rel - 2] : K_NONE);
@@ -587,7 +638,10 @@ static Py_ssize_t parse(scanner_t *sc, const char *s, Py_ssize_t n, int final, P
                    && s[j] != '\r' && s[j] != '\t') j++;
             if (j >= n && !final) goto cut_off;               /* the number may go on in the next piece */
             if (!valid_scalar(s + i, j - i)) { ok = 0; break; }
-            if (rel >= 1 && !(j - i == 4 && memcmp(s + i, "null", 4) == 0)) on_scalar_value(&rec, keys[rel], rel, s + i, j - i);
+            if (rel >= 1 && !(j - i == 4 && memcmp(s + i, "null", 4) == 0)) {
+                if (in_resource_list(rel, keys)) rec.candidate = 1;
+                on_scalar_value(&rec, keys[rel], rel, s + i, j - i);
+            }
             i = j;
         }
     }

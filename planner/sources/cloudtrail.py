@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from planner.errors import InputError
 from planner.model import DataEvents, Evidence, ScanResult, SkippedFile, Window, partition_of
-from planner.sources import engine, prefilter
+from planner.sources import conform, engine, prefilter
 from planner.sources.files import Listing, Selection, list_files, sniff, unmatched
 
 Progress = Callable[[str], None]
@@ -47,18 +47,20 @@ class CloudTrailFiles:
             raise InputError("; ".join([_nothing_found(self.paths, listings), *unmatched(self.selection, listings)]))
         sets, skipped = _sort_by_layout(files)
         if self.use_prefilter and prefilter.available():
-            rows, bad = self._scan_prefiltered(sets)
+            found = self._scan_prefiltered(sets)
         else:
             self._say(f"scanning {len(_all(sets))} files")
             sets = engine.FileSets(sets.wrapped, sets.lines + self.extra_lines, sets.arrays)
-            rows, bad = _run_tolerant(self._query(), sets, self._params(), self.threads)
-        skipped.extend(bad)
+            found = _run_tolerant(self._query(), sets, self._params(), self.threads)
+        skipped.extend(found.skipped)
         read = len(files) - len(skipped)
         if read == 0 and files:
             raise InputError(f"{', '.join(map(str, self.paths))}: no readable CloudTrail log file "
                              f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
-        result = to_scan_result([*rows, *self.extra_rows], files_read=read, files_pruned=pruned, skipped=tuple(skipped))
-        return dataclasses.replace(result, warnings=tuple(unmatched(self.selection, listings)))
+        result = to_scan_result([*found.rows, *self.extra_rows], files_read=read, files_pruned=pruned,
+                                skipped=tuple(skipped))
+        warnings = (*unmatched(self.selection, listings), *_odd_records(found.conformed))
+        return dataclasses.replace(result, warnings=warnings)
 
     def _params(self) -> dict[str, Any]:
         """Bound query parameters: the window."""
@@ -70,7 +72,7 @@ class CloudTrailFiles:
         query = engine.fill_integers(engine.parse_athena("evidence"), {"prefix_depth": self.prefix_depth})
         return engine.with_filter(query, condition)
 
-    def _scan_prefiltered(self, sets: engine.FileSets) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+    def _scan_prefiltered(self, sets: engine.FileSets) -> EngineRead:
         """Pre-filter in worker processes, then run the query on the candidates and on files it gave back."""
         params = self._params()
         pairs = [(p, layout) for layout in ("wrapped", "lines", "arrays") for p in getattr(sets, layout)]
@@ -79,16 +81,17 @@ class CloudTrailFiles:
             meter = _Meter(len(pairs), self.progress)
             results = prefilter.filter_files(pairs, params.get("since"), params.get("until"), Path(tmp), workers,
                                              meter.file_done)
-            back = {layout: tuple(r.path for r in results if r.fallback and r.layout == layout)
-                    for layout in ("wrapped", "lines", "arrays")}
             candidates = tuple(sorted(str(p) for p in Path(tmp).glob("candidates-*.json")))
-            work = engine.FileSets(back["wrapped"], back["lines"] + candidates + self.extra_lines, back["arrays"])
-            rows, bad = _run_tolerant(self._query(), work, params, self.threads) if work else ([], [])
-        if any(b.path in candidates for b in bad):
-            self._say("the engine refused pre-filtered records; reading every file with the engine instead")
-            every = engine.FileSets(sets.wrapped, sets.lines + self.extra_lines, sets.arrays)
-            return _run_tolerant(self._query(), every, params, self.threads)
-        return rows + prefilter.group_rows([r for r in results if not r.fallback]), bad
+            work = _engine_share(results, candidates + self.extra_lines)
+            read = _run_tolerant(self._query(), work, params, self.threads, as_is=frozenset(candidates))
+        if any(b.path in candidates for b in read.skipped):
+            # an odd record among the candidates: the engine reads (and fits) each file that sent any, whole
+            self._say("the engine refused pre-filtered records; reading the files they came from with the engine")
+            results = [r if r.fallback or not r.sent else dataclasses.replace(r, fallback=True) for r in results]
+            work = _engine_share(results, self.extra_lines)
+            read = _run_tolerant(self._query(), work, params, self.threads)
+        counted = prefilter.group_rows([r for r in results if not r.fallback])
+        return EngineRead(read.rows + counted, read.skipped, read.conformed)
 
     def _say(self, text: str) -> None:
         if self.progress:
@@ -113,6 +116,25 @@ class _Meter:
             eta = (self.total - self.files) * (now - self.start) / self.files
             self.progress(f"{self.files}/{self.total} files, {self.records:,} records, {rate:,.0f} records/s, "
                           f"ETA {eta:.0f} s")
+
+
+def _engine_share(results: Sequence[prefilter.Filtered], lines: tuple[str, ...]) -> engine.FileSets:
+    """What the engine reads after the pre-filter: the files it gave back, by layout, and NDJSON `lines`."""
+    back = {layout: tuple(r.path for r in results if r.fallback and r.layout == layout)
+            for layout in ("wrapped", "lines", "arrays")}
+    return engine.FileSets(back["wrapped"], back["lines"] + lines, back["arrays"])
+
+
+def _odd_records(fitted: Sequence[conform.Conformed]) -> list[str]:
+    """One warning for every record the engine could read only with its odd parts read as empty."""
+    odd = [f for f in fitted if f.odd]
+    if not odd:
+        return []
+    total = sum(f.odd for f in odd)
+    records = f"1 record in {len(odd)} file did not" if total == 1 else f"{total} records in {len(odd)} file" + (
+        "s" if len(odd) > 1 else "") + " did not"
+    return [f"{records} have the shape CloudTrail writes; the odd parts were read as empty (first: {odd[0].source}, "
+            f"{odd[0].first_problem})"]
 
 
 def _nothing_found(paths: Sequence[Path], listings: Sequence[Listing]) -> str:
@@ -149,32 +171,59 @@ def _sort_by_layout(files: Sequence[Path]) -> tuple[engine.FileSets, list[Skippe
     return sets, skipped
 
 
-def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any],
-                  threads: int | None) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
-    """Run the query; a file the engine cannot read is set aside with the reason and the rest re-run."""
+@dataclass(frozen=True)
+class EngineRead:
+    """The engine's rows, the files it could not read, and the files it read only once their odd records were
+    fitted to the declared shape (conform.py)."""
+
+    rows: list[dict[str, Any]]
+    skipped: list[SkippedFile]
+    conformed: list[conform.Conformed]
+
+
+def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any], threads: int | None,
+                  as_is: frozenset[str] = frozenset()) -> EngineRead:
+    """Run the query; a file the engine refuses is re-written with its odd records fitted (but for those `as_is`),
+    or set aside with the reason when it is not CloudTrail's JSON at all, and the rest re-run."""
     small = not (sets.wrapped or sets.arrays)  # only records one per line: small read buffers
-    with tempfile.TemporaryDirectory(prefix="s3plan-spill-") as spill:
+    with tempfile.TemporaryDirectory(prefix="s3plan-spill-") as spill, \
+            tempfile.TemporaryDirectory(prefix="s3plan-conformed-") as fitted:
         con = engine.connect(threads, spill, small)
         try:
-            return _run_until_read(query, sets, params, con)
+            return _run_until_read(query, sets, params, con, fitted, as_is)
+        except duckdb.OutOfMemoryException as err:
+            raise InputError(f"the engine ran out of memory reading the logs ({str(err).splitlines()[0][:120]}); "
+                             "run with fewer --threads, or without --no-prefilter") from None
         finally:
             con.close()  # before its spill folder goes, and before an interrupted run exits
 
 
 def _run_until_read(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any],
-                    con: duckdb.DuckDBPyConnection) -> tuple[list[dict[str, Any]], list[SkippedFile]]:
+                    con: duckdb.DuckDBPyConnection, fitted_dir: str, as_is: frozenset[str]) -> EngineRead:
     bad: list[SkippedFile] = []
+    fitted: dict[str, conform.Conformed] = {}  # by the re-written file's path
     while sets:
         try:
-            return engine.run_query(con, query, sets, params), bad
+            rows = engine.run_query(con, query, sets, params)
+            return EngineRead(rows, bad, sorted(fitted.values(), key=lambda c: c.source))
         except (duckdb.IOException, duckdb.InvalidInputException, duckdb.ConversionException) as err:
             message = str(err).splitlines()[0]
             culprit = engine.input_error_file(message, _all(sets)) or _find_bad_file(con, query, sets, params)
             if culprit is None:
                 raise InputError(f"the engine could not read the logs: {message}") from err
-            bad.append(SkippedFile(culprit, _reason(message)))
+            layout = next(k for k in ("wrapped", "lines", "arrays") if culprit in getattr(sets, k))
             sets = _without(sets, culprit)
-    return [], bad
+            refit = fitted.pop(culprit, None)  # a re-written file refused again: the original is skipped
+            fit = refit is None and culprit not in as_is
+            result = conform.conform_file(culprit, layout, fitted_dir) if fit else None
+            if isinstance(result, conform.Conformed):
+                fitted[result.path] = result
+                sets = engine.FileSets(sets.wrapped, (*sets.lines, result.path), sets.arrays)
+            elif isinstance(result, SkippedFile) and conform.TOO_LARGE in result.reason:
+                bad.append(result)
+            else:  # the engine's reason names where the file stops being JSON
+                bad.append(SkippedFile(refit.source if refit else culprit, _reason(message)))
+    return EngineRead([], bad, sorted(fitted.values(), key=lambda c: c.source))
 
 
 def _find_bad_file(con: duckdb.DuckDBPyConnection, query: exp.Expr, sets: engine.FileSets,

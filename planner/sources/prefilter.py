@@ -42,6 +42,7 @@ class Filtered:
     records: int
     groups: tuple[tuple[bool, str | None, int, str | None, str | None, str | None, int, int, str | None], ...]
     fallback: bool
+    sent: bool = False  # some of its records went to the engine as candidates
 
 
 def available() -> bool:
@@ -71,7 +72,7 @@ def filter_file(path: str, layout: str, since: str | None, until: str | None, ou
         except OSError as err:
             raise InputError(f"{target}: cannot write pre-filtered records ({err.strerror}); free some space in "
                              "the temporary folder (TMPDIR) or run with --no-prefilter") from None
-    return Filtered(path, layout, records, tuple(groups), False)
+    return Filtered(path, layout, records, tuple(groups), False, bool(candidates))
 
 
 def read_pieces(path: str) -> Iterator[bytes]:
