@@ -30,6 +30,7 @@ from planner.pipeline import (
 )
 from planner.plan.readiness import NO_DATA_EVENTS, WRITE_ONLY
 from planner.sources.athena_sql import Table
+from planner.sources.prefilter import scan_path
 from planner.sources.sample import write_sample_logs
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -71,6 +72,13 @@ def friendly_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def _version(ctx: click.Context, _: click.Parameter, value: bool) -> None:
+    """--version: the version and the scan path in use."""
+    if value and not ctx.resilient_parsing:
+        click.echo(f"s3plan, version {__version__}; scan: {scan_path()}")
+        ctx.exit()
+
+
 def _interrupt_once(signum: int, frame: Any) -> None:
     """The first Ctrl-C interrupts; later ones are ignored, so the clean-up it starts (workers stopped, staging
     and temporary folders removed) runs to its end."""
@@ -79,7 +87,8 @@ def _interrupt_once(signum: int, frame: Any) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="s3plan")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_version,
+              help="Show the version and which scan path is in use, and exit.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 def main(debug: bool) -> None:
     """Plan the S3 SigV4 cutover and the move to ACLs disabled, from CloudTrail evidence. Read-only.

@@ -15,8 +15,9 @@ import jsonschema
 import yaml
 
 from planner.errors import RuleError
+from planner.resources import rules_dir
 
-RULES_DIR = Path(__file__).resolve().parents[2] / "rules"
+RULES_DIR = rules_dir()
 
 
 @dataclass(frozen=True)

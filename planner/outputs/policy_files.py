@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from planner.atomic import write_bytes
+from planner.atomic import set_default_mode, write_bytes
 from planner.model import Plan, deny_file, policy_file, review_file
 from planner.outputs.review import render_reviews
 from planner.policy.deny import check_deny_policy, sigv4_deny_policy
@@ -23,6 +23,7 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
     fresh = Path(tempfile.mkdtemp(prefix=f".{folder.name}-new-", dir=folder.parent))
+    set_default_mode(fresh)
     names = []
     reviews = render_reviews(plan)
     for policy in plan.policies:

@@ -26,6 +26,7 @@ from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
 from planner.outputs.xml_text import xml_safe
+from planner.resources import templates_dir
 
 MAX_CELL = 32_767
 MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
@@ -87,7 +88,7 @@ def _finish(ws: Worksheet, columns: Sequence[Column], rows: int) -> None:
         ws.column_dimensions[get_column_letter(col)].width = column.width
 
 
-LAYOUT_FILE = Path(__file__).resolve().parents[2] / "templates" / "workbook.yaml"
+LAYOUT_FILE = templates_dir() / "workbook.yaml"
 RED, GREEN, ORANGE = (PatternFill("solid", bgColor=c) for c in ("FFC7CE", "C6EFCE", "FFEB9C"))
 
 

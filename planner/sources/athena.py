@@ -70,7 +70,8 @@ class AthenaTable:
             return _result(*_read_cache(cached))
         rows, stat = self._run(sql)
         if cached is not None:
-            write_bytes(cached, json.dumps({"query_id": stat.query_id, "rows": rows}, default=str).encode())
+            write_bytes(cached, json.dumps({"query_id": stat.query_id, "rows": rows}, default=str).encode(),
+                        private=True)
         return _result(rows, stat)
 
     def _cache_path(self, sql: str) -> Path | None:

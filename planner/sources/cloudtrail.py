@@ -59,7 +59,8 @@ class CloudTrailFiles:
                              f"({len(skipped)} skipped, first: {skipped[0].path}: {skipped[0].reason})")
         result = to_scan_result([*found.rows, *self.extra_rows], files_read=read, files_pruned=pruned,
                                 skipped=tuple(skipped))
-        warnings = (*unmatched(self.selection, listings), *_odd_records(found.conformed))
+        missing = [prefilter.MISSING] if self.use_prefilter and not prefilter.available() else []
+        warnings = (*missing, *unmatched(self.selection, listings), *_odd_records(found.conformed))
         return dataclasses.replace(result, warnings=warnings)
 
     def _params(self) -> dict[str, Any]:

@@ -7,15 +7,16 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 import sqlglot
 from sqlglot import exp
 
+from planner.resources import templates_dir
+
 T = TypeVar("T")
-SQL_DIR = Path(__file__).resolve().parents[2] / "templates" / "sql"
+SQL_DIR = templates_dir() / "sql"
 
 # The columns s3plan's queries read, with CloudTrail's own (camelCase) key names. Declaring them is required:
 # DuckDB's schema inference samples the first files only, so a key such as `aclRequired` that first appears later
