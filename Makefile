@@ -1,21 +1,31 @@
-# s3plan: `make demo` and `make test` work on a machine with only python3 and make.
-PYTHON ?= python3
-VENV   := .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-dev
-DEMO   := demo
+# s3plan: `make install`, `make demo` and `make test` work on a machine with only python3 and make.
+PYTHON  ?= python3
+VENV    := .venv
+BIN     := $(VENV)/bin
+RUNTIME := $(VENV)/.installed
+STAMP   := $(VENV)/.installed-dev
+DEMO    := demo
 
-.PHONY: demo test lint typecheck bench golden docs clean
+.PHONY: install demo test lint typecheck bench golden docs clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+# runtime dependencies only: what `s3plan` needs to run (.venv/bin/s3plan)
+$(RUNTIME): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(RUNTIME)
 
-demo: $(STAMP)
+# the developer tools on top (tests, linters, moto, parliament)
+$(STAMP): pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP) $(RUNTIME)
+
+install: $(RUNTIME)
+	@echo "Installed: $(BIN)/s3plan ($$($(BIN)/s3plan --version))"
+
+demo: $(RUNTIME)
 	rm -rf $(DEMO)/logs
 	$(BIN)/s3plan sample-logs $(DEMO)/logs --records 20000 --seed 7
 	$(BIN)/s3plan plan --cloudtrail $(DEMO)/logs --out $(DEMO)/out
