@@ -12,6 +12,25 @@ import pytest
 from tests.aws import moto_server, read_only  # noqa: F401  (fixtures shared by the AWS tests)
 
 FIXTURES = Path(__file__).parent / "fixtures"
+SHARED = Path(__file__).resolve().parents[2] / "shared"  # the shared real-data set, beside the repository in CI
+
+
+def shared(*parts: str) -> Path:
+    """A file of the shared real-data set, read in place (its licence may not allow a copy); the test that asks
+    is an extra, skipped with the reason when the set is not beside the repository."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{SHARED} is not beside the repository: this extra reads {'/'.join(parts)} in place")
+    return path
+
+
+def opensearch_samples(folder: Path) -> Path:
+    """The real opensearch-catalog CloudTrail sample (not valid JSON as a whole), written to `folder` as
+    samples-large.json."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / "samples-large.json"
+    target.write_bytes(gzip.decompress((FIXTURES / "opensearch-catalog" / "samples-large.json.gz").read_bytes()))
+    return target
 
 
 def log_path(root: Path, account: str, region: str, day: str, n: int = 0, org: str | None = None) -> Path:

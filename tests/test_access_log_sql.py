@@ -21,16 +21,14 @@ from planner.errors import UsageError
 from planner.sources import access_log_sql
 from planner.sources.access_log import FIELDS, OPERATIONS, AccessLogLine, format_line, parse_line, to_record
 from planner.sources.access_log_sql import INPUT_REGEX, access_log_ddl, access_log_records, combined_evidence_query
-from tests.test_access_logs import OWNER_ID, SHARED, as_line, facts_examples, scenario
+from tests.test_access_logs import OWNER_ID, as_line, doc_examples, fixture_lines, scenario
 
 DATED = "s3://acme-logs/s3/111122223333/us-east-1/shop-assets/"
 REGEX = re.compile(INPUT_REGEX.replace("\\\\", "\\"))  # as Athena reads the DDL's string
 
 
 def lines() -> list[str]:
-    real = [*facts_examples()]
-    for name in ("opensearch-catalog/raw.log", "elastic-beats/s3_server_access.log"):
-        real += (SHARED / "data" / name).read_text().splitlines()
+    real = [*doc_examples(), *fixture_lines("opensearch-raw.log"), *fixture_lines("own.log")[1:]]
     extra = [as_line(r) for r in scenario()]
     refused = as_line(scenario()[0]).replace("REST.GET.OBJECT", "REST.PUT.OBJECT").replace(
         " 200 - 10 10 ", " 400 AccessControlListNotSupported 300 - ")

@@ -18,10 +18,9 @@ from openpyxl import load_workbook
 
 from planner.cli import main
 from planner.sources.access_log import FIELDS, MIN_FIELDS, AccessLogLine, BadLine, format_line, parse_line, to_record
-from tests.conftest import ANONYMOUS, log_path, role, s3_record, write_log
+from tests.conftest import ANONYMOUS, FIXTURES, log_path, role, s3_record, shared, write_log
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FACTS = SHARED / "reference" / "s3-migration-facts.md"
+LOGS = FIXTURES / "access-logs"
 OWNER, PARTNER = "111122223333", "999988887777"
 OWNER_ID = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
 
@@ -32,14 +31,25 @@ def parsed(text: str) -> AccessLogLine:
     return line
 
 
+def fixture_lines(name: str) -> list[str]:
+    return (LOGS / name).read_text().splitlines()
+
+
+def doc_examples() -> list[str]:
+    """The AWS documentation's example line (facts section 8) and a Hadoop S3A line of the older 24-field format
+    (tests/fixtures/access-logs/SOURCES.md)."""
+    return [*fixture_lines("aws-docs-example.log"), fixture_lines("own.log")[0]]
+
+
 def facts_examples() -> list[str]:
-    """The two example lines of facts §8, read in place."""
-    section = FACTS.read_text().split("## 8. S3 server access log format")[1].split("\n## ")[0]
+    """The two example lines of facts section 8, read in place (an extra)."""
+    section = shared("reference", "s3-migration-facts.md").read_text().split("## 8. S3 server access log format")[1]
+    section = section.split("\n## ")[0]
     return [block.strip() for block in re.findall(r"```\n(.*?)```", section, re.S) if "REST." in block]
 
 
 def test_the_documentation_example_parses_field_by_field() -> None:
-    doc, hadoop = (parsed(text) for text in facts_examples())
+    doc, hadoop = (parsed(text) for text in doc_examples())
     assert doc.fields == {
         "bucketowner": OWNER_ID, "bucket_name": "amzn-s3-demo-bucket1", "requestdatetime": "06/Feb/2019:00:00:38 +0000",
         "remoteip": "192.0.2.3", "requester": OWNER_ID, "requestid": "3E57427F3EXAMPLE",
@@ -52,17 +62,27 @@ def test_the_documentation_example_parses_field_by_field() -> None:
         "accesspointarn": "arn:aws:s3:us-west-1:123456789012:accesspoint/example-AP", "aclrequired": "Yes",
         "sourceregion": "us-east-1"}
     assert len(hadoop.fields) == 24 and hadoop["aclrequired"] is None  # the older format stops at TLS version
-    assert hadoop["useragent"] is not None and hadoop["useragent"].startswith("Hadoop 3.4.0-SNAPSHOT, aws-sdk-java/")
+    assert hadoop["useragent"] is not None and hadoop["useragent"].startswith("Hadoop 3.3.4, aws-sdk-java/")
     assert hadoop["referrer"] is not None and hadoop["referrer"].startswith("https://hadoop.apache.org/audit/")
     record = to_record(hadoop)
     assert record is not None and record["userIdentity"] == {
-        "type": "IAMUser", "arn": "arn:aws:iam::152813717728:user/stevel-dev", "accountId": "152813717728"}
+        "type": "IAMUser", "arn": "arn:aws:iam::444455556666:user/etl-runner", "accountId": "444455556666"}
     assert (record["eventName"], record["eventTime"], record["awsRegion"]) == (
-        "PutObject", "2021-02-24T14:53:53Z", "eu-west-2")
+        "PutObject", "2022-03-12T09:15:27Z", "eu-west-2")
+
+
+def test_the_facts_examples_in_place_match_the_fixtures() -> None:
+    doc, hadoop = facts_examples()
+    assert doc == doc_examples()[0]  # the fixture is the documentation's line, unchanged
+    real = parsed(hadoop)
+    assert (len(real.fields), real["aclrequired"], real["requester"]) == (
+        24, None, "arn:aws:iam::152813717728:user/stevel-dev")
+    record = to_record(real)
+    assert record is not None and (record["eventName"], record["awsRegion"]) == ("PutObject", "eu-west-2")
 
 
 def test_real_lines_parse_field_by_field() -> None:
-    opensearch = (SHARED / "data" / "opensearch-catalog" / "raw.log").read_text().splitlines()
+    opensearch = fixture_lines("opensearch-raw.log")
     assert len(opensearch) == 18 and all(isinstance(parse_line(t), AccessLogLine) for t in opensearch)
     first = parsed(opensearch[0])
     assert (first["requestid"], first["operation"], first["key"], first["objectsize"], first["sigv"],
@@ -74,7 +94,25 @@ def test_real_lines_parse_field_by_field() -> None:
     assert record["userIdentity"]["arn"].startswith(
         "arn:aws:sts::347283850106:assumed-role/CentralizedLogging-CustomCDKBucketDeployment8693BB-1X4DVR38SF7ZY/")
 
-    beats = [parsed(t) for t in (SHARED / "data" / "elastic-beats" / "s3_server_access.log").read_text().splitlines()]
+    own = [parsed(t) for t in fixture_lines("own.log")[1:]]  # the shapes of the Trusted Advisor lines below
+    assert [b["operation"] for b in own] == ["REST.GET.LOCATION"] * 2 + ["REST.GET.BUCKET", "REST.GET.LOCATION",
+                                                                          "BATCH.DELETE.OBJECT"]
+    batch = own[-1]
+    assert (batch["request_uri"], batch["httpstatus"], batch["objectsize"], batch["useragent"]) == (
+        None, "204", "512000", None)
+    assert to_record(batch) is None  # one key of a multi-object delete: not a request of its own
+    listing = to_record(own[2])
+    assert listing is not None and listing["eventName"] == "ListObjects"
+
+    drumadrian = parsed(fixture_lines("drumadrian-get-acl.log")[0])
+    record = to_record(drumadrian)
+    assert record is not None and record["eventName"] == "GetObjectAcl"
+    assert record["requestParameters"] == {"bucketName": "345testmpb", "key": "update_to_ryan.mov"}
+
+
+def test_real_trusted_advisor_lines_in_place() -> None:
+    """An extra: the Elastic-licensed real lines that own.log imitates."""
+    beats = [parsed(t) for t in shared("data", "elastic-beats", "s3_server_access.log").read_text().splitlines()]
     assert [b["operation"] for b in beats] == ["REST.GET.LOCATION"] * 2 + ["REST.GET.BUCKET", "REST.GET.LOCATION",
                                                                             "BATCH.DELETE.OBJECT"]
     batch = beats[-1]
@@ -83,12 +121,6 @@ def test_real_lines_parse_field_by_field() -> None:
     assert to_record(batch) is None  # one key of a multi-object delete: not a request of its own
     listing = to_record(beats[2])
     assert listing is not None and listing["eventName"] == "ListObjects"
-
-    drumadrian = parsed((SHARED / "data" / "drumadrian-s3-access-logs-to-es" / "amazon-s3-test-object.json")
-                        .read_text().strip())
-    record = to_record(drumadrian)
-    assert record is not None and record["eventName"] == "GetObjectAcl"
-    assert record["requestParameters"] == {"bucketName": "345testmpb", "key": "update_to_ryan.mov"}
 
 
 _plain = st.text(alphabet=st.characters(min_codepoint=33, max_codepoint=126, exclude_characters='[]"\\'),
@@ -327,7 +359,7 @@ def test_keys_are_decoded_as_each_operation_logs_them(operation: str, logged: st
     """Finding 7: REST and WEBSITE operations log the key URL-encoded twice, BATCH.DELETE.OBJECT once with + for a
     space (access_log.decode_key cites the reports); decoding once left %20 and %2B in drafted resources."""
     from planner.sources.access_log import decode_key
-    line = parse_line(format_line({**parse_line(facts_examples()[0]).fields, "operation": operation, "key": logged}))
+    line = parse_line(format_line({**parse_line(doc_examples()[0]).fields, "operation": operation, "key": logged}))
     assert isinstance(line, AccessLogLine) and decode_key(line) == key
 
 
@@ -335,6 +367,6 @@ def test_a_key_that_decodes_once_to_a_bad_escape_is_decoded_once() -> None:
     """Finding 7 (review): after one decode, `%zz` is no escape; Athena's try(url_decode(...)) then keeps the one
     decode, and so does the local reader (both gave different keys before)."""
     from planner.sources.access_log import decode_key
-    line = parse_line(format_line({**parse_line(facts_examples()[0]).fields, "operation": "REST.GET.OBJECT",
+    line = parse_line(format_line({**parse_line(doc_examples()[0]).fields, "operation": "REST.GET.OBJECT",
                                    "key": "a%2541%25zz"}))
     assert isinstance(line, AccessLogLine) and decode_key(line) == "a%41%zz"

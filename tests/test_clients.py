@@ -1,4 +1,5 @@
-"""The client catalogue against real user agents: every rule has cases, every shared real string is checked."""
+"""The client catalogue against real user agents: every rule has cases; the real strings of tests/fixtures (and,
+as an extra, the whole shared list) are checked against the family and version a person wrote down."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ import yaml
 
 from planner.classify.loader import load_rules
 from planner.classify.useragent import UNKNOWN_RULE, ClientCatalogue
+from tests.conftest import FIXTURES, shared
 
 CASES = Path(__file__).parent / "rule_cases"
-SHARED_AGENTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "user-agents.txt"
+AGENTS = FIXTURES / "user-agents"
 RULES = load_rules("clients")
 CATALOGUE = ClientCatalogue(RULES)
 NOT_SDK = {"browser", "http-library", "aws-internal", "unknown"}
@@ -44,8 +46,29 @@ def test_every_rule_has_cases_and_every_family_exists() -> None:
     assert {r.fields["family"] for r in RULES} | {"unknown"} == FAMILIES
 
 
+def _fixture(name: str) -> list[dict[str, Any]]:
+    cases: list[dict[str, Any]] = yaml.safe_load((AGENTS / name).read_text())["cases"]
+    return cases
+
+
+FIXTURE_AGENTS = _fixture("real.yaml") + _fixture("own.yaml")
+
+
+@pytest.mark.parametrize("case", FIXTURE_AGENTS, ids=[f"{n}-{c['ua'][:30]}" for n, c in enumerate(FIXTURE_AGENTS)])
+def test_fixture_user_agents_have_their_checked_family_and_version(case: dict[str, Any]) -> None:
+    client = CATALOGUE.identify(case["ua"])
+    assert (client.family, client.version) == (case["family"], case["version"])
+
+
+def test_non_sdk_strings_never_land_in_an_sdk_family() -> None:
+    agents = [c["ua"] for c in FIXTURE_AGENTS]
+    custom = [a for a in agents if a.startswith(("stratus-red-team_", "Mozilla/", "vertica", "Go-http", "Java/"))]
+    assert len(custom) > 40
+    assert {CATALOGUE.identify(a).family for a in custom} <= NOT_SDK
+
+
 def test_every_shared_real_user_agent_has_its_checked_family_and_version() -> None:
-    agents = SHARED_AGENTS.read_text().splitlines()
+    agents = shared("data", "user-agents.txt").read_text().splitlines()
     table = {c["line"]: c for c in _cases("user-agents.yaml")}
     assert len(agents) == 115 and sorted(table) == list(range(1, 116))
     wrong = []
@@ -57,11 +80,10 @@ def test_every_shared_real_user_agent_has_its_checked_family_and_version() -> No
     assert not wrong
 
 
-def test_non_sdk_strings_never_land_in_an_sdk_family() -> None:
-    agents = SHARED_AGENTS.read_text().splitlines()
-    custom = [a for a in agents if a.startswith(("stratus-red-team_", "Mozilla/", "vertica", "Go-http", "Java/"))]
-    assert len(custom) > 40
-    assert {CATALOGUE.identify(a).family for a in custom} <= NOT_SDK
+def test_the_fixture_copies_are_the_shared_strings_with_the_same_verdicts() -> None:
+    agents = shared("data", "user-agents.txt").read_text().splitlines()
+    table = {agents[c["line"] - 1]: (c["family"], c["version"]) for c in _cases("user-agents.yaml")}
+    assert {c["ua"]: (c["family"], c["version"]) for c in _fixture("real.yaml")}.items() <= table.items()
 
 
 def test_user_agents_cut_at_1kb_keep_their_family() -> None:

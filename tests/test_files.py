@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from datetime import date
 from pathlib import Path
 
@@ -14,9 +13,7 @@ from planner.errors import InputError
 from planner.model import SkippedFile
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection, list_files, sniff
-from tests.conftest import log_path, s3_record, write_log
-
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+from tests.conftest import log_path, opensearch_samples, s3_record, write_log
 
 
 def _tree(root: Path, org: str | None = None) -> None:
@@ -83,7 +80,7 @@ def _bad_files(folder: Path) -> dict[str, str]:
     (folder / "truncated.json.gz").write_bytes(gzip.compress(body[: len(body) - 40]))
     (folder / "other.json").write_text(json.dumps({"name": "not cloudtrail", "items": [1, 2]}))
     (folder / "misnamed.json.gz").write_text("{}")
-    shutil.copy(SHARED / "opensearch-catalog" / "samples-large.json", folder / "samples-large.json")
+    opensearch_samples(folder)
     return {"corrupt.json.gz": "ended before the end-of-stream", "truncated.json.gz": "Malformed JSON", "other.json": "not a CloudTrail",
             "misnamed.json.gz": "not gzip-compressed", "samples-large.json": "Malformed JSON"}
 

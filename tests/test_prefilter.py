@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import shutil
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
@@ -18,7 +17,7 @@ from planner.sources import _prefilter, prefilter
 from planner.sources.cloudtrail import CloudTrailFiles
 from planner.sources.files import Selection
 from planner.sources.sample import write_sample_logs
-from tests.conftest import ANONYMOUS, log_path, mixed_tree, role, s3_record, write_log
+from tests.conftest import ANONYMOUS, log_path, mixed_tree, opensearch_samples, role, s3_record, write_log
 
 
 def both(paths: list[Path], selection: Selection | None = None) -> tuple[Any, Any]:
@@ -62,8 +61,7 @@ def test_same_as_plain_with_bad_files_among_good_ones(tmp_path: Path) -> None:
     body = json.dumps({"Records": [s3_record(request_id=f"T{i}") for i in range(50)]}).encode()
     (tmp_path / "loose" / "truncated.json.gz").write_bytes(gzip.compress(body[: len(body) - 40]))
     (tmp_path / "loose" / "corrupt.json.gz").write_bytes(good.read_bytes()[:30])
-    shared = Path(__file__).resolve().parents[2] / "shared" / "data" / "opensearch-catalog" / "samples-large.json"
-    shutil.copy(shared, tmp_path / "loose" / "samples-large.json")
+    opensearch_samples(tmp_path / "loose")
     fast, plain = both([tmp_path / "tree", tmp_path / "loose"])
     assert_same(fast, plain)
     assert len(fast.skipped) == 3
