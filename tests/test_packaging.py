@@ -18,7 +18,9 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from planner.classify import loader
 from planner.cli import main
+from planner.errors import InternalError
 from planner.sources import prefilter
 from tests.conftest import FIXTURES
 
@@ -132,3 +134,10 @@ def test_outputs_get_the_mode_the_umask_gives(tmp_path: Path, mask: int, file_mo
     files += list((tmp_path / "policies").iterdir())
     assert len(files) > 3 and {f.stat().st_mode & 0o777 for f in files} == {file_mode}
     assert (tmp_path / "policies").stat().st_mode & 0o777 == folder_mode
+
+
+def test_missing_shipped_rules_are_an_error_not_unknown_clients(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "RULES_DIR", tmp_path)
+    with pytest.raises(InternalError, match="no shipped clients rules; the installation is incomplete"):
+        loader.load_rules("clients")

@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from planner.errors import RuleError
+from planner.errors import InternalError, RuleError
 from planner.resources import rules_dir
 
 RULES_DIR = rules_dir()
@@ -47,6 +47,9 @@ class _LineLoader(yaml.SafeLoader):
 def load_rules(kind: str, extra_dirs: Iterable[Path] = ()) -> tuple[Rule, ...]:
     """Rules of one kind: the shipped ones, then those in `extra_dirs` (a user's rule with a shipped id replaces it)."""
     files = sorted((RULES_DIR / kind).glob("*.yaml"))
+    if not files:  # never a quiet "unknown" for every client
+        raise InternalError(f"{RULES_DIR / kind}: no shipped {kind} rules; the installation is incomplete, "
+                            "reinstall s3plan")
     for extra in extra_dirs:
         files += sorted((extra / kind).glob("*.yaml")) + sorted(extra.glob(f"{kind}*.yaml"))
     rules: dict[str, Rule] = {}
