@@ -22,6 +22,6 @@ setup(
     package_dir=DATA_FOLDERS,
     package_data={"planner": ["py.typed", "**/*.pyi"], **{name: DATA_FILES for name in DATA_PACKAGES}},
     # optional=True: without a C compiler the package still installs and the scan uses the engine alone.
-    ext_modules=[Extension("planner.sources._prefilter", ["planner/sources/_prefilter.c"], optional=True,
-                           extra_compile_args=["-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"])],
+    ext_modules=[Extension("planner.sources.cloudtrail._prefilter", ["planner/sources/cloudtrail/_prefilter.c"],
+                           optional=True, extra_compile_args=["-O3", "-Wall", "-Wextra", "-Wno-unused-parameter"])],
 )

@@ -29,9 +29,9 @@ from planner.pipeline import (
     run_plan,
 )
 from planner.plan.readiness import NO_DATA_EVENTS, WRITE_ONLY
-from planner.sources.athena_sql import Table
-from planner.sources.prefilter import scan_path
-from planner.sources.sample import write_sample_logs
+from planner.samples import write_sample_logs
+from planner.sources.athena.sql import Table
+from planner.sources.cloudtrail.prefilter import scan_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 # click's own control flow, which must pass through untouched

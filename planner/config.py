@@ -9,9 +9,9 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from planner.errors import UsageError
-from planner.sources.athena import AthenaTable
-from planner.sources.athena_sql import table_name
-from planner.sources.s3_url import parse_log_url, parse_s3_url
+from planner.sources.athena.client import AthenaTable
+from planner.sources.athena.sql import table_name
+from planner.sources.s3.urls import parse_log_url, parse_s3_url
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")

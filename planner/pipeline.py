@@ -21,7 +21,7 @@ from planner.classify.remedies import Explanation, classify_acl, classify_sigv2,
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
-from planner.model import DownloadStat, Plan, RunInfo, ScanResult, Window
+from planner.model import Plan, RunInfo, ScanResult, Window
 from planner.outputs.graph_file import write_graphml
 from planner.outputs.plan_json import write_plan_json
 from planner.outputs.policy_files import replace_folder, write_policy_files
@@ -32,18 +32,16 @@ from planner.policy.bucket import bucket_policies
 from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
 from planner.policy.validate import AccessAnalyzer, validate_online
-from planner.sources.access_log_files import AccessLogFiles
-from planner.sources.access_log_sql import access_log_ddl as access_log_table_ddl
-from planner.sources.access_log_sql import combined_evidence_query
-from planner.sources.athena_csv import AthenaResultCsv
-from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
-from planner.sources.cloudtrail import CloudTrailFiles, with_files
-from planner.sources.files import Selection
+from planner.sources.athena.access_log_sql import access_log_ddl as access_log_table_ddl
+from planner.sources.athena.access_log_sql import combined_evidence_query
+from planner.sources.athena.console_csv import AthenaResultCsv
+from planner.sources.athena.sql import Table, cloudtrail_ddl, evidence_query
+from planner.sources.base import Selection
+from planner.sources.local import LocalLogs
 from planner.sources.policies import CurrentPolicies, load_current_policies
 
 if TYPE_CHECKING:  # the AWS-only stages are imported where they run: local runs never load boto3
     from planner.enrich.aws import BucketState
-    from planner.sources.s3_trail import Download
 
 WORKBOOK = "migration-plan.xlsx"
 
@@ -72,53 +70,10 @@ def scan(config: Config) -> ScanResult:
         return AthenaResultCsv(config.athena_results, config.prefix_depth).scan()
     if config.athena is not None:
         return config.athena.scan()
-    selection = Selection(config.since, config.until, config.regions, config.accounts)
-    progress = _progress if config.progress else None
-    downloads = [_download(config, url, selection) for url in config.cloudtrail_s3]
-    log_downloads = [_download_logs(config, url) for url in config.access_logs_s3]
-    roots = tuple(d.root for d in downloads)
-    log_paths = config.access_logs + tuple(f for d in log_downloads for f in d.local_files)
-    with tempfile.TemporaryDirectory(prefix="s3plan-access-logs-") as tmp:
-        logs = AccessLogFiles(log_paths, config.since, config.until).convert(Path(tmp)) if log_paths else None
-        result = CloudTrailFiles(config.cloudtrail + roots, selection, config.threads, progress, config.prefilter,
-                                 config.prefix_depth, logs.candidates if logs else (),
-                                 logs.groups if logs else ()).scan()
-    if logs is not None:
-        result = with_files(result, logs.files_read, logs.skipped)
-    fetched = list(zip(config.cloudtrail_s3, downloads, strict=True)) + list(
-        zip(config.access_logs_s3, log_downloads, strict=True))
-    if not fetched:
-        return result
-    stats = tuple(DownloadStat(url, d.files, d.fetched, d.cached, d.bytes_fetched, len(d.prefixes_listed))
-                  for url, d in fetched)
-    skipped = tuple(s for _, d in fetched for s in d.skipped)
-    return dataclasses.replace(result, skipped=result.skipped + skipped, downloads=stats)
-
-
-def _download(config: Config, url: str, selection: Selection) -> Download:
-    """The window's log files of one s3:// trail, fetched into the cache (files already there are kept)."""
-    from planner.sources.s3_trail import download_trail
-
-    assert config.cache is not None
-
-    def show(files: int, total: int, done: int, size: int) -> None:
-        _progress(f"{url}: {files}/{total} files, {done / 1e6:,.1f}/{size / 1e6:,.1f} MB")
-
-    return download_trail(url, config.cache, selection, session=aws_session(config),
-                          on_progress=show if config.progress else None)
-
-
-def _download_logs(config: Config, url: str) -> Download:
-    """The window's server access logs under one s3:// prefix, fetched into the cache."""
-    from planner.sources.s3_trail import download_access_logs
-
-    assert config.cache is not None and config.since is not None and config.until is not None
-
-    def show(files: int, total: int, done: int, size: int) -> None:
-        _progress(f"{url}: {files}/{total} files, {done / 1e6:,.1f}/{size / 1e6:,.1f} MB")
-
-    return download_access_logs(url, config.cache, config.since, config.until, session=aws_session(config),
-                                on_progress=show if config.progress else None)
+    return LocalLogs(config.cloudtrail, config.access_logs, config.cloudtrail_s3, config.access_logs_s3,
+                     Selection(config.since, config.until, config.regions, config.accounts), config.cache,
+                     lambda: aws_session(config), config.threads, config.prefilter, config.prefix_depth,
+                     _progress if config.progress else None).scan()
 
 
 def aws_session(config: Config) -> Any:

@@ -18,9 +18,14 @@ from sqlglot import exp
 
 from planner.cli import main
 from planner.errors import UsageError
-from planner.sources import access_log_sql
-from planner.sources.access_log import FIELDS, OPERATIONS, AccessLogLine, format_line, parse_line, to_record
-from planner.sources.access_log_sql import INPUT_REGEX, access_log_ddl, access_log_records, combined_evidence_query
+from planner.sources.access_logs.parse import FIELDS, OPERATIONS, AccessLogLine, format_line, parse_line, to_record
+from planner.sources.athena import access_log_sql
+from planner.sources.athena.access_log_sql import (
+    INPUT_REGEX,
+    access_log_ddl,
+    access_log_records,
+    combined_evidence_query,
+)
 from tests.test_access_logs import OWNER_ID, as_line, doc_examples, fixture_lines, scenario
 
 DATED = "s3://acme-logs/s3/111122223333/us-east-1/shop-assets/"
@@ -156,7 +161,7 @@ def test_the_combined_athena_query_gives_the_local_evidence(tmp_path: Path,
     operations is left out; every operation here is mapped.)"""
     from planner.config import make_config
     from planner.pipeline import scan
-    from planner.sources.cloudtrail import to_scan_result
+    from planner.sources.base import to_scan_result
     from tests.conftest import log_path, write_log
     from tests.test_access_logs import OWNER, write_access_logs
 

@@ -17,7 +17,15 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from planner.cli import main
-from planner.sources.access_log import FIELDS, MIN_FIELDS, AccessLogLine, BadLine, format_line, parse_line, to_record
+from planner.sources.access_logs.parse import (
+    FIELDS,
+    MIN_FIELDS,
+    AccessLogLine,
+    BadLine,
+    format_line,
+    parse_line,
+    to_record,
+)
 from tests.conftest import ANONYMOUS, FIXTURES, log_path, role, s3_record, shared, write_log
 
 LOGS = FIXTURES / "access-logs"
@@ -358,7 +366,7 @@ def test_a_role_is_one_principal_whichever_log_named_its_requests(tmp_path: Path
 def test_keys_are_decoded_as_each_operation_logs_them(operation: str, logged: str, key: str) -> None:
     """Finding 7: REST and WEBSITE operations log the key URL-encoded twice, BATCH.DELETE.OBJECT once with + for a
     space (access_log.decode_key cites the reports); decoding once left %20 and %2B in drafted resources."""
-    from planner.sources.access_log import decode_key
+    from planner.sources.access_logs.parse import decode_key
     line = parse_line(format_line({**parse_line(doc_examples()[0]).fields, "operation": operation, "key": logged}))
     assert isinstance(line, AccessLogLine) and decode_key(line) == key
 
@@ -366,7 +374,7 @@ def test_keys_are_decoded_as_each_operation_logs_them(operation: str, logged: st
 def test_a_key_that_decodes_once_to_a_bad_escape_is_decoded_once() -> None:
     """Finding 7 (review): after one decode, `%zz` is no escape; Athena's try(url_decode(...)) then keeps the one
     decode, and so does the local reader (both gave different keys before)."""
-    from planner.sources.access_log import decode_key
+    from planner.sources.access_logs.parse import decode_key
     line = parse_line(format_line({**parse_line(doc_examples()[0]).fields, "operation": "REST.GET.OBJECT",
                                    "key": "a%2541%25zz"}))
     assert isinstance(line, AccessLogLine) and decode_key(line) == "a%41%zz"

@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from moto.server import ThreadedMotoServer
 
 from planner.cli import main
-from planner.sources.athena_csv import COLUMNS
+from planner.sources.athena.console_csv import COLUMNS
 from tests.conftest import mixed_tree
 from tests.test_athena_csv import _console, _engine_rows
 from tests.test_permissions import assert_allowed
@@ -114,7 +114,7 @@ def test_throttling_retries_and_a_failed_query_is_one_line(tmp_path: Path) -> No
     from botocore.stub import Stubber
 
     from planner.errors import InputError
-    from planner.sources.athena import AthenaTable
+    from planner.sources.athena.client import AthenaTable
 
     stubs: list[Stubber] = []
 

@@ -11,9 +11,9 @@ from click.testing import CliRunner
 
 from planner.cli import main
 from planner.errors import InputError
-from planner.sources import engine
-from planner.sources.athena_csv import COLUMNS, AthenaResultCsv
-from planner.sources.cloudtrail import CloudTrailFiles, to_scan_result
+from planner.sources.athena.console_csv import COLUMNS, AthenaResultCsv
+from planner.sources.base import to_scan_result
+from planner.sources.cloudtrail import CloudTrailFiles, engine
 from tests.conftest import mixed_tree
 
 

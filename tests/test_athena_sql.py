@@ -11,7 +11,7 @@ from sqlglot import exp
 
 from planner.cli import main
 from planner.errors import UsageError
-from planner.sources.athena_sql import Table, cloudtrail_ddl, evidence_query
+from planner.sources.athena.sql import Table, cloudtrail_ddl, evidence_query
 
 ACCOUNTS = ("111122223333", "444455556666")
 

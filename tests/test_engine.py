@@ -6,13 +6,13 @@ from pathlib import Path
 
 import sqlglot
 
-from planner.sources import engine
-from planner.sources.cloudtrail import CloudTrailFiles
-from planner.sources.files import Selection
+from planner.sources import base
+from planner.sources.base import Selection
+from planner.sources.cloudtrail import CloudTrailFiles, engine
 from tests.conftest import log_path, mixed_tree, role, s3_record, write_log
 from tests.reference import engine_key, reference_evidence
 
-SQL_FILES = sorted(engine.SQL_DIR.glob("*.sql"))
+SQL_FILES = sorted(base.SQL_DIR.glob("*.sql"))
 
 
 def test_every_query_parses_as_athena_and_transpiles() -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from planner.errors import InputError
 from planner.model import SkippedFile
+from planner.sources.base import Selection
 from planner.sources.cloudtrail import CloudTrailFiles
-from planner.sources.files import Selection, list_files, sniff
+from planner.sources.cloudtrail.files import list_files, sniff
 from tests.conftest import log_path, opensearch_samples, s3_record, write_log
 
 

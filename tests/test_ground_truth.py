@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from planner.classify.remedies import sets_acl
+from planner.samples import write_sample_logs
 from planner.sources.cloudtrail import CloudTrailFiles
-from planner.sources.sample import write_sample_logs
 
 GT_KEY = ("bucket", "event_name", "principal", "principal_type", "account_id", "user_agent", "signature_version",
           "auth_method", "acl_required", "acl_header")

@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 
 from planner.model import SkippedFile
-from planner.sources import conform
-from planner.sources.cloudtrail import CloudTrailFiles
+from planner.sources.cloudtrail import CloudTrailFiles, conform
 from tests.conftest import s3_record
 
 SIGV2 = s3_record(sigv="SigV2", request_id="KEEP", bucket="bucket-keep", owner="444455556666")

@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from planner.classify import loader
 from planner.cli import main
 from planner.errors import InternalError
-from planner.sources import prefilter
+from planner.sources.cloudtrail import prefilter
 from tests.conftest import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, 
 def test_the_wheel_carries_its_data_and_the_c_prefilter(installed: tuple[Path, Path]) -> None:
     names = set(zipfile.ZipFile(installed[0]).namelist())
     assert names >= DATA_FILES
-    assert any(n.startswith("planner/sources/_prefilter.") and n.endswith(".so") for n in names)
+    assert any(n.startswith("planner/sources/cloudtrail/_prefilter.") and n.endswith(".so") for n in names)
     assert "planner/py.typed" in names and not any(n.startswith(("tests/", "rules/", "templates/")) for n in names)
 
 

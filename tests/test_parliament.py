@@ -13,7 +13,7 @@ import parliament
 from click.testing import CliRunner
 
 from planner.cli import main
-from planner.sources.sample import write_sample_logs
+from planner.samples import write_sample_logs
 from tests.conftest import mixed_tree
 
 SUPPRESSED = {("UNKNOWN_CONDITION_FOR_ACTION", "s3:signatureversion")}

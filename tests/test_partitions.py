@@ -72,7 +72,7 @@ def test_drafts_keep_the_partition_of_their_evidence(tmp_path: Path, region: str
 
 def test_access_log_records_keep_the_partition_of_their_endpoint() -> None:
     """Finding 6: a China bucket's access-log line becomes a record whose bucket ARN is arn:aws-cn."""
-    from planner.sources.access_log import format_line, parse_line, to_record
+    from planner.sources.access_logs.parse import format_line, parse_line, to_record
     from tests.test_access_logs import OWNER_ID
 
     line = format_line({
@@ -93,7 +93,7 @@ def test_every_s3_endpoint_form_names_its_region() -> None:
     fell back to arn:aws (a SigV2 deny in the wrong partition, or an unsafe-draft stop)."""
     import re
 
-    from planner.sources.access_log import REGION_HOST
+    from planner.sources.access_logs.parse import REGION_HOST
     hosts = {"bucket.s3.us-gov-west-1.amazonaws.com": "us-gov-west-1", "s3.us-gov-west-1.amazonaws.com": "us-gov-west-1",
              "s3-us-west-2.amazonaws.com": "us-west-2", "b.s3-fips.us-gov-east-1.amazonaws.com": "us-gov-east-1",
              "b.s3-fips.dualstack.us-gov-west-1.amazonaws.com": "us-gov-west-1",

@@ -13,10 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.sources import _prefilter, prefilter
-from planner.sources.cloudtrail import CloudTrailFiles
-from planner.sources.files import Selection
-from planner.sources.sample import write_sample_logs
+from planner.samples import write_sample_logs
+from planner.sources.base import Selection
+from planner.sources.cloudtrail import CloudTrailFiles, _prefilter, prefilter
 from tests.conftest import ANONYMOUS, log_path, mixed_tree, opensearch_samples, role, s3_record, write_log
 
 

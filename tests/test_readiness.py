@@ -83,7 +83,7 @@ def test_results_of_an_older_query_prove_no_bucket_ready(tmp_path: Path) -> None
     every bucket says so instead of being declared ready."""
     import csv
 
-    from planner.sources.athena_csv import REQUIRED_COLUMNS
+    from planner.sources.athena.console_csv import REQUIRED_COLUMNS
     from tests.test_athena_csv import _console, _engine_rows
 
     tree = tmp_path / "tree"
@@ -121,7 +121,7 @@ def test_a_bucket_with_writes_and_no_read_is_not_ready_whatever_other_buckets_sa
 def test_access_log_lines_of_the_older_format_prove_no_readiness(tmp_path: Path) -> None:
     """Finding 5 (review): lines that stop before the Signature Version and aclRequired fields cannot show SigV2
     or ACL dependence, so a bucket seen only through them is not ready."""
-    from planner.sources.access_log import FIELDS, format_line, parse_line
+    from planner.sources.access_logs.parse import FIELDS, format_line, parse_line
     from tests.test_access_logs import as_line
 
     full = parse_line(as_line(s3_record("GetObject", request_id="L1")))

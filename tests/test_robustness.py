@@ -167,7 +167,7 @@ def test_athena_result_counts_written_as_decimals_are_read(tmp_path: Path) -> No
     requests is 1, and 1.5 is one line naming the file, the column and the row."""
     import csv
 
-    from planner.sources.athena_csv import COLUMNS
+    from planner.sources.athena.console_csv import COLUMNS
     from tests.test_athena_csv import _console, _engine_rows
 
     mixed_tree(tmp_path / "tree")

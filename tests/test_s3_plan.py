@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from planner.cli import main
-from planner.sources.sample import write_sample_logs
+from planner.samples import write_sample_logs
 from tests.test_access_logs import OWNER, as_line, scenario, without_sources
 from tests.test_permissions import assert_allowed
 

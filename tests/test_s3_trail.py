@@ -19,10 +19,11 @@ from botocore.stub import Stubber
 
 from planner.errors import InputError, UsageError
 from planner.model import SkippedFile
-from planner.sources import s3_trail
-from planner.sources.files import Selection, list_files
-from planner.sources.s3_trail import Download, download_trail, parse_s3_url
-from planner.sources.sample import ACCT_A, ACCT_B, write_sample_logs
+from planner.samples import ACCT_A, ACCT_B, write_sample_logs
+from planner.sources.base import Selection
+from planner.sources.cloudtrail.files import list_files
+from planner.sources.s3 import download as s3_trail
+from planner.sources.s3.download import Download, download_trail, parse_s3_url
 
 BUCKET = "acme-logs-prod"
 ORG = "o-abc123def4"

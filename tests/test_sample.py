@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from planner.sources.sample import SampleSummary, write_sample_logs
+from planner.samples import SampleSummary, write_sample_logs
 
 N = 3_000
 PER_FILE = 5_000

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from planner.model import SkippedFile
-from planner.sources import engine
+from planner.sources.cloudtrail import engine
 
 Shape = dict[str, "Shape"] | list["Shape"] | None  # a struct's fields, a list's element, or any value
 _TYPE_TOKEN = re.compile(r'\s*(?:"([^"]+)"|([A-Za-z_][A-Za-z0-9_]*)|(\[\])|([(),]))')

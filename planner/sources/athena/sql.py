@@ -11,7 +11,7 @@ from datetime import date, timedelta
 from sqlglot import exp
 
 from planner.errors import UsageError
-from planner.sources import engine
+from planner.sources import base
 
 LOCATION_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[A-Za-z0-9!_.()/-]*)?$")
 ORG_RE = re.compile(r"^o-[a-z0-9]{10,32}$")
@@ -148,8 +148,8 @@ def partition_condition(since: date, until: date, accounts: Sequence[str] = (),
 def evidence_query(table: str, since: date, until: date, accounts: Sequence[str] = (),
                    regions: Sequence[str] = (), prefix_depth: int = 1) -> str:
     """The evidence query for Athena: the shipped text on `table`, with the window's partition predicates."""
-    query = engine.fill_integers(engine.parse_athena("evidence"), {"prefix_depth": prefix_depth})
-    query = engine.with_filter(query, partition_condition(since, until, accounts, regions))
+    query = base.fill_integers(base.parse_athena("evidence"), {"prefix_depth": prefix_depth})
+    query = base.with_filter(query, partition_condition(since, until, accounts, regions))
     for node in query.find_all(exp.Table):
         if node.name == "cloudtrail":
             node.replace(exp.to_table(table_name(table)))

@@ -10,9 +10,9 @@ from datetime import date, timedelta
 from sqlglot import exp
 
 from planner.errors import UsageError
-from planner.sources import engine
-from planner.sources.access_log import FIELDS, OPERATIONS, REGION_HOST
-from planner.sources.athena_sql import NAME_RE, partition_condition, table_name
+from planner.sources import base
+from planner.sources.access_logs.parse import FIELDS, OPERATIONS, REGION_HOST
+from planner.sources.athena.sql import NAME_RE, partition_condition, table_name
 
 # A location for the date-based key format ends with the source bucket's folder (facts §8):
 # s3://LOG-BUCKET/PREFIX/ACCOUNT/REGION/SOURCE-BUCKET/ ; any other location is read whole.
@@ -82,7 +82,7 @@ def event_name_case() -> exp.Expr:
 
 def access_log_records(table: str, since: date, until: date) -> exp.Select:
     """The adapter query over one access-log table, with the window (and its days, when day-projected)."""
-    query = engine.parse_athena("access_log_records")
+    query = base.parse_athena("access_log_records")
     for column in list(query.find_all(exp.Column)):
         if column.name == "s3plan_event_name":
             column.replace(event_name_case())
@@ -133,7 +133,7 @@ def combined_evidence_query(*, cloudtrail: str | None, access_logs: str, since: 
         trail = exp.select(*columns).from_(exp.to_table(table_name(cloudtrail)))
         trail = trail.where(partition_condition(since, until, accounts, regions))
         relation = exp.union(trail, logs, distinct=False)
-    query = engine.fill_integers(engine.parse_athena("evidence"), {"prefix_depth": prefix_depth})
+    query = base.fill_integers(base.parse_athena("evidence"), {"prefix_depth": prefix_depth})
     for node in list(query.find_all(exp.Table)):
         if node.name == "cloudtrail":
             node.replace(exp.Subquery(this=relation, alias=exp.TableAlias(this=exp.to_identifier("cloudtrail"))))

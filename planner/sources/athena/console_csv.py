@@ -15,7 +15,7 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.model import ScanResult, SkippedFile
-from planner.sources.cloudtrail import to_scan_result
+from planner.sources.base import to_scan_result
 
 REQUIRED_COLUMNS = (
     "kind", "bucket", "bucket_account_id", "region", "event_name", "principal", "principal_type", "account_id",

@@ -16,9 +16,9 @@ from typing import Any
 from planner.atomic import write_bytes
 from planner.errors import InputError
 from planner.model import QueryStat, ScanResult
-from planner.sources.access_log_sql import combined_evidence_query
-from planner.sources.athena_sql import evidence_query
-from planner.sources.cloudtrail import to_scan_result
+from planner.sources.athena.access_log_sql import combined_evidence_query
+from planner.sources.athena.sql import evidence_query
+from planner.sources.base import to_scan_result
 
 CATALOG = "AwsDataCatalog"  # pyathena's default catalog, which s3plan's queries use
 USD_PER_TB = 5.0  # Athena SQL queries, per TB scanned (10 MB minimum per query)

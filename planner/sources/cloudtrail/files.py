@@ -13,6 +13,7 @@ from pathlib import Path
 
 from planner.errors import InputError
 from planner.model import SkippedFile
+from planner.sources.base import Selection
 
 # AWSLogs/[o-xxxx/]<acct>/CloudTrail/<region>/YYYY/MM/DD/<file> (facts §6)
 TREE_RE = re.compile(
@@ -21,25 +22,6 @@ TREE_RE = re.compile(
 )
 IGNORED_SEGMENTS = ("CloudTrail-Digest", "CloudTrail-Insight")
 SNIFF_BYTES = 4096
-
-
-@dataclass(frozen=True)
-class Selection:
-    """Which files to read: a UTC day range and optional regions and accounts."""
-
-    since: date | None = None
-    until: date | None = None
-    regions: frozenset[str] = frozenset()
-    accounts: frozenset[str] = frozenset()
-
-    def keeps(self, account: str, region: str, day: date) -> bool:
-        """True when a file at this account/region/day is inside the selection."""
-        return (
-            (self.since is None or day >= self.since)
-            and (self.until is None or day <= self.until)
-            and (not self.regions or region in self.regions)
-            and (not self.accounts or account in self.accounts)
-        )
 
 
 @dataclass(frozen=True)

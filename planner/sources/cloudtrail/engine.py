@@ -6,17 +6,12 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Any, TypeVar
 
 import duckdb
-import sqlglot
 from sqlglot import exp
 
-from planner.resources import templates_dir
-
 T = TypeVar("T")
-SQL_DIR = templates_dir() / "sql"
 
 # The columns s3plan's queries read, with CloudTrail's own (camelCase) key names. Declaring them is required:
 # DuckDB's schema inference samples the first files only, so a key such as `aclRequired` that first appears later
@@ -69,40 +64,6 @@ class FileSets:
 
     def __bool__(self) -> bool:
         return bool(self.wrapped or self.lines or self.arrays)
-
-
-@cache
-def athena_sql(name: str) -> str:
-    """The query text as shipped (Athena dialect)."""
-    return (SQL_DIR / f"{name}.sql").read_text()
-
-
-def parse_athena(name: str) -> exp.Expr:
-    """Parse a shipped query as Athena SQL; a query that does not parse is a bug."""
-    parsed: exp.Expr = sqlglot.parse_one(athena_sql(name), read="athena")
-    return parsed
-
-
-def with_filter(query: exp.Expr, condition: exp.Expr | None, cte: str = "classified") -> exp.Expr:
-    """Add `condition` (already built from validated values) to the WHERE of the named CTE."""
-    if condition is None:
-        return query
-    query = query.copy()
-    for node in query.find_all(exp.CTE):
-        if node.alias == cte:
-            node.this.where(condition, append=True, copy=False)
-            return query
-    raise ValueError(f"query has no CTE named {cte!r}")
-
-
-def fill_integers(query: exp.Expr, values: dict[str, int]) -> exp.Expr:
-    """Replace `:name` placeholders with integer literals (validated: ints only), so the text runs on any engine."""
-    query = query.copy()
-    for node in list(query.find_all(exp.Placeholder)):
-        name = str(node.this)
-        if name in values:
-            node.replace(exp.Literal.number(int(values[name])))
-    return query
 
 
 def window_condition(since: str | None, until_exclusive: str | None) -> exp.Expr | None:

@@ -799,7 +799,7 @@ static PyMethodDef scanner_methods[] = {
 
 static PyTypeObject scanner_type = {
     PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "planner.sources._prefilter.Scanner",
+    .tp_name = "planner.sources.cloudtrail._prefilter.Scanner",
     .tp_basicsize = sizeof(scanner_t),
     .tp_flags = Py_TPFLAGS_DEFAULT,
     .tp_doc = "Scanner(record_depth, since, until): the pre-filter over one file, fed in pieces.",

@@ -29,8 +29,8 @@ from botocore.exceptions import (
 
 from planner.errors import InputError, OutputError
 from planner.model import SkippedFile
-from planner.sources.files import Selection
-from planner.sources.s3_url import LOGS, parse_log_url, parse_s3_url
+from planner.sources.base import Selection
+from planner.sources.s3.urls import LOGS, parse_log_url, parse_s3_url
 
 T = TypeVar("T")
 K = TypeVar("K")

@@ -20,7 +20,7 @@ from typing import IO, Any
 
 from planner.errors import InputError
 from planner.model import SkippedFile
-from planner.sources.access_log import (
+from planner.sources.access_logs.parse import (
     AccessLogLine,
     BadLine,
     event_name,

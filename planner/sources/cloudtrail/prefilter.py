@@ -18,7 +18,7 @@ from planner.model import partition_of
 
 _prefilter: types.ModuleType | None
 try:  # the C extension is optional: without a compiler the engine reads every file itself
-    from planner.sources import _prefilter
+    from planner.sources.cloudtrail import _prefilter
 except ImportError:  # pragma: no cover - exercised only where the build failed
     _prefilter = None
 
