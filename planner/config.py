@@ -9,6 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from planner.errors import UsageError
+from planner.model import RunInfo, ScanResult, Window
 from planner.sources.athena.client import AthenaTable
 from planner.sources.athena.sql import table_name
 from planner.sources.s3.urls import parse_log_url, parse_s3_url
@@ -48,6 +49,25 @@ class Config:
     prefilter: bool = True
     prefix_depth: int = 1
     generated_at: str | None = field(default=None, compare=False)
+
+    def sources_named(self) -> tuple[str, ...]:
+        """The run's sources as plan.json names them: `cloudtrail:PATH`, `access-log:PATH`, `athena:TABLE`, ..."""
+        return (tuple(f"cloudtrail:{p}" for p in (*self.cloudtrail, *self.cloudtrail_s3))
+                + tuple(f"access-log:{p}" for p in (*self.access_logs, *self.access_logs_s3))
+                + tuple(f"athena:{t}" for t in (self.athena.tables if self.athena else ()))
+                + tuple(f"athena-csv:{p}" for p in self.athena_results))
+
+    def run_info(self, result: ScanResult, rules: tuple[str, ...], tool_version: str, now: str) -> RunInfo:
+        """What the run asked for (sources, window, regions, accounts) and what its scan read."""
+        athena = self.athena
+        since, until = (athena.since, athena.until) if athena else (self.since, self.until)
+        return RunInfo(
+            tool_version=tool_version, generated_at=self.generated_at or now, sources=self.sources_named(),
+            window_requested=Window(_iso(since), _iso(until)), window_seen=result.window_seen,
+            records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
+            skipped=result.skipped, rules=rules, queries=result.queries, downloads=result.downloads,
+            warnings=result.warnings, regions=tuple(sorted(athena.regions if athena else self.regions)),
+            accounts=tuple(sorted(athena.accounts if athena else self.accounts)))
 
 
 def parse_day(option: str, value: str | None) -> date | None:
@@ -162,3 +182,7 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
         fail_on_blockers=fail_on_blockers,
         threads=threads, progress=progress, prefilter=prefilter, prefix_depth=prefix_depth,
     )
+
+
+def _iso(day: object) -> str | None:
+    return None if day is None else str(day)

@@ -15,20 +15,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner import __version__
-from planner.classify.loader import Rule, load_owners, load_rules
+from planner.classify.loader import Rule, load_owners, load_rules, operation_table
 from planner.classify.owners import OwnerBook
 from planner.classify.remedies import Explanation, classify_acl, classify_sigv2, explain
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
-from planner.model import Plan, RunInfo, ScanResult, Window
+from planner.model import Plan, ScanResult
 from planner.outputs.graph_file import write_graphml
 from planner.outputs.plan_json import write_plan_json
 from planner.outputs.policy_files import replace_folder, write_policy_files
 from planner.outputs.tracker import Previous, read_previous
 from planner.outputs.workbook import write_workbook
 from planner.plan.graph import build_plan
-from planner.policy.bucket import bucket_policies
+from planner.policy.bucket import bucket_policies, to_review
 from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
 from planner.policy.validate import AccessAnalyzer, validate_online
@@ -128,7 +128,7 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     acl = classify_acl(result.evidence, acl_rules)
     drafted, notes = draft_statements(acl)
     by_id = {e.id: e for e in result.evidence}
-    operations = {r.fields["event"]: r.fields for r in acl_rules if "event" in r.fields}
+    operations = operation_table(acl_rules)
     for statement in drafted:
         check_statement(statement, by_id, operations)
     public_ok: dict[str, bool] = {}
@@ -144,34 +144,12 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
                                       public_ok, origins)
     if states:
         extra = merge_blockers(extra, state_blocker_map(states, result.bucket_accounts, drafted))
-    granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}
-    pending = [s for s in drafted if (s.bucket, s.sid) not in granted]  # no review task for what is granted
-    statements = drafted
-    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, pending, extra, inputs.owners,
-                       result.bucket_data, _partitions(result), policies,
+    parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, to_review(drafted, policies),
+                       extra, inputs.owners, result.bucket_data, result.partitions, policies,
                        frozenset(e for s in drafted for e in s.evidence))
-    run = RunInfo(
-        tool_version=__version__, generated_at=config.generated_at or _now(),
-        sources=tuple(f"cloudtrail:{p}" for p in (*config.cloudtrail, *config.cloudtrail_s3))
-        + tuple(f"access-log:{p}" for p in (*config.access_logs, *config.access_logs_s3))
-        + tuple(f"athena:{t}" for t in (config.athena.tables if config.athena else ()))
-        + tuple(f"athena-csv:{p}" for p in config.athena_results),
-        window_requested=(Window(_iso(config.athena.since), _iso(config.athena.until)) if config.athena
-                          else Window(_iso(config.since), _iso(config.until))), window_seen=result.window_seen,
-        records=result.records, files_read=result.files_read, files_pruned=result.files_pruned,
-        skipped=result.skipped, rules=tuple(r.id for r in (*client_rules, *acl_rules)), queries=result.queries,
-        downloads=result.downloads, warnings=result.warnings,
-        regions=tuple(sorted(config.athena.regions if config.athena else config.regions)),
-        accounts=tuple(sorted(config.athena.accounts if config.athena else config.accounts)),
-    )
+    run = config.run_info(result, tuple(r.id for r in (*client_rules, *acl_rules)), __version__, _now())
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
-    return Plan(run, result.evidence, parts.tasks, statements, buckets, notes + parts.notes, parts.clients, policies)
-
-
-def _partitions(result: ScanResult) -> dict[str, str]:
-    """Bucket -> ARN partition: from the rows that counted the bucket, else from its evidence."""
-    found = {e.bucket: e.partition for e in result.evidence if e.bucket}
-    return {**found, **result.bucket_partitions}
+    return Plan(run, result.evidence, parts.tasks, drafted, buckets, notes + parts.notes, parts.clients, policies)
 
 
 def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:
@@ -283,10 +261,6 @@ def _backup_workbook(out: Path) -> None:
         n += 1
         backup = out / f"migration-plan.{stamp}-{n}.xlsx"
     shutil.copy2(workbook, backup)
-
-
-def _iso(day: object) -> str | None:
-    return None if day is None else str(day)
 
 
 def _now() -> str:

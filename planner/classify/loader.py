@@ -64,6 +64,12 @@ def load_rules(kind: str, extra_dirs: Iterable[Path] = ()) -> tuple[Rule, ...]:
     return tuple(rules.values())
 
 
+def operation_table(acl_rules: Iterable[Rule]) -> dict[str, Mapping[str, Any]]:
+    """rules/acl/actions.yaml by event name: the actions each S3 operation's requests need (what the drafter and
+    the safety checks read)."""
+    return {r.fields["event"]: r.fields for r in acl_rules if "event" in r.fields}
+
+
 def load_owners(path: Path) -> tuple[Rule, ...]:
     """The entries of an owners file (`owners:` list), validated like rule files; ids default to `file:line`."""
     return tuple(_load_file(path, "owners", list_key="owners"))

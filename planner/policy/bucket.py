@@ -105,3 +105,9 @@ def consolidate(statements: Sequence[Statement]) -> tuple[list[Statement], int]:
             last_seen=max((s.last_seen for s in group if s.last_seen), default=None),
             risk=tuple(sorted({r for s in group for r in s.risk})), notes=("joined to fit the size limit",)))
     return out, joined
+
+
+def to_review(drafted: Sequence[Statement], policies: Sequence[BucketPolicy]) -> list[Statement]:
+    """The drafted statements that need a review task: all but those the current policy provably grants."""
+    granted = {(p.bucket, sid) for p in policies for sid in p.already_granted}
+    return [s for s in drafted if (s.bucket, s.sid) not in granted]

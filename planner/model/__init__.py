@@ -1,0 +1,58 @@
+"""Frozen dataclasses that every stage passes on: `evidence` is what the sources hand on, `plan` what the later
+stages make of it. Import from here: `from planner.model import Evidence`."""
+
+from planner.model.evidence import (
+    PARTITIONS,
+    DataEvents,
+    DownloadStat,
+    Evidence,
+    QueryStat,
+    ScanResult,
+    SkippedFile,
+    Window,
+    partition_of,
+    stable_id,
+)
+from planner.model.plan import (
+    Blocker,
+    BucketPolicy,
+    BucketReport,
+    Client,
+    Owner,
+    Plan,
+    RunInfo,
+    Scope,
+    SigV2Client,
+    Statement,
+    Task,
+    deny_file,
+    policy_file,
+    review_file,
+)
+
+__all__ = [
+    "PARTITIONS",
+    "Blocker",
+    "BucketPolicy",
+    "BucketReport",
+    "Client",
+    "DataEvents",
+    "DownloadStat",
+    "Evidence",
+    "Owner",
+    "Plan",
+    "QueryStat",
+    "RunInfo",
+    "ScanResult",
+    "Scope",
+    "SigV2Client",
+    "SkippedFile",
+    "Statement",
+    "Task",
+    "Window",
+    "deny_file",
+    "partition_of",
+    "policy_file",
+    "review_file",
+    "stable_id",
+]
