@@ -37,6 +37,33 @@ F = TypeVar("F", bound=Callable[..., Any])
 # click's own control flow, which must pass through untouched
 CLICK_FLOW = (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort)
 
+PLAN_OPTION_GROUPS = {  # `s3plan plan --help` lists the options under these headings, in this order
+    "Sources": ("cloudtrail", "access_logs", "athena_results", "athena", "athena_table", "athena_database",
+                "access_log_table", "access_log_dated", "cache", "threads", "prefilter"),
+    "Window": ("since", "until", "days", "regions", "accounts"),
+    "Policies": ("current_policies", "rules_dirs", "prefix_depth", "enrich", "validate_online"),
+    "AWS access": ("profile", "aws_region", "athena_workgroup", "athena_output", "refresh"),
+    "Outputs": ("out", "previous", "owners", "strict", "fail_on_blockers"),
+}
+
+
+class GroupedOptions(click.Command):
+    """A command whose --help lists its options under the headings of PLAN_OPTION_GROUPS."""
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        records = {p.name: p.get_help_record(ctx) for p in self.get_params(ctx)}
+        other = tuple(sorted(str(n) for n in records if n not in _grouped()))
+        for heading, names in [*PLAN_OPTION_GROUPS.items(), ("Other", other)]:
+            rows = [r for n in names if (r := records.get(n)) is not None]
+            if rows:
+                with formatter.section(heading):
+                    formatter.write_dl(rows)
+
+
+def _grouped() -> set[str | None]:
+    return {name for names in PLAN_OPTION_GROUPS.values() for name in names}
+
+
 
 def friendly_errors(func: F) -> F:
     """Turn S3PlanError into one line on stderr and its exit code; tracebacks only with --debug."""
@@ -99,7 +126,7 @@ def main(debug: bool) -> None:
     """
 
 
-@main.command()
+@main.command(cls=GroupedOptions)
 @click.option("--athena", "athena", is_flag=True, help="Run the evidence query on Athena (with --athena-table).")
 @click.option("--athena-database", metavar="NAME", help="Athena database of --athena-table.")
 @click.option("--athena-table", metavar="[DATABASE.]TABLE", help="Run the evidence query on this Athena table.")

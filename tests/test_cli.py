@@ -8,7 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from planner.cli import main
+from planner.cli import PLAN_OPTION_GROUPS, main, plan
 from tests.conftest import mixed_tree, s3_record, write_log
 
 
@@ -129,3 +129,14 @@ def test_owner_coverage_and_the_blocked_buckets_are_said(tmp_path: Path) -> None
                      result.stdout)
     assert result.stderr.strip().splitlines()[-1] == (
         "s3plan: 2 bucket(s) still have blockers (--fail-on-blockers): bucket-a, bucket-b")
+
+
+def test_plan_help_lists_every_option_under_its_heading() -> None:
+    grouped = [name for names in PLAN_OPTION_GROUPS.values() for name in names]
+    options = {p.name for p in plan.params}
+    assert sorted(grouped) == sorted(options) and len(grouped) == len(set(grouped))
+    text = CliRunner().invoke(main, ["plan", "--help"]).output
+    headings = [line for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")]
+    assert headings == ["Sources:", "Window:", "Policies:", "AWS access:", "Outputs:", "Other:"]
+    assert text.index("--cloudtrail") < text.index("--since") < text.index("--current-policies") < text.index(
+        "--profile") < text.index("--out ") < text.index("--help")
