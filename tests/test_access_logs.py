@@ -102,15 +102,7 @@ def test_real_lines_parse_field_by_field() -> None:
     assert record["userIdentity"]["arn"].startswith(
         "arn:aws:sts::347283850106:assumed-role/CentralizedLogging-CustomCDKBucketDeployment8693BB-1X4DVR38SF7ZY/")
 
-    own = [parsed(t) for t in fixture_lines("own.log")[1:]]  # the shapes of the Trusted Advisor lines below
-    assert [b["operation"] for b in own] == ["REST.GET.LOCATION"] * 2 + ["REST.GET.BUCKET", "REST.GET.LOCATION",
-                                                                          "BATCH.DELETE.OBJECT"]
-    batch = own[-1]
-    assert (batch["request_uri"], batch["httpstatus"], batch["objectsize"], batch["useragent"]) == (
-        None, "204", "512000", None)
-    assert to_record(batch) is None  # one key of a multi-object delete: not a request of its own
-    listing = to_record(own[2])
-    assert listing is not None and listing["eventName"] == "ListObjects"
+    assert_trusted_advisor_lines(fixture_lines("own.log")[1:], "512000")  # the shapes of the real lines below
 
     drumadrian = parsed(fixture_lines("drumadrian-get-acl.log")[0])
     record = to_record(drumadrian)
@@ -120,14 +112,20 @@ def test_real_lines_parse_field_by_field() -> None:
 
 def test_real_trusted_advisor_lines_in_place() -> None:
     """An extra: the Elastic-licensed real lines that own.log imitates."""
-    beats = [parsed(t) for t in shared("data", "elastic-beats", "s3_server_access.log").read_text().splitlines()]
-    assert [b["operation"] for b in beats] == ["REST.GET.LOCATION"] * 2 + ["REST.GET.BUCKET", "REST.GET.LOCATION",
+    assert_trusted_advisor_lines(shared("data", "elastic-beats", "s3_server_access.log").read_text().splitlines(),
+                                 "344017")
+
+
+def assert_trusted_advisor_lines(texts: list[str], deleted_size: str) -> None:
+    """Trusted Advisor's REST.GET.LOCATION / REST.GET.BUCKET calls, then one key of a BATCH.DELETE.OBJECT."""
+    lines = [parsed(t) for t in texts]
+    assert [b["operation"] for b in lines] == ["REST.GET.LOCATION"] * 2 + ["REST.GET.BUCKET", "REST.GET.LOCATION",
                                                                             "BATCH.DELETE.OBJECT"]
-    batch = beats[-1]
+    batch = lines[-1]
     assert (batch["request_uri"], batch["httpstatus"], batch["objectsize"], batch["useragent"]) == (
-        None, "204", "344017", None)
+        None, "204", deleted_size, None)
     assert to_record(batch) is None  # one key of a multi-object delete: not a request of its own
-    listing = to_record(beats[2])
+    listing = to_record(lines[2])
     assert listing is not None and listing["eventName"] == "ListObjects"
 
 
