@@ -94,8 +94,8 @@ def test_null_tests_whether_the_key_is_there() -> None:
 
 
 def test_the_source_ip_deny_example() -> None:
-    """S3, "Bucket policy examples", "Managing access based on specific IP addresses" (example-bucket-policies.html):
-    a Deny of s3:* with NotIpAddress aws:SourceIp 192.0.2.0/24 refuses requests from outside the range."""
+    """S3 User Guide, bucket policy examples (example-bucket-policies.html), the source-IP example: a Deny of s3:*
+    with NotIpAddress aws:SourceIp 192.0.2.0/24 refuses requests from outside the range."""
     doc = policy(allow(principal={"AWS": "111122223333"}, action="s3:*", Sid="Owner"),
                  deny(action="s3:*", resource=[f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"], Sid="IPAllow",
                       Condition={"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}))
@@ -105,8 +105,8 @@ def test_the_source_ip_deny_example() -> None:
 
 
 def test_the_secure_transport_deny_example() -> None:
-    """S3, "Bucket policy examples", "Managing access based on HTTP or HTTPS requests": a Deny with Bool
-    aws:SecureTransport "false" refuses plain-HTTP requests only."""
+    """S3 User Guide, bucket policy examples, the HTTPS-only example (and AWS re:Post, "s3-bucket-ssl-requests-only"):
+    a Deny with Bool aws:SecureTransport "false" refuses plain-HTTP requests only."""
     doc = policy(allow(principal={"AWS": "arn:aws:iam::444455556666:root"}),
                  deny(action="s3:*", Condition={"Bool": {"aws:SecureTransport": "false"}}, Sid="RestrictToTLS"))
     assert evaluate(doc, request(PARTNER_ROLE, context={"aws:securetransport": ("true",)})).verdict == "allowed"
@@ -114,8 +114,8 @@ def test_the_secure_transport_deny_example() -> None:
 
 
 def test_the_bucket_owner_full_control_example() -> None:
-    """S3, "Bucket policy examples", "Granting cross-account permissions ... with the bucket-owner-full-control
-    condition": the Allow of s3:PutObject holds only for requests with that canned ACL."""
+    """S3 User Guide, bucket policy examples, the cross-account upload example that requires the
+    bucket-owner-full-control canned ACL: the Allow of s3:PutObject holds only for requests that send it."""
     doc = policy(allow(principal={"AWS": "arn:aws:iam::444455556666:root"}, action="s3:PutObject",
                        Condition={"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}))
     put = {"caller": PARTNER_ROLE, "action": "s3:PutObject"}
