@@ -1,0 +1,142 @@
+"""The replay: ACL-dependent requests against their bucket as it will be once ACLs are disabled. Drafts must keep
+the evidence that produced them working; a Deny, a narrowing condition, Block Public Access or an ACL the request
+sets must show up as `denied`."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from planner.classify.loader import load_rules, operation_table
+from planner.config import make_config
+from planner.model import Evidence, Plan
+from planner.pipeline import make_plan, scan
+from planner.policy.replay import replay_bucket
+from planner.samples import write_sample_logs
+
+OPERATIONS = operation_table(load_rules("acl"))
+OWNER, PARTNER = "111122223333", "999988887777"
+ROLE = f"arn:aws:iam::{PARTNER}:role/partner-reader"
+
+
+def row(**fields: Any) -> Evidence:
+    base: dict[str, Any] = dict(
+        source="cloudtrail", bucket="shared-data", bucket_account_id=OWNER, region="us-east-1",
+        event_name="GetObject", principal=ROLE, principal_type="AssumedRole", account_id=PARTNER,
+        user_agent="aws-cli/2.15.0", signature_version="SigV4", auth_method="AuthHeader", acl_required=True,
+        acl_header=None, requests=12, errors=0, first_seen="2026-11-01T00:00:00Z", last_seen="2026-11-02T00:00:00Z",
+        key_prefixes=("exports/",), key_prefix_count=1)
+    return Evidence(**{**base, **fields})
+
+
+def policy(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+GRANT = {"Sid": "PartnerRead", "Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::shared-data/exports/*"}
+
+
+@pytest.fixture(scope="module")
+def sample_plan(tmp_path_factory: pytest.TempPathFactory) -> Plan:
+    tmp = tmp_path_factory.mktemp("replay")
+    write_sample_logs(tmp / "logs", records=20_000, seed=7)
+    config = make_config(cloudtrail=[str(tmp / "logs")], out=str(tmp / "out"))
+    return make_plan(config, scan(config))
+
+
+def test_every_drafted_statement_keeps_the_requests_that_produced_it(sample_plan: Plan) -> None:
+    by_id = {e.id: e for e in sample_plan.evidence}
+    seen: Counter[str] = Counter()
+    for bucket in sample_plan.policies:
+        assert bucket.merged is not None
+        rows = [by_id[i] for s in sample_plan.statements if s.bucket == bucket.bucket for i in s.evidence]
+        for replayed in replay_bucket(rows, bucket.merged, OPERATIONS, public_ok=True):
+            seen[replayed.after] += 1
+            assert replayed.after == "allowed", replayed
+    assert seen["allowed"] >= 15
+
+
+def test_requests_that_set_an_acl_are_refused_and_anonymous_ones_wait_for_block_public_access(
+        sample_plan: Plan) -> None:
+    verdicts = [r for b in sample_plan.policies
+                for r in replay_bucket([e for e in sample_plan.evidence if e.bucket == b.bucket], b.merged, OPERATIONS)]
+    setters = [r for r in verdicts if r.sets_acl]
+    assert setters and all(r.after == "denied" and "sets an ACL" in r.why for r in setters)
+    public = [r for r in verdicts if r.principal == "anonymous"]
+    assert public and all(r.after == "unknown" and "Block Public Access" in r.why for r in public)
+
+
+def test_a_grant_keeps_a_cross_account_read() -> None:
+    [replayed] = replay_bucket([row()], policy(GRANT), OPERATIONS)
+    assert (replayed.after, replayed.statement) == ("allowed", "PartnerRead")
+
+
+def test_an_existing_deny_refuses_it() -> None:
+    deny = {"Sid": "NoPartners", "Effect": "Deny", "Principal": {"AWS": PARTNER}, "Action": "s3:*",
+            "Resource": "arn:aws:s3:::shared-data/*"}
+    [replayed] = replay_bucket([row()], policy(GRANT, deny), OPERATIONS)
+    assert (replayed.after, replayed.statement) == ("denied", "NoPartners")
+
+
+def test_a_narrowing_condition_refuses_what_the_evidence_shows() -> None:
+    narrowed = {**GRANT, "Condition": {"StringEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256"}}}
+    [sigv2] = replay_bucket([row(signature_version="SigV2")], policy(narrowed), OPERATIONS)
+    assert sigv2.after == "denied" and "implicit deny" in sigv2.why
+    vpce = {**GRANT, "Condition": {"StringEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}
+    [unproven] = replay_bucket([row()], policy(vpce), OPERATIONS)
+    assert unproven.after == "unknown" and "aws:SourceVpce" in unproven.why
+
+
+def test_block_public_access_decides_a_public_read() -> None:
+    public = {"Sid": "PublicRead", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": "arn:aws:s3:::shared-data/exports/*"}
+    anonymous = row(principal="anonymous", principal_type="anonymous", account_id=None, signature_version=None,
+                    auth_method=None)
+    verdicts = {ok: replay_bucket([anonymous], policy(public), OPERATIONS, public_ok=ok)[0].after
+                for ok in (True, False, None)}
+    assert verdicts == {True: "allowed", False: "denied", None: "unknown"}
+
+
+def test_an_acl_setting_request_is_refused_whatever_the_policy() -> None:
+    put = row(event_name="PutObject", acl_header="public-read", acl_required=False)
+    everything = {"Sid": "All", "Effect": "Allow", "Principal": "*", "Action": "s3:*", "Resource": "*"}
+    [replayed] = replay_bucket([put], policy(everything), OPERATIONS)
+    assert (replayed.after, replayed.sets_acl) == ("denied", True)
+    [kept] = replay_bucket([dataclasses.replace(put, acl_header="bucket-owner-full-control")], policy(everything),
+                           OPERATIONS)
+    assert kept.after == "allowed"
+
+
+def test_the_same_account_needs_no_allow_but_a_deny_still_refuses() -> None:
+    own = row(principal=f"arn:aws:iam::{OWNER}:role/app", account_id=OWNER)
+    assert replay_bucket([own], None, OPERATIONS)[0].after == "allowed"
+    deny = {"Sid": "NoApp", "Effect": "Deny", "Principal": {"AWS": f"arn:aws:iam::{OWNER}:role/app"},
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared-data/*"}
+    assert replay_bucket([own], policy(deny), OPERATIONS)[0].after == "denied"
+
+
+def test_listings_replay_each_prefix_they_named() -> None:
+    listing = row(event_name="ListObjects", key_prefixes=("exports/", "private/"), key_prefix_count=2)
+    grant = {"Sid": "List", "Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:ListBucket",
+             "Resource": "arn:aws:s3:::shared-data", "Condition": {"StringLike": {"s3:prefix": ["exports/*"]}}}
+    assert replay_bucket([listing], policy(grant), OPERATIONS)[0].after == "denied"
+    wider = {**grant, "Condition": {"StringLike": {"s3:prefix": ["exports/*", "private/*"]}}}
+    assert replay_bucket([listing], policy(wider), OPERATIONS)[0].after == "allowed"
+
+
+def test_keys_outside_the_sampled_prefixes_are_not_proven() -> None:
+    [replayed] = replay_bucket([row(key_prefix_count=7)], policy(GRANT), OPERATIONS)
+    assert replayed.after == "unknown" and "not proven on the other 6" in replayed.why
+
+
+def test_the_replay_shares_no_code_with_the_drafter() -> None:
+    source = Path(__file__).resolve().parents[1] / "planner" / "policy" / "replay.py"
+    imported = {n.module for n in ast.walk(ast.parse(source.read_text())) if isinstance(n, ast.ImportFrom)}
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "typing", "planner.model",
+                        "planner.policy.evaluate"}
