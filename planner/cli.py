@@ -210,6 +210,7 @@ def summary(result: RunResult, owners: bool = False) -> str:
         f"Buckets: {len(plan_.buckets)} seen, {sum(b.sigv4_ready for b in plan_.buckets)} ready to deny SigV2, "
         f"{sum(b.acls_ready for b in plan_.buckets)} ready to disable ACLs.",
         f"Tasks: {len(plan_.tasks)}.",
+        _replay_line(plan_),
     ]
     lines += _data_event_lines(plan_)
     if owners:
@@ -219,6 +220,15 @@ def summary(result: RunResult, owners: bool = False) -> str:
     drafts = sum(1 for p in result.written if p.parent.name == "policies" and p.suffix == ".json")
     lines.append(f"Outputs in {result.out}/: plan.json, migration-plan.xlsx, policies/ ({drafts} drafts)")
     return "\n".join(lines)
+
+
+def _replay_line(plan_: Plan) -> str:
+    """What the replay found: requests that keep working, would break (and where), or could not be proven."""
+    counts = {after: sum(r.requests for r in plan_.replay if r.after == after)
+              for after in ("allowed", "denied", "unknown")}
+    broken = len({r.bucket for r in plan_.replay if r.after == "denied"})
+    return (f"Replay: {counts['allowed']:,} ACL-dependent requests keep working, {counts['denied']:,} would break "
+            f"(in {broken} bucket(s)), {counts['unknown']:,} unknown.")
 
 
 def _data_event_lines(plan_: Plan) -> list[str]:

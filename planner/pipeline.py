@@ -31,6 +31,7 @@ from planner.plan.graph import build_plan
 from planner.policy.bucket import bucket_policies, to_review
 from planner.policy.check import check_statement
 from planner.policy.draft import draft_statements
+from planner.policy.replay import replay_plan, with_replay_blockers
 from planner.policy.validate import AccessAnalyzer, validate_online
 from planner.sources.athena.access_log_sql import access_log_ddl as access_log_table_ddl
 from planner.sources.athena.access_log_sql import combined_evidence_query
@@ -132,24 +133,35 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
     for statement in drafted:
         check_statement(statement, by_id, operations)
     public_ok: dict[str, bool] = {}
+    public_state: dict[str, bool | None] = {}
     if states is None:
         current = inputs.current
         live, unreadable, origins = current.policies, current.errors, current.origins
     else:
-        from planner.enrich.state import live_policies, merge_blockers, public_allowed, state_blocker_map, with_state
+        from planner.enrich.state import (
+            live_policies,
+            merge_blockers,
+            public_access,
+            public_allowed,
+            state_blocker_map,
+            with_state,
+        )
 
         live, unreadable, origins = live_policies(states, drafted)
-        public_ok = public_allowed(states)
+        public_ok, public_state = public_allowed(states), public_access(states)
     policies, extra = bucket_policies(drafted, live, unreadable, lambda s: check_statement(s, by_id, operations),
                                       public_ok, origins)
     if states:
         extra = merge_blockers(extra, state_blocker_map(states, result.bucket_accounts, drafted))
+    replayed = replay_plan(result.evidence, policies, live, origins, operations, public_state)
+    extra = with_replay_blockers(extra, replayed)
     parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, to_review(drafted, policies),
                        extra, inputs.owners, result.bucket_data, result.partitions, policies,
                        frozenset(e for s in drafted for e in s.evidence))
     run = config.run_info(result, tuple(r.id for r in (*client_rules, *acl_rules)), __version__, _now())
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
-    return Plan(run, result.evidence, parts.tasks, drafted, buckets, notes + parts.notes, parts.clients, policies)
+    return Plan(run, result.evidence, parts.tasks, drafted, buckets, notes + parts.notes, parts.clients, policies,
+                replayed)
 
 
 def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 
 from planner.classify.loader import load_rules, operation_table
+from planner.cli import main
 from planner.config import make_config
 from planner.model import Evidence, Plan
 from planner.pipeline import make_plan, scan
@@ -140,3 +143,46 @@ def test_the_replay_shares_no_code_with_the_drafter() -> None:
     imported = {n.module for n in ast.walk(ast.parse(source.read_text())) if isinstance(n, ast.ImportFrom)}
     assert imported <= {"__future__", "collections.abc", "dataclasses", "typing", "planner.model",
                         "planner.policy.evaluate"}
+
+
+def _planned(tmp_path: Path, current: dict[str, dict[str, Any]]) -> Plan:
+    write_sample_logs(tmp_path / "logs", records=5_000, seed=7)
+    folder = tmp_path / "current"
+    folder.mkdir()
+    for bucket, document in current.items():
+        (folder / f"{bucket}.json").write_text(json.dumps(document))
+    config = make_config(cloudtrail=[str(tmp_path / "logs")], out=str(tmp_path / "out"),
+                         current_policies=str(folder))
+    return make_plan(config, scan(config))
+
+
+def test_a_run_replays_against_the_current_policy_and_blocks_what_it_would_break(tmp_path: Path) -> None:
+    first = _planned(tmp_path / "a", {})
+    drafted = sorted({r.bucket for r in first.replay if r.statement and r.principal != "anonymous"})
+    assert drafted and all(r.after == "unknown" and "current policy was not read" in r.why
+                           for r in first.replay if r.bucket in drafted and not r.sets_acl)
+    bucket = drafted[0]
+    callers = sorted({r.principal for r in first.replay if r.bucket == bucket and r.statement})
+    deny = {"Sid": "NoOutsiders", "Effect": "Deny", "Principal": {"AWS": callers}, "Action": "s3:*",
+            "Resource": f"arn:aws:s3:::{bucket}/*"}
+    empty = {"Version": "2012-10-17", "Statement": []}
+    second = _planned(tmp_path / "b", {**{b: empty for b in drafted}, bucket: policy(deny)})
+    refused = [r for r in second.replay if r.bucket == bucket and r.after == "denied" and not r.sets_acl]
+    assert refused and {r.statement for r in refused} == {"NoOutsiders"}
+    report = next(b for b in second.buckets if b.bucket == bucket)
+    assert not report.acls_ready and any(b.kind == "replay-denies" for b in report.blockers)
+    others = [r for r in second.replay if r.bucket in drafted[1:] and not r.sets_acl and r.principal != "anonymous"]
+    assert others and all(r.after == "allowed" for r in others)
+    assert second.replay_counts(bucket)["broken"] == sum(r.requests for r in refused)
+
+
+def test_the_summary_says_what_the_replay_found(tmp_path: Path) -> None:
+    write_sample_logs(tmp_path / "logs", records=3_000, seed=7)
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "logs"), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    broken = sum(r["requests"] for r in plan["replay"] if r["after"] == "denied")
+    unknown = sum(r["requests"] for r in plan["replay"] if r["after"] == "unknown")
+    buckets = len({r["bucket"] for r in plan["replay"] if r["after"] == "denied"})
+    assert broken and f"Replay: 0 ACL-dependent requests keep working, {broken:,} would break (in {buckets} " \
+        f"bucket(s)), {unknown:,} unknown." in result.stdout

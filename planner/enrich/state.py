@@ -74,6 +74,16 @@ def public_allowed(states: Mapping[str, BucketState]) -> dict[str, bool]:
     return out
 
 
+def public_access(states: Mapping[str, BucketState]) -> dict[str, bool | None]:
+    """Per bucket, whether Block Public Access lets a public statement work: True (RestrictPublicBuckets off on the
+    bucket and its account), False (on), None (the settings could not be read)."""
+    out: dict[str, bool | None] = {}
+    for bucket, state in states.items():
+        settings = block_settings(state)
+        out[bucket] = None if settings is None else not settings.get("RestrictPublicBuckets")
+    return out
+
+
 def _public(statement: Mapping[str, Any]) -> bool:
     principal = statement.get("Principal")
     return principal == "*" or (isinstance(principal, dict) and "*" in principal.values()) or (

@@ -227,6 +227,21 @@ class Scope:
 
 
 @dataclass(frozen=True)
+class ReplayRow:
+    """One ACL-dependent evidence row replayed against its bucket as it will be once ACLs are disabled."""
+
+    evidence_id: str
+    bucket: str
+    principal: str
+    event_name: str
+    requests: int
+    after: str  # allowed | denied | unknown
+    why: str
+    statement: str | None = None  # the Sid that decided it, when one did
+    sets_acl: bool = False  # the request sets an ACL: it fails whatever the policy (its task: stop setting ACLs)
+
+
+@dataclass(frozen=True)
 class Plan:
     """The whole plan: everything the writers need, nothing they must compute."""
 
@@ -238,6 +253,16 @@ class Plan:
     notes: tuple[str, ...] = field(default=())
     clients: tuple[SigV2Client, ...] = field(default=())
     policies: tuple[BucketPolicy, ...] = field(default=())
+    replay: tuple[ReplayRow, ...] = field(default=())
+
+    def replay_counts(self, bucket: str) -> dict[str, int]:
+        """Requests of the bucket's ACL-dependent rows that keep working, would break, or could not be proven."""
+        counts = {"kept": 0, "broken": 0, "unknown": 0}
+        names = {"allowed": "kept", "denied": "broken", "unknown": "unknown"}
+        for row in self.replay:
+            if row.bucket == bucket:
+                counts[names[row.after]] += row.requests
+        return counts
 
     @property
     def sigv2_callers(self) -> frozenset[str]:

@@ -39,9 +39,10 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         ],
         "buckets": [
             {**_lists({k: v for k, v in asdict(b).items() if k != "blockers"}),
-             "blockers": [asdict(x) for x in b.blockers]}
+             "blockers": [asdict(x) for x in b.blockers], "replay": plan.replay_counts(b.bucket)}
             for b in plan.buckets
         ],
+        "replay": [asdict(r) for r in plan.replay],
         "clients": [_lists(asdict(c)) for c in plan.clients],
         "policies": [
             {"bucket": p.bucket, "draft": p.draft, "current_from": p.current_from,

@@ -32,7 +32,7 @@ ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous
                                "acl-access-not-drafted",
                                "policy-too-large", "acl-condition-in-policy", "current-policy-unreadable",
                                "policy-version", "bucket-acl-grant", "log-delivery-acl", "cloudfront-log-delivery",
-                               "public-access-block", "bucket-state-unreadable", *EVIDENCE_BLOCKERS})
+                               "public-access-block", "bucket-state-unreadable", "replay-denies", *EVIDENCE_BLOCKERS})
 
 
 @dataclasses.dataclass(frozen=True)

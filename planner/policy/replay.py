@@ -4,32 +4,68 @@ drafter. Verdicts per evidence row: `allowed`, `denied` or `unknown`, with why."
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from planner.model import Evidence
+from planner.model import Blocker, BucketPolicy, Evidence, ReplayRow
 from planner.policy.evaluate import Caller, Decision, Request, evaluate
 
 BOFC = "bucket-owner-full-control"  # the one canned ACL a bucket with ACLs disabled still accepts (facts §4)
 SIGNATURE = {"SigV2": "AWS", "SigV4": "AWS4-HMAC-SHA256"}  # s3:signatureversion values (facts §3)
+SETS_ACL = frozenset({"PutObjectAcl", "PutBucketAcl"})  # they set an ACL in the body, with no x-amz-acl header
 LISTINGS = frozenset({"ListObjects", "ListObjectsV2", "ListObjectVersions"})  # requests that name s3:prefix
 AUTH_TYPE = {"AuthHeader": "REST-HEADER", "QueryString": "REST-QUERY-STRING"}  # s3:authType values
 
 
-@dataclass(frozen=True)
-class ReplayRow:
-    """One evidence row's verdict after the change."""
+REPLAY_DENIES = "replay-denies"
+NOT_READ = ("the current policy was not read (--current-policies or --enrich), so what it allows or denies is not "
+            "known")
 
-    evidence_id: str
-    bucket: str
-    principal: str
-    event_name: str
-    requests: int
-    after: str  # allowed | denied | unknown
-    why: str
-    statement: str | None = None
-    sets_acl: bool = False
+
+def replay_plan(evidence: Sequence[Evidence], policies: Sequence[BucketPolicy], current: Mapping[str, Any],
+                read: Iterable[str], operations: Mapping[str, Mapping[str, Any]],
+                public_ok: Mapping[str, bool | None] | None = None) -> tuple[ReplayRow, ...]:
+    """Every bucket's ACL-dependent rows against its merged draft (or, with no draft, its current policy). Where
+    the current policy was not read, only what no policy can change is said: the rest is unknown."""
+    drafts = {p.bucket: p for p in policies}
+    known = set(read) | {p.bucket for p in policies if p.current_from is not None}
+    rows: list[ReplayRow] = []
+    for bucket in sorted({e.bucket for e in evidence if e.bucket}):
+        draft = drafts.get(bucket)
+        document = draft.merged if draft is not None else current.get(bucket)
+        mine = [e for e in evidence if e.bucket == bucket]
+        replayed = replay_bucket(mine, document, operations, (public_ok or {}).get(bucket))
+        rows += replayed if bucket in known else [_unread(r) for r in replayed]
+    return tuple(rows)
+
+
+def _unread(row: ReplayRow) -> ReplayRow:
+    if row.sets_acl or (row.statement is not None and row.after == "denied") or "needs an ACL" in row.why:
+        return row  # refused whatever the current policy says
+    return dataclasses.replace(row, after="unknown", why=f"{row.why}; but {NOT_READ}")
+
+
+def with_replay_blockers(blockers: Mapping[str, Sequence[Blocker]],
+                         rows: Iterable[ReplayRow]) -> dict[str, list[Blocker]]:
+    """`blockers` and a `replay-denies` blocker for each bucket where the replay refuses a request that does not
+    set an ACL (those have their stop-setting task), naming the callers."""
+    out = {bucket: list(found) for bucket, found in blockers.items()}
+    for bucket, found in replay_blockers(rows).items():
+        out.setdefault(bucket, []).extend(found)
+    return out
+
+
+def replay_blockers(rows: Iterable[ReplayRow]) -> dict[str, list[Blocker]]:
+    """The `replay-denies` blockers of the rows, by bucket."""
+    broken: dict[str, list[ReplayRow]] = {}
+    for row in rows:
+        if row.after == "denied" and not row.sets_acl:
+            broken.setdefault(row.bucket, []).append(row)
+    return {bucket: [Blocker(REPLAY_DENIES, f"after ACLs are disabled, {sum(r.requests for r in found):,} request(s) "
+                                            f"would be refused: " + "; ".join(
+                                                f"{r.principal} {r.event_name} ({r.why})" for r in found[:5]))]
+            for bucket, found in sorted(broken.items())}
 
 
 def replay_bucket(rows: Iterable[Evidence], policy: Mapping[str, Any] | None,
@@ -52,7 +88,9 @@ def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, M
     operation = operations.get(row.event_name)
     actions = _actions(row, operation)
     if not actions:
-        return _row(row, Decision("denied", f"{row.event_name} needs an ACL: no policy can keep it working"))
+        sets = row.event_name in SETS_ACL
+        why = "sets an ACL" if sets else "needs an ACL"
+        return _row(row, Decision("denied", f"{row.event_name} {why}: no policy can keep it working"), sets_acl=sets)
     if _same_account(row):  # its IAM policy allowed it before and still decides; only a Deny can refuse it
         policy = {"Statement": [s for s in _statements(policy) if s.get("Effect") == "Deny"]}
     decisions = [evaluate(policy, _request(row, action, resource, extra)) for action in actions
