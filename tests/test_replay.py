@@ -18,6 +18,7 @@ from planner.classify.loader import load_rules, operation_table
 from planner.cli import main
 from planner.config import make_config
 from planner.model import Evidence, Plan
+from planner.outputs.review import render_reviews
 from planner.pipeline import make_plan, scan
 from planner.policy.replay import replay_bucket
 from planner.samples import write_sample_logs
@@ -174,6 +175,11 @@ def test_a_run_replays_against_the_current_policy_and_blocks_what_it_would_break
     others = [r for r in second.replay if r.bucket in drafted[1:] and not r.sets_acl and r.principal != "anonymous"]
     assert others and all(r.after == "allowed" for r in others)
     assert second.replay_counts(bucket)["broken"] == sum(r.requests for r in refused)
+    note = render_reviews(second)[bucket]
+    section = note.split("## After ACLs are disabled")[1].split("\n## ")[0]
+    assert note.index("## After ACLs are disabled") < note.index("## New statements")
+    assert "### Would break" in section and "refused by Deny NoOutsiders" in section
+    assert "change the statement or Deny named, or add the access, before enforcing" in section
 
 
 def test_the_summary_says_what_the_replay_found(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from planner.model import BucketPolicy, BucketReport, Plan, Statement
+from planner.model import BucketPolicy, BucketReport, Plan, ReplayRow, Statement
 from planner.policy.check import as_list
 
 
@@ -41,6 +41,7 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
                   "drop every statement the bucket has now.**", ""]
     else:
         lines += [f"Merged with the current policy as read from {code(policy.current_from)}.", ""]
+    lines += _after_the_change(plan, bucket)
     if policy.merged is not None:
         lines += _new_statements(policy, statements)
     if policy.already_granted:
@@ -70,6 +71,34 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
         lines += ["## Diff against the current policy", "", f"{_fence(diff)}diff", *diff, _fence(diff), ""]
         lines += _how_to_apply(policy)
     return "\n".join(lines)
+
+
+def _after_the_change(plan: Plan, bucket: str) -> list[str]:
+    """What the replay found for the bucket's ACL-dependent requests: what breaks, who, why, what to do."""
+    rows = [r for r in plan.replay if r.bucket == bucket]
+    if not rows:
+        return []
+    counts = plan.replay_counts(bucket)
+    lines = ["## After ACLs are disabled", "",
+             f"Replay of the bucket's ACL-dependent requests against this draft, ACLs ignored: {counts['kept']:,} "
+             f"keep working, {counts['broken']:,} would break, {counts['unknown']:,} could not be proven.", ""]
+    for after, heading in (("denied", "Would break"), ("unknown", "Could not be proven")):
+        found = sorted((r for r in rows if r.after == after), key=lambda r: (-r.requests, r.principal))
+        if found:
+            lines += [f"### {heading} ({len(found)})", ""]
+            lines += [f"- {code(r.principal)} {r.event_name}, {r.requests:,} request(s): {code(r.why)}; {_todo(r)}"
+                      for r in found[:20]]
+            lines += [f"- and {len(found) - 20} more (plan.json `replay`)"] if len(found) > 20 else []
+            lines += [""]
+    return lines
+
+
+def _todo(row: ReplayRow) -> str:
+    if row.after == "unknown":
+        return "check it by hand, or give s3plan what it lacks"
+    if row.sets_acl:
+        return "stop setting ACLs (its task)"
+    return "change the statement or Deny named, or add the access, before enforcing"
 
 
 def _unwritten(statements: Mapping[str, Statement]) -> list[str]:
