@@ -14,7 +14,7 @@ from planner.pipeline import make_plan, scan
 from tests.conftest import mixed_tree
 from tests.golden_run import FIXED_CLOCK
 
-SHEETS = ["Overview", "Tasks", "SigV2 clients", "ACL dependencies", "Policy statements", "Buckets", "Evidence",
+SHEETS = ["Overview", "Tasks", "SigV2 clients", "ACL dependencies", "Policy statements", "Replay", "Buckets", "Evidence",
           "Unrecognised clients", "Trend", "Run"]
 
 
@@ -109,3 +109,24 @@ def test_rows_past_the_sheet_limit_go_on_in_a_continuation_sheet(tmp_path: Path,
             list(book[name].iter_rows(values_only=True))[1:]]
     assert len(first) == 4 and len(first) - 1 + len(rest) == len(plan.evidence)
     assert next(book["Evidence (2)"].iter_rows(values_only=True)) == first[0]
+
+
+def test_the_replay_sheet_puts_what_breaks_first_and_disable_tasks_count_it(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    wb = load_workbook(path)
+    sheet = [[c.value for c in row] for row in wb["Replay"].iter_rows()]
+    assert sheet[0][:2] == ["Bucket", "After ACLs are disabled"] and len(sheet) == len(plan.replay) + 1
+    order = [row[1] for row in sheet[1:]]
+    rank = {"would break": 0, "not proven": 1, "keeps working": 2}
+    assert order == sorted(order, key=rank.__getitem__) and "would break" in order
+    tasks = wb["Tasks"]
+    header = [c.value for c in tasks[1]]
+    disable = [row for row in tasks.iter_rows(min_row=2, values_only=True) if row[1] == "disable-acls"]
+    assert disable
+    for row in disable:
+        bucket = row[header.index("Buckets")]
+        counts = plan.replay_counts(bucket)
+        assert row[header.index("Replay")] == (f"{counts['kept']:,} requests keep working, {counts['broken']:,} "
+                                               f"would break, {counts['unknown']:,} not proven")

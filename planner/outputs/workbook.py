@@ -21,7 +21,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from planner.atomic import write_with
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
-from planner.model import BucketPolicy, Plan, Statement, policy_file
+from planner.model import BucketPolicy, Plan, ReplayRow, Statement, Task, policy_file
 from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
@@ -118,6 +118,14 @@ STATEMENT_COLUMNS = (
     Column("Resources", 50, lambda s: s[0].document.get("Resource")),
     Column("Requests", 10, lambda s: s[0].requests), Column("Risk", 40, lambda s: s[0].risk),
     Column("Draft file", 30, lambda s: f"policies/{policy_file(s[0].bucket)}"),
+)
+AFTER = {"denied": "would break", "unknown": "not proven", "allowed": "keeps working"}
+REPLAY_COLUMNS = (
+    Column("Bucket", 28, lambda r: r.bucket), Column("After ACLs are disabled", 16, lambda r: AFTER[r.after]),
+    Column("Principal", 50, lambda r: r.principal), Column("Operation", 18, lambda r: r.event_name),
+    Column("Requests", 10, lambda r: r.requests), Column("Why", 90, lambda r: r.why),
+    Column("Statement", 40, lambda r: r.statement), Column("Sets an ACL", 10, lambda r: "yes" if r.sets_acl else ""),
+    Column("Evidence id", 16, lambda r: r.evidence_id),
 )
 BUCKET_COLUMNS = (
     Column("Bucket", 28, lambda b: b.bucket), Column("Account", 14, lambda b: b.account_id),
@@ -263,7 +271,8 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbo
     rows to stream in at save; `previous` carries people's edits over from an earlier run."""
     previous = previous or Previous()
     bulk = BulkRows()
-    header, rows = tracker_rows(plan, sheet_headers("Tasks"), {t.id: task_values(t) for t in plan.tasks}, previous)
+    values = {t.id: {**task_values(t), "Replay": _replay_text(plan, t)} for t in plan.tasks}
+    header, rows = tracker_rows(plan, sheet_headers("Tasks"), values, previous)
     trend = trend_rows(plan, rows, previous)
     evidence = [evidence_to_dict(e) for e in plan.evidence]
     builders: dict[str, Callable[[Worksheet], object]] = {
@@ -273,6 +282,7 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbo
         "ACL dependencies": lambda ws: write_sheet(ws, columns_for("ACL dependencies", ACL_COLUMNS),
                                                    [e for e in evidence if e["acl_required"] or e["acl_header"]], bulk),
         "Policy statements": lambda ws: _statements(ws, plan, bulk),
+        "Replay": lambda ws: write_sheet(ws, columns_for("Replay", REPLAY_COLUMNS), _replay_order(plan), bulk),
         "Buckets": lambda ws: write_sheet(ws, columns_for("Buckets", BUCKET_COLUMNS), plan.buckets, bulk),
         "Evidence": lambda ws: write_sheet(ws, columns_for("Evidence", EVIDENCE_COLUMNS), evidence, bulk),
         "Unrecognised clients": lambda ws: write_sheet(ws, columns_for("Unrecognised clients", SIGV2_COLUMNS),
@@ -336,6 +346,21 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]],
     ws.conditional_formatting.add(area, FormulaRule(
         formula=[f'AND(ISNUMBER(${due_col}2),${due_col}2<TODAY(),${status_col}2<>"Done",${status_col}2<>"Won\'t do")'],
         fill=ORANGE))
+
+
+def _replay_order(plan: Plan) -> list[ReplayRow]:
+    """Broken rows first, then those not proven, then those that keep working; the most requests first."""
+    rank = {"denied": 0, "unknown": 1, "allowed": 2}
+    return sorted(plan.replay, key=lambda r: (rank[r.after], -r.requests, r.bucket, r.principal))
+
+
+def _replay_text(plan: Plan, task: Task) -> str | None:
+    """On a disable-acls task: how many of the bucket's ACL-dependent requests keep working and would break."""
+    if task.kind != "disable-acls" or len(task.buckets) != 1:
+        return None
+    counts = plan.replay_counts(task.buckets[0])
+    return (f"{counts['kept']:,} requests keep working, {counts['broken']:,} would break, "
+            f"{counts['unknown']:,} not proven")
 
 
 def _statements(ws: Worksheet, plan: Plan, bulk: BulkRows) -> None:
