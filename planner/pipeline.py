@@ -30,8 +30,9 @@ from planner.outputs.workbook import write_workbook
 from planner.plan.graph import build_plan
 from planner.policy.bucket import bucket_policies, to_review
 from planner.policy.check import check_statement
+from planner.policy.deny import sigv4_deny_policy
 from planner.policy.draft import draft_statements
-from planner.policy.replay import replay_plan, with_replay_blockers
+from planner.policy.replay import replay_plan, sigv2_deny_refusals, with_replay_blockers
 from planner.policy.validate import AccessAnalyzer, validate_online
 from planner.sources.athena.access_log_sql import access_log_ddl as access_log_table_ddl
 from planner.sources.athena.access_log_sql import combined_evidence_query
@@ -160,8 +161,10 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
                        frozenset(e for s in drafted for e in s.evidence))
     run = config.run_info(result, tuple(r.id for r in (*client_rules, *acl_rules)), __version__, _now())
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
+    refusals = sigv2_deny_refusals(result.evidence, [(b.bucket, b.partition, b.sigv4_ready) for b in parts.buckets],
+                                   sigv4_deny_policy)
     return Plan(run, result.evidence, parts.tasks, drafted, buckets, notes + parts.notes, parts.clients, policies,
-                replayed)
+                replayed, refusals)
 
 
 def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:

@@ -17,10 +17,12 @@ from click.testing import CliRunner
 from planner.classify.loader import load_rules, operation_table
 from planner.cli import main
 from planner.config import make_config
+from planner.errors import InternalError
 from planner.model import Evidence, Plan
 from planner.outputs.review import render_reviews
 from planner.pipeline import make_plan, scan
-from planner.policy.replay import replay_bucket
+from planner.policy.deny import sigv4_deny_policy
+from planner.policy.replay import replay_bucket, sigv2_deny_refusals
 from planner.samples import write_sample_logs
 
 OPERATIONS = operation_table(load_rules("acl"))
@@ -142,7 +144,7 @@ def test_keys_outside_the_sampled_prefixes_are_not_proven() -> None:
 def test_the_replay_shares_no_code_with_the_drafter() -> None:
     source = Path(__file__).resolve().parents[1] / "planner" / "policy" / "replay.py"
     imported = {n.module for n in ast.walk(ast.parse(source.read_text())) if isinstance(n, ast.ImportFrom)}
-    assert imported <= {"__future__", "collections.abc", "dataclasses", "typing", "planner.model",
+    assert imported <= {"__future__", "collections.abc", "dataclasses", "typing", "planner.errors", "planner.model",
                         "planner.policy.evaluate"}
 
 
@@ -192,3 +194,21 @@ def test_the_summary_says_what_the_replay_found(tmp_path: Path) -> None:
     buckets = len({r["bucket"] for r in plan["replay"] if r["after"] == "denied"})
     assert broken and f"Replay: 0 ACL-dependent requests keep working, {broken:,} would break (in {buckets} " \
         f"bucket(s)), {unknown:,} unknown." in result.stdout
+
+
+def test_the_sigv2_deny_refuses_exactly_the_sigv2_requests_and_none_on_ready_buckets(sample_plan: Plan) -> None:
+    for report in sample_plan.buckets:
+        refused = sample_plan.sigv2_deny_refusals[report.bucket]
+        assert refused == report.sigv2_requests, report.bucket  # the evaluator agrees with the readiness count
+        if report.sigv4_ready:
+            assert refused == 0
+    assert any(sample_plan.sigv2_deny_refusals.values())
+
+
+def test_a_ready_bucket_whose_deny_would_refuse_a_request_stops_the_run() -> None:
+    sigv2 = row(signature_version="SigV2", acl_required=False)
+    assert sigv2_deny_refusals([sigv2], [("shared-data", "aws", False)], sigv4_deny_policy) == {"shared-data": 12}
+    with pytest.raises(InternalError, match="would refuse 12 observed request"):
+        sigv2_deny_refusals([sigv2], [("shared-data", "aws", True)], sigv4_deny_policy)
+    unsigned = row(principal="anonymous", principal_type="anonymous", account_id=None, signature_version=None)
+    assert sigv2_deny_refusals([unsigned], [("shared-data", "aws", True)], sigv4_deny_policy) == {"shared-data": 0}

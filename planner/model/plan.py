@@ -254,10 +254,12 @@ class Plan:
     clients: tuple[SigV2Client, ...] = field(default=())
     policies: tuple[BucketPolicy, ...] = field(default=())
     replay: tuple[ReplayRow, ...] = field(default=())
+    sigv2_deny_refusals: Mapping[str, int] = field(default_factory=dict)  # bucket -> requests its deny would refuse
 
     def replay_counts(self, bucket: str) -> dict[str, int]:
-        """Requests of the bucket's ACL-dependent rows that keep working, would break, or could not be proven."""
-        counts = {"kept": 0, "broken": 0, "unknown": 0}
+        """Requests of the bucket's ACL-dependent rows that keep working, would break, or could not be proven; and
+        the requests a SigV2 deny would refuse today."""
+        counts = {"kept": 0, "broken": 0, "unknown": 0, "sigv2_deny_refuses": self.sigv2_deny_refusals.get(bucket, 0)}
         names = {"allowed": "kept", "denied": "broken", "unknown": "unknown"}
         for row in self.replay:
             if row.bucket == bucket:

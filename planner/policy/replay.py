@@ -5,9 +5,10 @@ drafter. Verdicts per evidence row: `allowed`, `denied` or `unknown`, with why."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
+from planner.errors import InternalError
 from planner.model import Blocker, BucketPolicy, Evidence, ReplayRow
 from planner.policy.evaluate import Caller, Decision, Request, evaluate
 
@@ -66,6 +67,26 @@ def replay_blockers(rows: Iterable[ReplayRow]) -> dict[str, list[Blocker]]:
                                             f"would be refused: " + "; ".join(
                                                 f"{r.principal} {r.event_name} ({r.why})" for r in found[:5]))]
             for bucket, found in sorted(broken.items())}
+
+
+def sigv2_deny_refusals(evidence: Sequence[Evidence], buckets: Iterable[tuple[str, str, bool]],
+                        deny_policy: Callable[[str, str], Mapping[str, Any]]) -> dict[str, int]:
+    """Per (bucket, partition, ready) the requests the bucket's SigV2 deny would refuse today, by the evaluator.
+    A ready bucket's deny must refuse none of the observed requests: anything else is a bug, stopped here."""
+    out: dict[str, int] = {}
+    for bucket, partition, ready in buckets:
+        policy = deny_policy(bucket, partition)
+        refused = sum(row.requests for row in evidence if row.bucket == bucket and _refused_by_deny(
+            evaluate(policy, _request(row, f"s3:{row.event_name}", f"arn:{partition}:s3:::{bucket}", {}))))
+        if ready and refused:
+            raise InternalError(f"the SigV2 deny draft of {bucket} would refuse {refused} observed request(s)")
+        out[bucket] = refused
+    return out
+
+
+def _refused_by_deny(decision: Decision) -> bool:
+    """An explicit Deny refused it (a deny-only policy leaves everything else to the other policies)."""
+    return decision.verdict == "denied" and decision.sid is not None
 
 
 def replay_bucket(rows: Iterable[Evidence], policy: Mapping[str, Any] | None,
@@ -145,6 +166,8 @@ def _request(row: Evidence, action: str, resource: str, extra: Mapping[str, tupl
         absent.add("s3:prefix")
     if row.signature_version in SIGNATURE:
         context["s3:signatureversion"] = (SIGNATURE[row.signature_version],)
+    elif row.principal_type == "anonymous":
+        absent.add("s3:signatureversion")  # an unsigned request carries no signature version
     if row.auth_method in AUTH_TYPE:
         context["s3:authtype"] = (AUTH_TYPE[row.auth_method],)
     if row.acl_header is None:
