@@ -15,7 +15,8 @@ from moto.server import ThreadedMotoServer
 
 READ_PREFIXES = ("Get", "List", "Head", "Describe")
 # Calls that change nothing in the account although their names do not say so.
-READ_CALLS = {"StartQueryExecution", "StopQueryExecution", "ValidatePolicy", "CheckNoPublicAccess", "GetCallerIdentity"}
+READ_CALLS = {"StartQueryExecution", "StopQueryExecution", "ValidatePolicy", "CheckNoPublicAccess", "CheckNoNewAccess",
+              "GetCallerIdentity"}
 
 
 def is_read(operation: str) -> bool:

@@ -27,6 +27,7 @@ ACTIONS = {
     "StartQueryExecution": "athena:StartQueryExecution", "GetQueryExecution": "athena:GetQueryExecution",
     "GetQueryResults": "athena:GetQueryResults", "StopQueryExecution": "athena:StopQueryExecution",
     "ValidatePolicy": "access-analyzer:ValidatePolicy", "CheckNoPublicAccess": "access-analyzer:CheckNoPublicAccess",
+    "CheckNoNewAccess": "access-analyzer:CheckNoNewAccess",
 }
 # Calls IAM always allows: "No permissions are required to perform this operation" (STS API reference).
 NEEDS_NO_PERMISSION = {"GetCallerIdentity"}

@@ -68,3 +68,35 @@ def test_a_failing_call_is_one_clear_error(tmp_path: Path) -> None:
     stub.add_client_error("validate_policy", "AccessDeniedException", "not allowed", 403)
     with stub, pytest.raises(InputError, match=r"IAM Access Analyzer: .*AccessDenied"):
         with_online_validation(plan, client)
+
+
+def test_check_no_new_access_compares_the_draft_with_the_current_policy(tmp_path: Path,
+                                                                         read_only: list[str]) -> None:
+    plan = _plan(tmp_path)
+    current = {"Version": "2012-10-17", "Statement": [{"Sid": "Old", "Effect": "Allow",
+                                                       "Principal": {"AWS": "111122223333"}, "Action": "s3:GetObject",
+                                                       "Resource": "arn:aws:s3:::bucket-a/*"}]}
+    policies = tuple(dataclasses.replace(p, current=current, current_from="current/bucket-a.json")
+                     if p.bucket == "bucket-a" else p for p in plan.policies)
+    plan = dataclasses.replace(plan, policies=policies)
+    client = _client()
+    stub = Stubber(client)
+    for policy in plan.policies:
+        stub.add_response("validate_policy", {"findings": []}, {"policyDocument": ANY, "policyType": ANY,
+                                                                 "validatePolicyResourceType": ANY})
+        stub.add_response("check_no_public_access", {"result": "PASS", "message": "No public access."},
+                          {"policyDocument": ANY, "resourceType": "AWS::S3::Bucket"})
+        if policy.bucket == "bucket-a":
+            stub.add_response("check_no_new_access", {
+                "result": "FAIL", "message": "The modified permissions grant new access.",
+                "reasons": [{"description": "New access in S3PlanAclReadObjectPartnerReader5db87e"}]},
+                {"newPolicyDocument": json.dumps(policy.merged, sort_keys=True),
+                 "existingPolicyDocument": json.dumps(current, sort_keys=True), "policyType": "RESOURCE_POLICY"})
+    with stub:
+        checked = with_online_validation(plan, client)
+    stub.assert_no_pending_responses()
+    assert set(read_only) == {"ValidatePolicy", "CheckNoPublicAccess", "CheckNoNewAccess"}
+    assert_allowed("validate-online", read_only)
+    reviews = render_reviews(checked)
+    assert "CheckNoNewAccess FAIL: The modified permissions grant new access." in reviews["bucket-a"]
+    assert "CheckNoNewAccess" not in reviews["bucket-b"]
