@@ -191,6 +191,17 @@ def test_arn_and_string_operators() -> None:
     assert evaluate(nor, request(context={"s3:prefix": ("c/",)})).verdict == "allowed"
 
 
+def test_bool_compares_booleans_only() -> None:
+    """IAM, "Condition operators", Boolean: true or false. A value that is neither cannot be compared, so it is
+    unknown, not a match or a miss (a differential run against another evaluator disagreed on exactly these)."""
+    doc = policy(allow(Condition={"Bool": {"aws:SecureTransport": "TRUE"}}))
+    assert evaluate(doc, request(context={"aws:securetransport": ("true",)})).verdict == "allowed"
+    assert evaluate(doc, request(context={"aws:securetransport": ("false",)})).verdict == "denied"
+    assert evaluate(doc, request(context={"aws:securetransport": ("yes",)})).verdict == "unknown"
+    odd = policy(allow(Condition={"Bool": {"aws:SecureTransport": "a/"}}))
+    assert evaluate(odd, request(context={"aws:securetransport": ("true",)})).verdict == "unknown"
+
+
 def test_numeric_date_and_unknown_operators() -> None:
     doc = policy(allow(Condition={"NumericLessThanEquals": {"s3:max-keys": "10"},
                                   "DateLessThan": {"aws:CurrentTime": "2026-12-31T00:00:00Z"}}))

@@ -297,7 +297,11 @@ def _arn_like(tokens: Tokens, value: str) -> Tri:
 
 
 def _bool(tokens: Tokens, value: str) -> Tri:
-    return _text(tokens).lower() == value.lower()
+    """true or false, without regard to case; anything else on either side is not a boolean: never a guess."""
+    want, got = _text(tokens).lower(), value.lower()
+    if {want, got} - {"true", "false"}:
+        return None
+    return want == got
 
 
 def _ip(tokens: Tokens, value: str) -> Tri:
