@@ -212,3 +212,19 @@ def test_a_ready_bucket_whose_deny_would_refuse_a_request_stops_the_run() -> Non
         sigv2_deny_refusals([sigv2], [("shared-data", "aws", True)], sigv4_deny_policy)
     unsigned = row(principal="anonymous", principal_type="anonymous", account_id=None, signature_version=None)
     assert sigv2_deny_refusals([unsigned], [("shared-data", "aws", True)], sigv4_deny_policy) == {"shared-data": 0}
+
+
+def test_the_callers_name_and_type_reach_policy_variables_and_conditions() -> None:
+    """IAM, global condition keys: aws:username is an IAM user's name, aws:PrincipalType its kind of principal."""
+    user = row(principal=f"arn:aws:iam::{PARTNER}:user/etl", principal_type="IAMUser",
+               key_prefixes=("home/etl/",))
+    home = {"Sid": "Home", "Effect": "Allow", "Principal": {"AWS": PARTNER}, "Action": "s3:GetObject",
+            "Resource": "arn:aws:s3:::shared-data/home/${aws:username}/*",
+            "Condition": {"StringEquals": {"aws:PrincipalType": "User"}}}
+    assert replay_bucket([user], policy(home), OPERATIONS)[0].after == "allowed"
+    other = dataclasses.replace(user, principal=f"arn:aws:iam::{PARTNER}:user/bob")
+    assert replay_bucket([other], policy(home), OPERATIONS)[0].after == "denied"
+    role_row = row(key_prefixes=("home/etl/",))  # a role: another principal type, and no aws:username
+    assert replay_bucket([role_row], policy(home), OPERATIONS)[0].after == "denied"
+    untyped = dataclasses.replace(user, principal_type="AWSAccount")  # CloudTrail names only the account
+    assert replay_bucket([untyped], policy(home), OPERATIONS)[0].after == "unknown"

@@ -15,6 +15,9 @@ from planner.policy.evaluate import Caller, Decision, Request, evaluate
 BOFC = "bucket-owner-full-control"  # the one canned ACL a bucket with ACLs disabled still accepts (facts §4)
 SIGNATURE = {"SigV2": "AWS", "SigV4": "AWS4-HMAC-SHA256"}  # s3:signatureversion values (facts §3)
 SETS_ACL = frozenset({"PutObjectAcl", "PutBucketAcl"})  # they set an ACL in the body, with no x-amz-acl header
+# aws:PrincipalType by CloudTrail's userIdentity.type (IAM User Guide, global condition keys, aws:PrincipalType).
+# CloudTrail's AWSAccount names only the caller's account, not what kind of principal called: unknown.
+PRINCIPAL_TYPE = {"IAMUser": "User", "AssumedRole": "AssumedRole", "Root": "Account", "anonymous": "Anonymous"}
 LISTINGS = frozenset({"ListObjects", "ListObjectsV2", "ListObjectVersions"})  # requests that name s3:prefix
 AUTH_TYPE = {"AuthHeader": "REST-HEADER", "QueryString": "REST-QUERY-STRING"}  # s3:authType values
 
@@ -178,6 +181,12 @@ def _request(row: Evidence, action: str, resource: str, extra: Mapping[str, tupl
     if caller.arn and caller.account:
         context["aws:principalarn"] = (caller.arn,)
         context["aws:principalaccount"] = (caller.account,)
+    if row.principal_type in PRINCIPAL_TYPE:
+        context["aws:principaltype"] = (PRINCIPAL_TYPE[row.principal_type],)
+    if row.principal_type == "IAMUser":
+        context["aws:username"] = (row.principal.rsplit("/", 1)[-1],)
+    elif row.principal_type in ("AssumedRole", "Root", "anonymous"):
+        absent.add("aws:username")  # present for IAM users only
     return Request(caller, action, resource, context, frozenset(absent))
 
 
