@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from planner.model.evidence import DataEvents, DownloadStat, Evidence, QueryStat, SkippedFile, Window
@@ -259,12 +260,18 @@ class Plan:
     def replay_counts(self, bucket: str) -> dict[str, int]:
         """Requests of the bucket's ACL-dependent rows that keep working, would break, or could not be proven; and
         the requests a SigV2 deny would refuse today."""
-        counts = {"kept": 0, "broken": 0, "unknown": 0, "sigv2_deny_refuses": self.sigv2_deny_refusals.get(bucket, 0)}
-        names = {"allowed": "kept", "denied": "broken", "unknown": "unknown"}
-        for row in self.replay:
-            if row.bucket == bucket:
-                counts[names[row.after]] += row.requests
+        counts = dict(self._replay_totals.get(bucket, {"kept": 0, "broken": 0, "unknown": 0}))
+        counts["sigv2_deny_refuses"] = self.sigv2_deny_refusals.get(bucket, 0)
         return counts
+
+    @cached_property
+    def _replay_totals(self) -> dict[str, dict[str, int]]:
+        names = {"allowed": "kept", "denied": "broken", "unknown": "unknown"}
+        totals: dict[str, dict[str, int]] = {}
+        for row in self.replay:
+            counts = totals.setdefault(row.bucket, {"kept": 0, "broken": 0, "unknown": 0})
+            counts[names[row.after]] += row.requests
+        return totals
 
     @property
     def sigv2_callers(self) -> frozenset[str]:

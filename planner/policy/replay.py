@@ -23,6 +23,7 @@ AUTH_TYPE = {"AuthHeader": "REST-HEADER", "QueryString": "REST-QUERY-STRING"}  #
 
 
 REPLAY_DENIES = "replay-denies"
+NO_POLICY = "no policy can keep it working"
 NOT_READ = ("the current policy was not read (--current-policies or --enrich), so what it allows or denies is not "
             "known")
 
@@ -34,18 +35,21 @@ def replay_plan(evidence: Sequence[Evidence], policies: Sequence[BucketPolicy], 
     the current policy was not read, only what no policy can change is said: the rest is unknown."""
     drafts = {p.bucket: p for p in policies}
     known = set(read) | {p.bucket for p in policies if p.current_from is not None}
+    by_bucket: dict[str, list[Evidence]] = {}
+    for row in evidence:
+        if row.bucket:
+            by_bucket.setdefault(row.bucket, []).append(row)
     rows: list[ReplayRow] = []
-    for bucket in sorted({e.bucket for e in evidence if e.bucket}):
+    for bucket, mine in sorted(by_bucket.items()):
         draft = drafts.get(bucket)
         document = draft.merged if draft is not None else current.get(bucket)
-        mine = [e for e in evidence if e.bucket == bucket]
         replayed = replay_bucket(mine, document, operations, (public_ok or {}).get(bucket))
         rows += replayed if bucket in known else [_unread(r) for r in replayed]
     return tuple(rows)
 
 
 def _unread(row: ReplayRow) -> ReplayRow:
-    if row.sets_acl or (row.statement is not None and row.after == "denied") or "needs an ACL" in row.why:
+    if row.sets_acl or (row.statement is not None and row.after == "denied") or NO_POLICY in row.why:
         return row  # refused whatever the current policy says
     return dataclasses.replace(row, after="unknown", why=f"{row.why}; but {NOT_READ}")
 
@@ -77,9 +81,12 @@ def sigv2_deny_refusals(evidence: Sequence[Evidence], buckets: Iterable[tuple[st
     """Per (bucket, partition, ready) the requests the bucket's SigV2 deny would refuse today, by the evaluator.
     A ready bucket's deny must refuse none of the observed requests: anything else is a bug, stopped here."""
     out: dict[str, int] = {}
+    by_bucket: dict[str | None, list[Evidence]] = {}
+    for row in evidence:
+        by_bucket.setdefault(row.bucket, []).append(row)
     for bucket, partition, ready in buckets:
         policy = deny_policy(bucket, partition)
-        refused = sum(row.requests for row in evidence if row.bucket == bucket and _refused_by_deny(
+        refused = sum(row.requests for row in by_bucket.get(bucket, ()) if _refused_by_deny(
             evaluate(policy, _request(row, f"s3:{row.event_name}", f"arn:{partition}:s3:::{bucket}", {}))))
         if ready and refused:
             raise InternalError(f"the SigV2 deny draft of {bucket} would refuse {refused} observed request(s)")
@@ -114,7 +121,7 @@ def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, M
     if not actions:
         sets = row.event_name in SETS_ACL
         why = "sets an ACL" if sets else "needs an ACL"
-        return _row(row, Decision("denied", f"{row.event_name} {why}: no policy can keep it working"), sets_acl=sets)
+        return _row(row, Decision("denied", f"{row.event_name} {why}: {NO_POLICY}"), sets_acl=sets)
     if _same_account(row):  # its IAM policy allowed it before and still decides; only a Deny can refuse it
         policy = {"Statement": [s for s in _statements(policy) if s.get("Effect") == "Deny"]}
     decisions = [evaluate(policy, _request(row, action, resource, extra)) for action in actions
