@@ -376,3 +376,13 @@ def test_a_key_that_decodes_once_to_a_bad_escape_is_decoded_once() -> None:
     line = parse_line(format_line({**parse_line(doc_examples()[0]).fields, "operation": "REST.GET.OBJECT",
                                    "key": "a%2541%25zz"}))
     assert isinstance(line, AccessLogLine) and decode_key(line) == "a%41%zz"
+
+
+def test_the_cipher_suite_field_says_whether_a_line_came_over_tls() -> None:
+    """Facts section 8, field 21: the cipher suite, or `-` for plain HTTP; the record carries it as CloudTrail does
+    (additionalEventData.CipherSuite), so the evidence counts the requests that came over TLS."""
+    doc = parsed(doc_examples()[0])
+    record = to_record(doc)
+    assert record is not None and record["additionalEventData"]["CipherSuite"] == "ECDHE-RSA-AES128-GCM-SHA256"
+    http = to_record(parsed(format_line({**doc.fields, "ciphersuite": None})))
+    assert http is not None and "CipherSuite" not in http["additionalEventData"]

@@ -158,3 +158,15 @@ def test_headers_copy_sources_and_post_acls_are_measured(tmp_path: Path) -> None
         assert post.acl_header == "public-read"
         (reads,) = [e for e in evidence if e.event_name == "GetObject"]
         assert reads.key_count == 2 and reads.requests == 3
+
+
+def test_requests_over_tls_are_counted_once_each_on_both_paths(tmp_path: Path) -> None:
+    """A cipher suite in additionalEventData shows the request came over TLS (facts §5e); a record without one
+    proves nothing, and a duplicate delivery counts once."""
+    over_tls = s3_record(sigv="SigV2", request_id="T1")
+    plain = s3_record(sigv="SigV2", request_id="T2")
+    del plain["additionalEventData"]["CipherSuite"]
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), [over_tls, over_tls, plain])
+    for fast in (True, False):
+        [row] = CloudTrailFiles((tmp_path,), use_prefilter=fast).scan().evidence
+        assert (row.requests, row.tls_requests) == (2, 1)

@@ -228,3 +228,16 @@ def test_the_callers_name_and_type_reach_policy_variables_and_conditions() -> No
     assert replay_bucket([role_row], policy(home), OPERATIONS)[0].after == "denied"
     untyped = dataclasses.replace(user, principal_type="AWSAccount")  # CloudTrail names only the account
     assert replay_bucket([untyped], policy(home), OPERATIONS)[0].after == "unknown"
+
+
+def test_tls_evidence_decides_a_deny_on_insecure_transport() -> None:
+    """The common DenyInsecureTransport statement (Bool aws:SecureTransport false): requests that all named a
+    cipher suite keep working; when some did not, the evidence cannot prove they came over TLS."""
+    insecure = {"Sid": "DenyInsecure", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::shared-data", "arn:aws:s3:::shared-data/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    over_tls = replay_bucket([row(tls_requests=12)], policy(GRANT, insecure), OPERATIONS)[0]
+    assert (over_tls.after, over_tls.statement) == ("allowed", "PartnerRead")
+    some = replay_bucket([row(tls_requests=11)], policy(GRANT, insecure), OPERATIONS)[0]
+    assert some.after == "unknown" and "aws:SecureTransport" in some.why
+    assert replay_bucket([row()], policy(GRANT, insecure), OPERATIONS)[0].after == "unknown"

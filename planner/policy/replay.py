@@ -188,6 +188,8 @@ def _request(row: Evidence, action: str, resource: str, extra: Mapping[str, tupl
     if caller.arn and caller.account:
         context["aws:principalarn"] = (caller.arn,)
         context["aws:principalaccount"] = (caller.account,)
+    if row.tls_requests is not None and row.tls_requests == row.requests:
+        context["aws:securetransport"] = ("true",)  # every request named a cipher suite; fewer prove nothing
     if row.principal_type in PRINCIPAL_TYPE:
         context["aws:principaltype"] = (PRINCIPAL_TYPE[row.principal_type],)
     if row.principal_type == "IAMUser":

@@ -195,6 +195,7 @@ def evidence_from_row(row: dict[str, Any]) -> Evidence:
         key_count=int(row.get("key_count") or 0), copy_sources=tuple(row.get("copy_sources") or ()),
         partition=row.get("arn_partition") or partition_of(row["region"]),
         prefix_depth=int(row.get("prefix_depth") or 1),
+        tls_requests=None if row.get("tls_requests") is None else int(row["tls_requests"]),
     )
 
 

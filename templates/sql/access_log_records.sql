@@ -79,8 +79,9 @@ SELECT * FROM (
         END
       ]) AS JSON)) AS requestparameters,
     json_format(CAST(MAP(
-      ARRAY['SignatureVersion', 'AuthenticationMethod', 'aclRequired'],
-      ARRAY[NULLIF(sigv, '-'), NULLIF(authtype, '-'), CASE WHEN aclrequired = 'Yes' THEN 'Yes' END]
+      ARRAY['SignatureVersion', 'AuthenticationMethod', 'aclRequired', 'CipherSuite'],
+      ARRAY[NULLIF(sigv, '-'), NULLIF(authtype, '-'), CASE WHEN aclrequired = 'Yes' THEN 'Yes' END,
+            NULLIF(ciphersuite, '-')]
     ) AS JSON)) AS additionaleventdata,
     CAST(NULL AS ARRAY(ROW(arn varchar, accountid varchar, type varchar))) AS resources,
     -- the access logs record every request to the bucket, data-level ones included, and prove readiness when the

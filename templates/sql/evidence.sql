@@ -43,6 +43,9 @@ WITH classified AS (
     useragent,
     json_extract_scalar(additionaleventdata, '$.SignatureVersion') AS signature_version,
     json_extract_scalar(additionaleventdata, '$.AuthenticationMethod') AS auth_method,
+    -- a cipher suite shows the request came over TLS (facts §5e); its absence proves nothing (an AWS service
+    -- calling on the caller's behalf has no TLS details, facts §5)
+    json_extract_scalar(additionaleventdata, '$.CipherSuite') AS cipher_suite,
     coalesce(json_extract_scalar(additionaleventdata, '$.aclRequired') = 'Yes', false) AS acl_required,
     coalesce(
       json_extract_scalar(requestparameters, '$["x-amz-acl"]'),
@@ -188,6 +191,7 @@ requests AS (
     CASE WHEN is_evidence THEN sourceipaddress END AS source_ip,
     from_access_log,
     CASE WHEN is_s3 AND is_data AND is_read THEN 1 ELSE 0 END AS data_read,
+    CASE WHEN is_evidence AND cipher_suite IS NOT NULL THEN 1 ELSE 0 END AS over_tls,
     CASE WHEN is_s3 AND is_data AND NOT is_read THEN 1 ELSE 0 END AS data_write,
     errorcode,
     eventtime
@@ -233,6 +237,7 @@ per_request AS (
     max(CASE WHEN errorcode IS NOT NULL THEN eventtime END) AS last_error,
     min(errorcode) AS error_code,
     sum(data_read) AS data_reads,
+    sum(over_tls) AS tls_records,
     sum(data_write) AS data_writes
   FROM deduped
   GROUP BY
@@ -268,6 +273,8 @@ SELECT
   -- S3 data events (reads and writes) behind the row: a delivered-twice request counts once, others per record
   sum(CASE WHEN request_key IS NULL THEN data_reads WHEN data_reads > 0 THEN 1 ELSE 0 END) AS data_reads,
   sum(CASE WHEN request_key IS NULL THEN data_writes WHEN data_writes > 0 THEN 1 ELSE 0 END) AS data_writes,
+  -- of `requests`, those that came over TLS (aws:SecureTransport true); the rest may or may not have
+  sum(CASE WHEN request_key IS NULL THEN tls_records WHEN tls_records > 0 THEN 1 ELSE 0 END) AS tls_requests,
   -- the depth key_prefixes were cut at: a value ending in / with fewer segments is a whole key (a folder object)
   :prefix_depth AS prefix_depth
 FROM per_request

@@ -226,7 +226,9 @@ def to_record(line: AccessLogLine, bucket_account: str | None = None) -> dict[st
         params["prefix"] = query["prefix"][0]
     if line["versionid"]:
         params["versionId"] = line["versionid"]
-    extra: dict[str, Any] = {"AuthenticationMethod": line["authtype"], "SignatureVersion": line["sigv"]}
+    # the cipher suite says the request came over TLS ("-": plain HTTP, facts section 8, field 21)
+    extra: dict[str, Any] = {"AuthenticationMethod": line["authtype"], "SignatureVersion": line["sigv"],
+                             "CipherSuite": line["ciphersuite"]}
     if line["aclrequired"] == "Yes":
         extra["aclRequired"] = "Yes"
     region = line_region(line)
