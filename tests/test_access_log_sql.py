@@ -182,12 +182,12 @@ def test_the_combined_athena_query_gives_the_local_evidence(tmp_path: Path,
                 "eventname VARCHAR, eventtype VARCHAR, awsregion VARCHAR, sourceipaddress VARCHAR, "
                 "useragent VARCHAR, errorcode VARCHAR, requestparameters VARCHAR, additionaleventdata VARCHAR, "
                 "requestid VARCHAR, eventid VARCHAR, resources STRUCT(arn VARCHAR, accountid VARCHAR, "
-                "type VARCHAR)[], eventcategory VARCHAR, readonly VARCHAR, \"timestamp\" VARCHAR, account VARCHAR, "
-                "region VARCHAR)")
+                "type VARCHAR)[], eventcategory VARCHAR, readonly VARCHAR, vpcendpointid VARCHAR, "
+                "\"timestamp\" VARCHAR, account VARCHAR, region VARCHAR)")
     for r in records:
         who = r["userIdentity"]
         issuer = (who.get("sessionContext") or {}).get("sessionIssuer") or {}
-        con.execute(f"INSERT INTO ct VALUES ({', '.join('?' * 19)})", [
+        con.execute(f"INSERT INTO ct VALUES ({', '.join('?' * 20)})", [
             {"type": who.get("type"), "principalid": who.get("principalId"), "arn": who.get("arn"),
              "accountid": who.get("accountId"), "invokedby": who.get("invokedBy"),
              "sessioncontext": {"sessionissuer": {"type": issuer.get("type"), "arn": issuer.get("arn"),
@@ -196,7 +196,8 @@ def test_the_combined_athena_query_gives_the_local_evidence(tmp_path: Path,
             r["sourceIPAddress"], r["userAgent"], None, json.dumps(r["requestParameters"]),
             json.dumps(r["additionalEventData"]), r["requestID"], r["eventID"],
             [{"arn": x.get("ARN"), "accountid": x.get("accountId"), "type": x["type"]} for x in r["resources"]],
-            r.get("eventCategory"), str(r["readOnly"]).lower(), r["eventTime"][:10].replace("-", "/"), OWNER, "us-east-1"])
+            r.get("eventCategory"), str(r["readOnly"]).lower(), r.get("vpcEndpointId"),
+            r["eventTime"][:10].replace("-", "/"), OWNER, "us-east-1"])
     con.execute("CREATE TABLE sal (" + ", ".join(f'"{c}" VARCHAR' for c in FIELDS) + ', "timestamp" VARCHAR)')
     for r in records:
         row = list(REGEX.match(as_line(r)).groups())  # type: ignore[union-attr]

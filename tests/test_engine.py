@@ -170,3 +170,17 @@ def test_requests_over_tls_are_counted_once_each_on_both_paths(tmp_path: Path) -
     for fast in (True, False):
         [row] = CloudTrailFiles((tmp_path,), use_prefilter=fast).scan().evidence
         assert (row.requests, row.tls_requests) == (2, 1)
+
+
+def test_the_vpc_endpoint_is_kept_only_when_every_request_came_through_it(tmp_path: Path) -> None:
+    """CloudTrail's vpcEndpointId (facts §5): the row names it when every request came through that endpoint."""
+    one = s3_record(sigv="SigV2", request_id="V1", bucket="bucket-v")
+    two = s3_record(sigv="SigV2", request_id="V2", bucket="bucket-v")
+    one["vpcEndpointId"] = two["vpcEndpointId"] = "vpce-1a2b3c4d"
+    mixed = s3_record(sigv="SigV2", request_id="V3", bucket="bucket-w")
+    other = s3_record(sigv="SigV2", request_id="V4", bucket="bucket-w")
+    mixed["vpcEndpointId"] = "vpce-1a2b3c4d"
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), [one, two, mixed, other])
+    for fast in (True, False):
+        rows = {e.bucket: e.vpc_endpoint for e in CloudTrailFiles((tmp_path,), use_prefilter=fast).scan().evidence}
+        assert rows == {"bucket-v": "vpce-1a2b3c4d", "bucket-w": None}

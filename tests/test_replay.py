@@ -241,3 +241,14 @@ def test_tls_evidence_decides_a_deny_on_insecure_transport() -> None:
     some = replay_bucket([row(tls_requests=11)], policy(GRANT, insecure), OPERATIONS)[0]
     assert some.after == "unknown" and "aws:SecureTransport" in some.why
     assert replay_bucket([row()], policy(GRANT, insecure), OPERATIONS)[0].after == "unknown"
+
+
+def test_a_vpc_endpoint_deny_is_decided_when_every_request_came_through_it() -> None:
+    only_vpce = {"Sid": "OnlyVpce", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                 "Resource": ["arn:aws:s3:::shared-data", "arn:aws:s3:::shared-data/*"],
+                 "Condition": {"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}}
+    through = replay_bucket([row(vpc_endpoint="vpce-1a2b3c4d")], policy(GRANT, only_vpce), OPERATIONS)[0]
+    elsewhere = replay_bucket([row(vpc_endpoint="vpce-99999999")], policy(GRANT, only_vpce), OPERATIONS)[0]
+    unknown = replay_bucket([row()], policy(GRANT, only_vpce), OPERATIONS)[0]
+    assert (through.after, elsewhere.after, elsewhere.statement, unknown.after) == (
+        "allowed", "denied", "OnlyVpce", "unknown")

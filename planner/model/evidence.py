@@ -74,6 +74,7 @@ class Evidence:
     partition: str = "aws"             # the ARN partition of the bucket (and so of every ARN a draft writes)
     prefix_depth: int = 1              # the depth key_prefixes were cut at (a shorter value ending in / is a key)
     tls_requests: int | None = None    # of `requests`, those that came over TLS (None: the source cannot say)
+    vpc_endpoint: str | None = None    # the VPC endpoint every request came through (None: none, several, unknown)
 
     def is_prefix(self, value: str) -> bool:
         """Whether a key_prefixes value stands for the keys under it: it ends in / and was cut at prefix_depth

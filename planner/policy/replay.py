@@ -190,6 +190,8 @@ def _request(row: Evidence, action: str, resource: str, extra: Mapping[str, tupl
         context["aws:principalaccount"] = (caller.account,)
     if row.tls_requests is not None and row.tls_requests == row.requests:
         context["aws:securetransport"] = ("true",)  # every request named a cipher suite; fewer prove nothing
+    if row.vpc_endpoint:
+        context["aws:sourcevpce"] = (row.vpc_endpoint,)  # every request came through it; else unknown
     if row.principal_type in PRINCIPAL_TYPE:
         context["aws:principaltype"] = (PRINCIPAL_TYPE[row.principal_type],)
     if row.principal_type == "IAMUser":

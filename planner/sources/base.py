@@ -196,6 +196,7 @@ def evidence_from_row(row: dict[str, Any]) -> Evidence:
         partition=row.get("arn_partition") or partition_of(row["region"]),
         prefix_depth=int(row.get("prefix_depth") or 1),
         tls_requests=None if row.get("tls_requests") is None else int(row["tls_requests"]),
+        vpc_endpoint=row.get("vpc_endpoint") or None,
     )
 
 

@@ -88,7 +88,8 @@ SELECT * FROM (
     -- line has the Signature Version and aclRequired fields (as access_log.py says); older lines stop before them
     CASE WHEN sigv IS NOT NULL AND aclrequired IS NOT NULL THEN 'Data' ELSE 'AccessLogOlderFormat' END
       AS eventcategory,
-    CASE WHEN split_part(operation, '.', 2) IN ('GET', 'HEAD') THEN 'true' ELSE 'false' END AS readonly
+    CASE WHEN split_part(operation, '.', 2) IN ('GET', 'HEAD') THEN 'true' ELSE 'false' END AS readonly,
+    CAST(NULL AS varchar) AS vpcendpointid  -- the access logs do not record the VPC endpoint
   FROM access_logs
 ) AS records
 WHERE eventname IS NOT NULL

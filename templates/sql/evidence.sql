@@ -46,6 +46,7 @@ WITH classified AS (
     -- a cipher suite shows the request came over TLS (facts §5e); its absence proves nothing (an AWS service
     -- calling on the caller's behalf has no TLS details, facts §5)
     json_extract_scalar(additionaleventdata, '$.CipherSuite') AS cipher_suite,
+    vpcendpointid AS vpc_endpoint,
     coalesce(json_extract_scalar(additionaleventdata, '$.aclRequired') = 'Yes', false) AS acl_required,
     coalesce(
       json_extract_scalar(requestparameters, '$["x-amz-acl"]'),
@@ -192,6 +193,7 @@ requests AS (
     from_access_log,
     CASE WHEN is_s3 AND is_data AND is_read THEN 1 ELSE 0 END AS data_read,
     CASE WHEN is_evidence AND cipher_suite IS NOT NULL THEN 1 ELSE 0 END AS over_tls,
+    CASE WHEN is_evidence THEN vpc_endpoint END AS vpc_endpoint,
     CASE WHEN is_s3 AND is_data AND NOT is_read THEN 1 ELSE 0 END AS data_write,
     errorcode,
     eventtime
@@ -238,6 +240,9 @@ per_request AS (
     min(errorcode) AS error_code,
     sum(data_read) AS data_reads,
     sum(over_tls) AS tls_records,
+    -- the VPC endpoint every record of the request came through (NULL: none, several, or not recorded)
+    CASE WHEN min(vpc_endpoint) = max(vpc_endpoint) AND count(vpc_endpoint) = count(*) THEN min(vpc_endpoint) END
+      AS vpc_endpoint,
     sum(data_write) AS data_writes
   FROM deduped
   GROUP BY
@@ -275,6 +280,9 @@ SELECT
   sum(CASE WHEN request_key IS NULL THEN data_writes WHEN data_writes > 0 THEN 1 ELSE 0 END) AS data_writes,
   -- of `requests`, those that came over TLS (aws:SecureTransport true); the rest may or may not have
   sum(CASE WHEN request_key IS NULL THEN tls_records WHEN tls_records > 0 THEN 1 ELSE 0 END) AS tls_requests,
+  -- the VPC endpoint (aws:SourceVpce) every request of the row came through, else NULL
+  CASE WHEN min(vpc_endpoint) = max(vpc_endpoint) AND count(vpc_endpoint) = count(*) THEN min(vpc_endpoint) END
+    AS vpc_endpoint,
   -- the depth key_prefixes were cut at: a value ending in / with fewer segments is a whole key (a folder object)
   :prefix_depth AS prefix_depth
 FROM per_request

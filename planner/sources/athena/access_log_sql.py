@@ -106,7 +106,7 @@ def access_log_days(since: date, until: date) -> exp.Expr:
 
 CLOUDTRAIL_READ = ("eventsource", "eventname", "eventtype", "eventtime", "awsregion", "sourceipaddress", "useragent",
                    "errorcode", "requestid", "eventid", "requestparameters", "additionaleventdata", "resources",
-                   "eventcategory", "readonly")
+                   "eventcategory", "readonly", "vpcendpointid")
 # The CloudTrail table's userIdentity has more fields than the access-log records'; a UNION needs one row type,
 # so the CloudTrail side is cast to the fields the evidence query reads (the adapter's type).
 IDENTITY = (

@@ -27,7 +27,7 @@ REQUIRED_COLUMNS = (
 # of an older query, without them, still read.
 LATER_COLUMNS = ("access_log_records", "cloudtrail_requests", "access_log_requests", "first_error", "last_error",
                  "error_codes", "data_reads", "data_writes", "request_headers", "key_count", "copy_sources",
-                 "arn_partition", "prefix_depth", "tls_requests")
+                 "arn_partition", "prefix_depth", "tls_requests", "vpc_endpoint")
 COLUMNS = REQUIRED_COLUMNS + LATER_COLUMNS
 INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests",
                       "access_log_records", "cloudtrail_requests", "access_log_requests", "data_reads",

@@ -39,6 +39,7 @@ RECORD_COLUMNS: dict[str, str] = {
     "eventID": "VARCHAR",
     "resources": "STRUCT(ARN VARCHAR, accountId VARCHAR, type VARCHAR)[]",
     "recipientAccountId": "VARCHAR",
+    "vpcEndpointId": "VARCHAR",
 }
 # Athena declares these STRING and the queries read them with json_extract_scalar (facts §7b). Locally, each
 # `json_extract_scalar(col, '$.key')` becomes a field of a declared struct, so DuckDB parses every record once
