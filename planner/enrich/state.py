@@ -67,11 +67,7 @@ def state_blocker_map(states: Mapping[str, BucketState], bucket_accounts: Mappin
 def public_allowed(states: Mapping[str, BucketState]) -> dict[str, bool]:
     """Per bucket, whether Block Public Access is known to let a public policy work: RestrictPublicBuckets read
     as off on the bucket and on its account. Only then can a public statement prove access is already granted."""
-    out = {}
-    for bucket, state in states.items():
-        settings = block_settings(state)
-        out[bucket] = settings is not None and not settings.get("RestrictPublicBuckets")
-    return out
+    return {bucket: ok is True for bucket, ok in public_access(states).items()}
 
 
 def public_access(states: Mapping[str, BucketState]) -> dict[str, bool | None]:

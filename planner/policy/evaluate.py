@@ -74,7 +74,7 @@ def evaluate(policy: Mapping[str, Any], request: Request) -> Decision:
     maybe_deny: list[tuple[str, str]] = []
     maybe_allow: list[tuple[str, str]] = []
     allowed_by: str | None = None
-    for n, statement in enumerate(_statements(policy)):
+    for n, statement in enumerate(statements(policy)):
         sid = str(statement.get("Sid") or f"statement {n + 1}")
         applies, reason = _applies(statement, request)
         if statement.get("Effect") == "Deny":
@@ -97,7 +97,8 @@ def evaluate(policy: Mapping[str, Any], request: Request) -> Decision:
     return Decision("denied", "no statement allows it (implicit deny)")
 
 
-def _statements(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+def statements(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A policy's statements as a list (a single statement may stand as an object)."""
     found = policy.get("Statement", [])
     return [found] if isinstance(found, Mapping) else list(found)
 
@@ -311,19 +312,11 @@ def _ip(tokens: Tokens, value: str) -> Tri:
         return False
 
 
-def _numeric(compare: Callable[[float, float], bool]) -> Callable[[Tokens, str], Tri]:
+def _ordered(parse: Callable[[str], float], compare: Callable[[float, float], bool]) -> Callable[[Tokens, str], Tri]:
+    """A Numeric* or Date* test: both sides parsed as numbers (or moments), then compared."""
     def test(tokens: Tokens, value: str) -> Tri:
         try:
-            return compare(float(value), float(_text(tokens)))
-        except ValueError:
-            return False
-    return test
-
-
-def _date(compare: Callable[[float, float], bool]) -> Callable[[Tokens, str], Tri]:
-    def test(tokens: Tokens, value: str) -> Tri:
-        try:
-            return compare(_epoch(value), _epoch(_text(tokens)))
+            return compare(parse(value), parse(_text(tokens)))
         except ValueError:
             return False
     return test
@@ -345,8 +338,8 @@ _OPERATORS: dict[str, Callable[[Tokens, str], Tri]] = {
     "StringNotEqualsIgnoreCase": _equals_ignore_case, "StringLike": _like, "StringNotLike": _like,
     "ArnEquals": _arn_like, "ArnLike": _arn_like, "ArnNotEquals": _arn_like, "ArnNotLike": _arn_like,
     "Bool": _bool, "IpAddress": _ip, "NotIpAddress": _ip,
-    **{f"Numeric{name}": _numeric(compare) for name, compare in _COMPARE.items()},
-    **{f"Date{name}": _date(compare) for name, compare in _COMPARE.items()},
+    **{f"Numeric{name}": _ordered(float, compare) for name, compare in _COMPARE.items()},
+    **{f"Date{name}": _ordered(_epoch, compare) for name, compare in _COMPARE.items()},
 }
 _NEGATED = frozenset({"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotEquals", "ArnNotLike",
                       "NotIpAddress", "NumericNotEquals", "DateNotEquals"})

@@ -10,7 +10,7 @@ from typing import Any
 
 from planner.errors import InternalError
 from planner.model import Blocker, BucketPolicy, Evidence, ReplayRow
-from planner.policy.evaluate import Caller, Decision, Request, evaluate
+from planner.policy.evaluate import Caller, Decision, Request, evaluate, statements
 
 BOFC = "bucket-owner-full-control"  # the one canned ACL a bucket with ACLs disabled still accepts (facts §4)
 SIGNATURE = {"SigV2": "AWS", "SigV4": "AWS4-HMAC-SHA256"}  # s3:signatureversion values (facts §3)
@@ -123,7 +123,7 @@ def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, M
         why = "sets an ACL" if sets else "needs an ACL"
         return _row(row, Decision("denied", f"{row.event_name} {why}: {NO_POLICY}"), sets_acl=sets)
     if _same_account(row):  # its IAM policy allowed it before and still decides; only a Deny can refuse it
-        policy = {"Statement": [s for s in _statements(policy) if s.get("Effect") == "Deny"]}
+        policy = {"Statement": [s for s in statements(policy) if s.get("Effect") == "Deny"]}
     decisions = [evaluate(policy, _request(row, action, resource, extra)) for action in actions
                  for resource, extra in _targets(row, operation)]
     return _row(row, _combine(row, decisions, public_ok))
@@ -132,11 +132,6 @@ def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, M
 def _row(row: Evidence, decision: Decision, sets_acl: bool = False) -> ReplayRow:
     return ReplayRow(row.id, row.bucket or "", row.principal, row.event_name, row.requests, decision.verdict,
                      decision.why, decision.sid, sets_acl)
-
-
-def _statements(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    found = policy.get("Statement", [])
-    return [found] if isinstance(found, Mapping) else list(found)
 
 
 def _actions(row: Evidence, operation: Mapping[str, Any] | None) -> list[str]:
