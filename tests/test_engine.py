@@ -184,3 +184,17 @@ def test_the_vpc_endpoint_is_kept_only_when_every_request_came_through_it(tmp_pa
     for fast in (True, False):
         rows = {e.bucket: e.vpc_endpoint for e in CloudTrailFiles((tmp_path,), use_prefilter=fast).scan().evidence}
         assert rows == {"bucket-v": "vpce-1a2b3c4d", "bucket-w": None}
+
+
+def test_every_source_ip_is_counted_though_five_are_sampled(tmp_path: Path) -> None:
+    """sourceIPAddress (facts §5): source_ips keeps the first five, source_ip_count says how many there were, so
+    the replay knows whether the sample holds them all."""
+    records = []
+    for n in range(7):
+        record = s3_record(sigv="SigV2", request_id=f"IP{n}")
+        record["sourceIPAddress"] = f"192.0.2.{n + 1}"
+        records.append(record)
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), records + records[:1])
+    for fast in (True, False):
+        [row] = CloudTrailFiles((tmp_path,), use_prefilter=fast).scan().evidence
+        assert (row.source_ips, row.source_ip_count) == (tuple(f"192.0.2.{n}" for n in range(1, 6)), 7)

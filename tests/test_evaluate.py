@@ -203,6 +203,8 @@ def test_bool_compares_booleans_only() -> None:
 
 
 def test_numeric_date_and_unknown_operators() -> None:
+    """IAM, "Condition operators", Numeric (its example: NumericLessThanEquals s3:max-keys 10) and Date: values
+    compare as numbers and instants. An operator the evaluator does not implement is unknown, never a guess."""
     doc = policy(allow(Condition={"NumericLessThanEquals": {"s3:max-keys": "10"},
                                   "DateLessThan": {"aws:CurrentTime": "2026-12-31T00:00:00Z"}}))
     ctx = {"s3:max-keys": ("10",), "aws:currenttime": ("2026-12-01T12:00:00Z",)}
@@ -210,6 +212,157 @@ def test_numeric_date_and_unknown_operators() -> None:
     assert evaluate(doc, request(context={**ctx, "s3:max-keys": ("11",)})).verdict == "denied"
     odd = policy(allow(Condition={"BinaryEquals": {"s3:x": "QmluYXJ5"}}))
     assert evaluate(odd, request(context={"s3:x": ("QmluYXJ5",)})).verdict == "unknown"  # never a guess
+
+
+def test_the_mfa_age_example_from_the_production_bucket_policy() -> None:
+    """IAM, "Amazon S3: S3 Bucket access, but production bucket denied without recent MFA"
+    (reference_policies_examples_s3_full-access-except-production.html): NumericGreaterThanIfExists
+    aws:MultiFactorAuthAge 1800 "returns true if MFA is not present or if the age of the MFA is greater than 30
+    minutes. In those situations, access is denied." """
+    production = "arn:aws:s3:::amzn-s3-demo-bucket-production"
+    doc = policy(allow(principal={"AWS": "111122223333"}, action="s3:*", resource="arn:aws:s3:::*/*",
+                       Sid="AllowBucketObjectActions"),
+                 deny(principal={"AWS": "111122223333"}, action="s3:*", resource=[f"{production}/*", production],
+                      Sid="RequireMFAForProductionBucket",
+                      Condition={"NumericGreaterThanIfExists": {"aws:MultiFactorAuthAge": "1800"}}))
+    get = {"resource": f"{production}/a.csv"}
+    assert evaluate(doc, request(**get, context={"aws:multifactorauthage": ("600",)})).verdict == "allowed"
+    assert evaluate(doc, request(**get, context={"aws:multifactorauthage": ("3600",)})).verdict == "denied"
+    assert evaluate(doc, request(**get, absent=frozenset({"aws:multifactorauthage"}))).verdict == "denied"
+    assert evaluate(doc, request(context={"aws:multifactorauthage": ("3600",)})).verdict == "allowed"  # other bucket
+
+
+@pytest.mark.parametrize(("source_ip", "after"), [
+    ("54.240.143.7", "allowed"), ("54.240.143.188", "denied"), ("54.240.144.1", "denied")])
+def test_an_ip_range_with_one_address_excepted(source_ip: str, after: str) -> None:
+    """S3 User Guide, "Restricting access to specific IP addresses" (example-bucket-policies.html): IpAddress
+    54.240.143.0/24 with NotIpAddress 54.240.143.188/32 in one statement allows the range except that address
+    (IAM, "Conditions with multiple context keys or values", reference_policies_multi-value-conditions.html:
+    condition operators are ANDed)."""
+    doc = policy(allow(action="s3:*", Sid="IPAllow",
+                       Condition={"IpAddress": {"aws:SourceIp": "54.240.143.0/24"},
+                                  "NotIpAddress": {"aws:SourceIp": "54.240.143.188/32"}}))
+    assert evaluate(doc, request(ANONYMOUS, context={"aws:sourceip": (source_ip,)})).verdict == after
+
+
+@pytest.mark.parametrize(("source_ip", "after"), [
+    ("203.0.113.9", "allowed"), ("2001:db8:1234:5678::1", "allowed"), ("2001:db8:1234:5679::1", "denied"),
+    ("198.51.100.1", "denied")])
+def test_ipv4_and_ipv6_ranges_in_one_condition(source_ip: str, after: str) -> None:
+    """IAM, "IP address condition operators" (reference_policies_elements_condition_operators.html#Conditions_IPAddress):
+    the example allows 203.0.113.0/24 or 2001:DB8:1234:5678::/64; values of one key are ORed."""
+    doc = policy(allow(action="s3:*", Condition={"IpAddress": {"aws:SourceIp": ["203.0.113.0/24",
+                                                                             "2001:DB8:1234:5678::/64"]}}))
+    assert evaluate(doc, request(context={"aws:sourceip": (source_ip,)})).verdict == after
+
+
+def test_read_only_for_anonymous_users() -> None:
+    """S3 User Guide, "Granting read-only permission to a public anonymous user" (example-bucket-policies.html):
+    Principal "*" with s3:GetObject lets anyone read, anonymous callers included, and nothing more."""
+    doc = policy(allow(principal="*", action=["s3:GetObject", "s3:GetObjectVersion"], Sid="PublicRead"))
+    assert evaluate(doc, request(ANONYMOUS)).sid == "PublicRead"
+    assert evaluate(doc, request(ANONYMOUS, action="s3:PutObject")).verdict == "denied"
+    assert evaluate(doc, request(ANONYMOUS, resource=f"arn:aws:s3:::{BUCKET}")).verdict == "denied"
+
+
+def test_uploads_without_the_kms_header_are_denied() -> None:
+    """S3 User Guide, "Requiring SSE-KMS for all objects written to a bucket" (example-bucket-policies.html): a Deny of
+    s3:PutObject with StringNotEquals s3:x-amz-server-side-encryption aws:kms refuses uploads that send another
+    value or none."""
+    doc = policy(allow(principal={"AWS": "111122223333"}, action="s3:PutObject"),
+                 deny(action="s3:PutObject", Sid="RequireKms",
+                      Condition={"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}))
+    put = {"action": "s3:PutObject"}
+    assert evaluate(doc, request(**put, context={"s3:x-amz-server-side-encryption": ("aws:kms",)})).verdict == "allowed"
+    assert evaluate(doc, request(**put, context={"s3:x-amz-server-side-encryption": ("AES256",)})).sid == "RequireKms"
+    assert evaluate(doc, request(**put, absent=frozenset({"s3:x-amz-server-side-encryption"}))).verdict == "denied"
+    assert evaluate(doc, request(**put)).verdict == "unknown"  # the header is not in the evidence
+
+
+def test_the_vpc_endpoint_deny_example() -> None:
+    """S3 User Guide, "Controlling access from VPC endpoints with bucket policies" (example-bucket-policies-vpc-endpoint.html):
+    a Deny of s3:* with StringNotEquals aws:SourceVpce vpce-1a2b3c4d refuses every request from elsewhere."""
+    doc = policy(allow(principal={"AWS": "111122223333"}, action="s3:*"),
+                 deny(action="s3:*", resource=[f"arn:aws:s3:::{BUCKET}", f"arn:aws:s3:::{BUCKET}/*"],
+                      Sid="Access-to-specific-VPCE-only",
+                      Condition={"StringNotEquals": {"aws:SourceVpce": "vpce-1a2b3c4d"}}))
+    assert evaluate(doc, request(context={"aws:sourcevpce": ("vpce-1a2b3c4d",)})).verdict == "allowed"
+    assert evaluate(doc, request(context={"aws:sourcevpce": ("vpce-9z8y7x6w",)})).verdict == "denied"
+    assert evaluate(doc, request(absent=frozenset({"aws:sourcevpce"}))).verdict == "denied"  # came over the internet
+
+
+def test_the_signature_age_example() -> None:
+    """S3 API Reference, "Amazon S3 Signature Version 4 Authentication Specific Policy Keys"
+    (bucket-policy-s3-sigv4-conditions.html): a Deny of s3:* when NumericGreaterThan s3:signatureAge 600000 refuses
+    presigned requests whose signature is more than ten minutes old."""
+    doc = policy(allow(principal={"AWS": "111122223333"}, action="s3:*"),
+                 deny(action="s3:*", Sid="Deny a presigned URL request if the signature is more than 10 min old",
+                      Condition={"NumericGreaterThan": {"s3:signatureAge": "600000"}}))
+    assert evaluate(doc, request(context={"s3:signatureage": ("300000",)})).verdict == "allowed"
+    assert evaluate(doc, request(context={"s3:signatureage": ("900000",)})).verdict == "denied"
+    assert evaluate(doc, request()).verdict == "unknown"
+
+
+@pytest.mark.parametrize(("version", "after"), [("AWS", "denied"), ("AWS4-HMAC-SHA256", "allowed")])
+def test_the_signature_version_condition(version: str, after: str) -> None:
+    """S3 API Reference, the same page: s3:signatureversion is "AWS" for Signature Version 2 and "AWS4-HMAC-SHA256"
+    for Signature Version 4, so a Deny with StringNotEquals AWS4-HMAC-SHA256 refuses SigV2 requests only."""
+    doc = policy(allow(principal={"AWS": "111122223333"}, action="s3:*"),
+                 deny(action="s3:*", Condition={"StringNotEquals": {"s3:signatureversion": "AWS4-HMAC-SHA256"}}))
+    assert evaluate(doc, request(context={"s3:signatureversion": (version,)})).verdict == after
+
+
+def test_the_server_access_log_delivery_policy() -> None:
+    """S3 User Guide, "Enabling Amazon S3 server access logging" (enable-server-access-logging.html): the logging
+    service principal may put objects when aws:SourceArn is the source bucket and aws:SourceAccount its owner."""
+    doc = policy(allow(principal={"Service": "logging.s3.amazonaws.com"}, action="s3:PutObject",
+                       resource=f"arn:aws:s3:::{BUCKET}/logs/*", Sid="S3ServerAccessLogsPolicy",
+                       Condition={"ArnLike": {"aws:SourceArn": "arn:aws:s3:::amzn-s3-demo-source-bucket"},
+                                  "StringEquals": {"aws:SourceAccount": "111122223333"}}))
+    service = Caller(None, None, service="logging.s3.amazonaws.com")
+    put = {"caller": service, "action": "s3:PutObject", "resource": f"arn:aws:s3:::{BUCKET}/logs/2026-12-01"}
+    source = {"aws:sourcearn": ("arn:aws:s3:::amzn-s3-demo-source-bucket",), "aws:sourceaccount": ("111122223333",)}
+    assert evaluate(doc, request(**put, context=source)).verdict == "allowed"
+    other = {**source, "aws:sourceaccount": ("444455556666",)}
+    assert evaluate(doc, request(**put, context=other)).verdict == "denied"
+    assert evaluate(doc, request(PARTNER_ROLE, "s3:PutObject", put["resource"], source)).verdict == "denied"
+
+
+def test_listing_a_home_folder_with_s3_prefix() -> None:
+    """IAM, "Amazon S3: Allows IAM users access to their S3 home directory, programmatically and in the console"
+    (reference_policies_examples_s3_home-directory-console.html): s3:ListBucket is allowed when s3:prefix is "",
+    "home/" or "home/${aws:username}/*"."""
+    doc = policy(allow(principal={"AWS": "111122223333"}, action="s3:ListBucket", resource=f"arn:aws:s3:::{BUCKET}",
+                       Sid="AllowListingOfUserFolder",
+                       Condition={"StringLike": {"s3:prefix": ["", "home/", "home/${aws:username}/*"]}}))
+    listing = {"action": "s3:ListBucket", "resource": f"arn:aws:s3:::{BUCKET}"}
+    for prefix, after in (("", "allowed"), ("home/", "allowed"), ("home/alice/photos/", "allowed"),
+                          ("home/bob/", "denied")):
+        context = {"s3:prefix": (prefix,), "aws:username": ("alice",)}
+        assert evaluate(doc, request(**listing, context=context)).verdict == after, prefix
+
+
+@pytest.mark.parametrize(("now", "after"), [("2020-05-15T12:00:00Z", "allowed"), ("2020-03-31T23:59:59Z", "denied"),
+                                            ("2020-07-01T00:00:00Z", "denied")])
+def test_access_within_a_range_of_dates(now: str, after: str) -> None:
+    """IAM, "AWS: Allows access based on date and time" (reference_policies_examples_aws-dates.html): DateGreaterThan
+    2020-04-01T00:00:00Z and DateLessThan 2020-06-30T23:59:59Z on aws:CurrentTime."""
+    doc = policy(allow(action="s3:*", Condition={"DateGreaterThan": {"aws:CurrentTime": "2020-04-01T00:00:00Z"},
+                                                 "DateLessThan": {"aws:CurrentTime": "2020-06-30T23:59:59Z"}}))
+    assert evaluate(doc, request(context={"aws:currenttime": (now,)})).verdict == after
+
+
+def test_a_canonical_user_principal() -> None:
+    """IAM, "Principal" (reference_policies_elements_principal.html), and S3 User Guide, "Bucket policy examples":
+    a CanonicalUser principal names the canonical user id (as CloudFront origin access identities once did)."""
+    canonical = "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"
+    doc = policy(allow(principal={"CanonicalUser": canonical}))
+    assert evaluate(doc, request(Caller(None, None, canonical_id=canonical))).verdict == "allowed"
+    assert evaluate(doc, request(Caller(None, None, canonical_id="0" * 64))).verdict == "denied"
+    assert evaluate(doc, request(ALICE)).verdict == "unknown"  # her account's canonical id is not in the evidence
+    refused = policy(allow(principal="*"), deny(principal={"CanonicalUser": canonical}))
+    assert evaluate(refused, request(ALICE)).verdict == "unknown"
+    assert evaluate(refused, request(ANONYMOUS)).verdict == "allowed"
 
 
 # ---------------------------------------------------------------- unknown, never allowed

@@ -252,3 +252,36 @@ def test_a_vpc_endpoint_deny_is_decided_when_every_request_came_through_it() -> 
     unknown = replay_bucket([row()], policy(GRANT, only_vpce), OPERATIONS)[0]
     assert (through.after, elsewhere.after, elsewhere.statement, unknown.after) == (
         "allowed", "denied", "OnlyVpce", "unknown")
+
+
+def test_a_source_ip_condition_is_decided_only_when_every_ip_was_sampled() -> None:
+    """The S3 User Guide's IP-restriction example (example-bucket-policies.html, NotIpAddress aws:SourceIp): a row
+    whose every source IP is in the sample is decided IP by IP; one with more IPs than sampled is unknown for the
+    rest, unless a sampled IP already shows the Deny refusing it."""
+    ip_deny = {"Sid": "IPAllow", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+               "Resource": ["arn:aws:s3:::shared-data", "arn:aws:s3:::shared-data/*"],
+               "Condition": {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}}
+    inside = row(source_ips=("192.0.2.10", "192.0.2.11"), source_ip_count=2)
+    kept = replay_bucket([inside], policy(GRANT, ip_deny), OPERATIONS)[0]
+    assert (kept.after, kept.statement) == ("allowed", "PartnerRead")
+    one_outside = dataclasses.replace(inside, source_ips=("192.0.2.10", "198.51.100.7"))
+    refused = replay_bucket([one_outside], policy(GRANT, ip_deny), OPERATIONS)[0]
+    assert (refused.after, refused.statement) == ("denied", "IPAllow")
+    more = dataclasses.replace(inside, source_ip_count=9)
+    partly = replay_bucket([more], policy(GRANT, ip_deny), OPERATIONS)[0]
+    assert partly.after == "unknown" and "the 2 source IPs sampled, not for the other 7" in partly.why
+    uncounted = dataclasses.replace(inside, source_ip_count=None)  # an older Athena result: not counted
+    assert replay_bucket([uncounted], policy(GRANT, ip_deny), OPERATIONS)[0].after == "unknown"
+    assert replay_bucket([more], policy(GRANT), OPERATIONS)[0].after == "allowed"  # no IP condition: no question
+
+
+def test_a_listing_condition_on_a_key_the_evidence_does_not_keep_is_unknown() -> None:
+    """s3:delimiter and s3:max-keys (S3 User Guide, "Bucket policy examples using condition keys",
+    amazon-s3-policy-keys.html) are not in the evidence: an Allow that needs them cannot be proven."""
+    listing = row(event_name="ListObjects", key_prefixes=("exports/",))
+    for key, value in (("s3:delimiter", "/"), ("s3:max-keys", "100")):
+        operator = "NumericLessThanEquals" if key == "s3:max-keys" else "StringEquals"
+        allow_list = {"Sid": "PartnerList", "Effect": "Allow", "Principal": {"AWS": ROLE}, "Action": "s3:ListBucket",
+                      "Resource": "arn:aws:s3:::shared-data", "Condition": {operator: {key: value}}}
+        replayed = replay_bucket([listing], policy(allow_list), OPERATIONS)[0]
+        assert replayed.after == "unknown" and key in replayed.why, replayed

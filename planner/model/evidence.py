@@ -75,6 +75,7 @@ class Evidence:
     prefix_depth: int = 1              # the depth key_prefixes were cut at (a shorter value ending in / is a key)
     tls_requests: int | None = None    # of `requests`, those that came over TLS (None: the source cannot say)
     vpc_endpoint: str | None = None    # the VPC endpoint every request came through (None: none, several, unknown)
+    source_ip_count: int | None = None  # distinct source IPs in all (source_ips samples 5; None: not counted)
 
     def is_prefix(self, value: str) -> bool:
         """Whether a key_prefixes value stands for the keys under it: it ends in / and was cut at prefix_depth

@@ -17,7 +17,7 @@ EVIDENCE_FIELDS = (
     "first_seen", "last_seen", "source_ips", "session_names", "key_prefixes", "key_prefix_count",
     "versioned_requests", "sigv2_days", "cloudtrail_requests", "access_log_requests", "first_error", "last_error",
     "error_codes", "request_headers", "key_count", "copy_sources", "partition", "prefix_depth",
-    "tls_requests", "vpc_endpoint",
+    "tls_requests", "vpc_endpoint", "source_ip_count",
 )
 
 

@@ -155,7 +155,17 @@ def _principal(element: Any, caller: Caller) -> Tri:
         return True
     if caller.service and caller.service in _strings(element.get("Service", [])):
         return True
-    return bool(caller.canonical_id and caller.canonical_id in _strings(element.get("CanonicalUser", [])))
+    return _canonical_principal(_strings(element.get("CanonicalUser", [])), caller)
+
+
+def _canonical_principal(ids: list[str], caller: Caller) -> Tri:
+    """A canonical user id names an account (S3 User Guide, "Finding the canonical user ID for your AWS account"):
+    an IAM or assumed-role caller whose account's canonical id the evidence lacks may or may not be it."""
+    if not ids:
+        return False
+    if caller.canonical_id:
+        return caller.canonical_id in ids
+    return None if caller.account else False
 
 
 def _aws_principal(value: str, caller: Caller) -> bool:

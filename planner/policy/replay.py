@@ -104,7 +104,14 @@ def replay_bucket(rows: Iterable[Evidence], policy: Mapping[str, Any] | None,
     """Every ACL-dependent row of one bucket against `policy` (the merged draft; None: no policy at all).
     `public_ok`: whether Block Public Access lets a public statement work (None: not read)."""
     document = policy or {"Statement": []}
-    return [_replay(row, document, operations, public_ok) for row in rows if _acl_dependent(row)]
+    by_ip = _conditions_on(document, "aws:sourceip")
+    return [_replay(row, document, operations, public_ok, by_ip) for row in rows if _acl_dependent(row)]
+
+
+def _conditions_on(policy: Mapping[str, Any], key: str) -> bool:
+    """Whether any statement has a condition on `key` (else the evaluator never reads it)."""
+    return any(name.lower() == key for s in statements(policy) if isinstance(s.get("Condition"), Mapping)
+               for block in s["Condition"].values() if isinstance(block, Mapping) for name in block)
 
 
 def _acl_dependent(row: Evidence) -> bool:
@@ -112,7 +119,7 @@ def _acl_dependent(row: Evidence) -> bool:
 
 
 def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, Mapping[str, Any]],
-            public_ok: bool | None) -> ReplayRow:
+            public_ok: bool | None, by_ip: bool = False) -> ReplayRow:
     if row.acl_header is not None and row.acl_header != BOFC:
         why = f"sets an ACL ({row.acl_header}): refused once ACLs are disabled, whatever the policy"
         return _row(row, Decision("denied", why), sets_acl=True)
@@ -124,9 +131,27 @@ def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, M
         return _row(row, Decision("denied", f"{row.event_name} {why}: {NO_POLICY}"), sets_acl=sets)
     if _same_account(row):  # its IAM policy allowed it before and still decides; only a Deny can refuse it
         policy = {"Statement": [s for s in statements(policy) if s.get("Effect") == "Deny"]}
-    decisions = [evaluate(policy, _request(row, action, resource, extra)) for action in actions
-                 for resource, extra in _targets(row, operation)]
+    decisions = [_source_ip_decision(row, evaluate(policy, _request(row, action, resource, {**extra, **ip})), ip)
+                 for action in actions for resource, extra in _targets(row, operation)
+                 for ip in (_source_ips(row) if by_ip else [{}])]
     return _row(row, _combine(row, decisions, public_ok))
+
+
+def _source_ips(row: Evidence) -> list[dict[str, tuple[str, ...]]]:
+    """The row's sampled source IPs, one context each, and one without aws:SourceIp (unknown) unless the sample
+    holds every IP the requests came from."""
+    sampled: list[dict[str, tuple[str, ...]]] = [{"aws:sourceip": (ip,)} for ip in row.source_ips]
+    complete = row.source_ip_count is not None and 0 < row.source_ip_count <= len(row.source_ips)
+    return sampled if complete else [*sampled, {}]
+
+
+def _source_ip_decision(row: Evidence, decision: Decision, ip: Mapping[str, tuple[str, ...]]) -> Decision:
+    """An unknown from the IPs outside the sample says so."""
+    if ip or decision.verdict != "unknown" or "aws:sourceip" not in decision.why.lower() or not row.source_ips:
+        return decision
+    others = "" if row.source_ip_count is None else f" {row.source_ip_count - len(row.source_ips):,}"
+    return dataclasses.replace(decision, why=f"{decision.why}: decided for the {len(row.source_ips)} source IPs "
+                                             f"sampled, not for the other{others}")
 
 
 def _row(row: Evidence, decision: Decision, sets_acl: bool = False) -> ReplayRow:

@@ -197,6 +197,7 @@ def evidence_from_row(row: dict[str, Any]) -> Evidence:
         prefix_depth=int(row.get("prefix_depth") or 1),
         tls_requests=None if row.get("tls_requests") is None else int(row["tls_requests"]),
         vpc_endpoint=row.get("vpc_endpoint") or None,
+        source_ip_count=None if row.get("source_ip_count") is None else int(row["source_ip_count"]),
     )
 
 

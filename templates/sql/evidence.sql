@@ -261,6 +261,8 @@ SELECT
   min(first_seen) AS first_seen,
   max(last_seen) AS last_seen,
   slice(array_sort(array_distinct(array_agg(source_ip) FILTER (WHERE source_ip IS NOT NULL))), 1, 5) AS source_ips,
+  -- how many source IPs there were in all: the replay proves aws:SourceIp conditions only when all are sampled
+  count(DISTINCT source_ip) AS source_ip_count,
   slice(array_sort(array_distinct(array_agg(session_name) FILTER (WHERE session_name IS NOT NULL))), 1, 5) AS session_names,
   slice(array_sort(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))), 1, 50) AS key_prefixes,
   cardinality(array_distinct(array_agg(key_prefix) FILTER (WHERE key_prefix IS NOT NULL))) AS key_prefix_count,

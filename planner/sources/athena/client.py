@@ -23,7 +23,7 @@ from planner.sources.base import to_scan_result
 CATALOG = "AwsDataCatalog"  # pyathena's default catalog, which s3plan's queries use
 USD_PER_TB = 5.0  # Athena SQL queries, per TB scanned (10 MB minimum per query)
 INTEGERS = ("records", "requests", "errors", "key_prefix_count", "versioned_requests", "cloudtrail_requests",
-            "access_log_requests", "access_log_records", "tls_requests")
+            "access_log_requests", "access_log_records", "tls_requests", "source_ip_count")
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,11 @@ REQUIRED_COLUMNS = (
 # of an older query, without them, still read.
 LATER_COLUMNS = ("access_log_records", "cloudtrail_requests", "access_log_requests", "first_error", "last_error",
                  "error_codes", "data_reads", "data_writes", "request_headers", "key_count", "copy_sources",
-                 "arn_partition", "prefix_depth", "tls_requests", "vpc_endpoint")
+                 "arn_partition", "prefix_depth", "tls_requests", "vpc_endpoint", "source_ip_count")
 COLUMNS = REQUIRED_COLUMNS + LATER_COLUMNS
 INTEGERS = frozenset({"records", "requests", "errors", "key_prefix_count", "versioned_requests",
                       "access_log_records", "cloudtrail_requests", "access_log_requests", "data_reads",
-                      "data_writes", "key_count", "prefix_depth", "tls_requests"})
+                      "data_writes", "key_count", "prefix_depth", "tls_requests", "source_ip_count"})
 ARRAYS = frozenset({"source_ips", "session_names", "key_prefixes", "error_codes", "copy_sources"})
 
 
