@@ -51,7 +51,8 @@ def replay_plan(evidence: Sequence[Evidence], policies: Sequence[BucketPolicy], 
 def _unread(row: ReplayRow) -> ReplayRow:
     if row.sets_acl or (row.statement is not None and row.after == "denied") or NO_POLICY in row.why:
         return row  # refused whatever the current policy says
-    return dataclasses.replace(row, after="unknown", why=f"{row.why}; but {NOT_READ}")
+    joined = "but" if row.after == "allowed" else "and"  # an unknown row already says what it lacks
+    return dataclasses.replace(row, after="unknown", why=f"{row.why}; {joined} {NOT_READ}")
 
 
 def with_replay_blockers(blockers: Mapping[str, Sequence[Blocker]],
