@@ -29,7 +29,7 @@ from planner.pipeline import (
     run_plan,
 )
 from planner.plan.readiness import NO_DATA_EVENTS, WRITE_ONLY
-from planner.samples import write_sample_logs
+from planner.samples import SHAPES, write_sample_logs
 from planner.sources.athena.sql import Table
 from planner.sources.cloudtrail.prefilter import scan_path
 
@@ -343,12 +343,15 @@ def sql_queries(table: str, since: str, until: str, accounts: tuple[str, ...], r
 @click.option("--seed", default=7, show_default=True, type=int)
 @click.option("--start", default="2026-11-01", show_default=True, metavar="YYYY-MM-DD")
 @click.option("--days", default=7, show_default=True, type=click.IntRange(min=1, max=366))
+@click.option("--shape", type=click.Choice(SHAPES), default="default", show_default=True,
+              help="busy: a large organisation's variety (hundreds of principals, thousands of user agents and key "
+                   "prefixes, ~3% candidate records)")
 @friendly_errors
-def sample_logs(directory: Path, records: int, seed: int, start: str, days: int) -> None:
+def sample_logs(directory: Path, records: int, seed: int, start: str, days: int, shape: str) -> None:
     """Write a synthetic CloudTrail log tree (and its ground truth) to DIRECTORY."""
     first = parse_day("--start", start)
     assert isinstance(first, date)
-    result = write_sample_logs(directory, records=records, seed=seed, start=first, days=days)
+    result = write_sample_logs(directory, records=records, seed=seed, start=first, days=days, shape=shape)
     click.echo(f"Wrote {result.records:,} records in {result.files} log files (+{result.digest_files} digest files) "
                f"under {result.root}; ground truth: {result.ground_truth}")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,10 +17,10 @@ GT_KEY = ("bucket", "event_name", "principal", "principal_type", "account_id", "
           "auth_method", "acl_required", "acl_header")
 
 
-@pytest.fixture(scope="module")
-def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Any]:
+@pytest.fixture(scope="module", params=["default", "busy"])
+def generated(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[dict[str, Any], Any]:
     root = tmp_path_factory.mktemp("gen")
-    summary = write_sample_logs(root, records=12_000, seed=11, days=3, records_per_file=500)
+    summary = write_sample_logs(root, records=12_000, seed=11, days=3, records_per_file=500, shape=request.param)
     truth = json.loads(summary.ground_truth.read_text())
     return truth, CloudTrailFiles((root,)).scan()
 
@@ -54,3 +55,25 @@ def test_counts_and_window_equal_ground_truth(generated: tuple[dict[str, Any], A
     # Bucket totals count evidence requests once each; the ground truth counts every record, duplicates included.
     for bucket, records in truth["bucket_records"].items():
         assert 0.98 * records <= result.bucket_requests[bucket] <= records, bucket
+
+
+def test_the_busy_shape_has_a_large_organisations_variety(tmp_path: Path) -> None:
+    """sample-logs --shape busy: about 3% candidate records, over many more principals, accounts, user agents
+    and key prefixes than the default shape, for the same number of records."""
+    found = {}
+    for shape in ("default", "busy"):
+        summary = write_sample_logs(tmp_path / shape, records=60_000, seed=3, days=2, shape=shape)
+        truth = json.loads(summary.ground_truth.read_text())
+        evidence = truth["evidence"]
+        found[shape] = (sum(e["requests"] for e in evidence) / truth["records"], len({e["principal"] for e in evidence}),
+                        len({e["account_id"] for e in evidence}), len({e["user_agent"] for e in evidence}),
+                        len(evidence))
+    share, principals, accounts, agents, rows = found["busy"]
+    assert 0.02 <= share <= 0.04
+    assert principals >= 3 * found["default"][1] and accounts >= 3 * found["default"][2]
+    assert agents >= 10 * found["default"][3] and rows >= 10 * found["default"][4]
+
+
+def test_an_unknown_shape_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="shape 'huge'"):
+        write_sample_logs(tmp_path, records=10, shape="huge")

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 from itertools import accumulate
 from pathlib import Path
 
+from planner.samples.busy import busy_catalog
 from planner.samples.people import (
     _ALNUM,
     _ORG_RE,
@@ -30,6 +31,8 @@ from planner.samples.people import (
 )
 from planner.samples.profiles import _catalog, _Profile
 from planner.samples.records import _Builder, _Meta, _Truth
+
+SHAPES = ("default", "busy")
 
 
 @dataclass(frozen=True)
@@ -94,12 +97,14 @@ def _clock(day: str, secs: int) -> str:
 class _Writer:
     """Writes the tree file by file, feeding the ground truth as it goes."""
 
-    def __init__(self, root: Path, seed: int, start: date, org_id: str | None) -> None:
+    def __init__(self, root: Path, seed: int, start: date, org_id: str | None, shape: str = "default") -> None:
         self.root = root
         self.rng = random.Random(seed)  # noqa: S311, RUF100 (reproducible sample data)
         self.catalog = _catalog(self.rng, start)
+        if shape == "busy":
+            self.catalog = busy_catalog(self.rng, start, self.catalog)
         self.cum = {s: list(accumulate(p.weight for p in ps)) for s, ps in self.catalog.items()}
-        self.builder = _Builder(self.rng)
+        self.builder = _Builder(self.rng, spread_keys=shape == "busy")
         self.truth = _Truth()
         self.prefix = f"AWSLogs/{org_id}/" if org_id else "AWSLogs/"
         self.seen_streams: set[tuple[str, str]] = set()
@@ -198,18 +203,22 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 def write_sample_logs(root: Path, *, records: int = 20_000, seed: int = 7,
                       start: date = date(2026, 11, 1), days: int = 7,
-                      records_per_file: int = 5_000, org_id: str | None = None) -> SampleSummary:
+                      records_per_file: int = 5_000, org_id: str | None = None,
+                      shape: str = "default") -> SampleSummary:
     """Write a deterministic CloudTrail tree of S3 (and other) events under `root`, plus ground-truth.json.
 
     `records_per_file` is an upper bound: small samples are spread over more, smaller files so that
-    every (account, region) stream and several days appear.
+    every (account, region) stream and several days appear. `shape` "busy" gives the variety of a large
+    organisation (samples/busy.py): ~3% candidate records over hundreds of principals and thousands of agents.
     """
     if records < 1 or days < 1 or records_per_file < 1:
         raise ValueError("records, days and records_per_file must be at least 1")
+    if shape not in SHAPES:
+        raise ValueError(f"shape {shape!r} is not one of {', '.join(SHAPES)}")
     if org_id is not None and not _ORG_RE.fullmatch(org_id):
         raise ValueError(f"org_id {org_id!r} is not an organization id (o-xxxxxxxxxx)")
     root = Path(root)
-    writer = _Writer(root, seed, start, org_id)
+    writer = _Writer(root, seed, start, org_id, shape)
     for slot in _plan(writer.rng, records, records_per_file, start, days):
         writer.slot(slot)
     truth = writer.truth.to_json(seed, writer.files, writer.digests)

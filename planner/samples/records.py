@@ -7,6 +7,7 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from planner.samples.busy import busy_key_prefix
 from planner.samples.people import (
     ACL_HEADER_EVENTS,
     ALL_USERS,
@@ -83,8 +84,9 @@ class _Truth:
 class _Builder:
     """Turns a profile and a time into one CloudTrail record plus its ground-truth bookkeeping."""
 
-    def __init__(self, rng: random.Random) -> None:
+    def __init__(self, rng: random.Random, spread_keys: bool = False) -> None:
         self.rng = rng
+        self.spread_keys = spread_keys  # the busy shape: keys under thousands of top-level prefixes
         self.bucket_res = {b: {"accountId": v[0], "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{b}"}
                            for b, v in BUCKETS.items()}
         self.bucket_acl = {b: _bucket_acl(rng, b) for b in BUCKETS}
@@ -167,6 +169,8 @@ class _Builder:
             return None
         prefixes, ext = BUCKETS[bucket][3], BUCKETS[bucket][4]
         prefix = _pick(self.rng, prefixes)
+        if self.spread_keys:
+            prefix = busy_key_prefix(self.rng, prefix)
         return prefix if ev == "ListObjects" else f"{prefix}{self.rng.getrandbits(24):06x}.{ext}"
 
     def _params(self, p: _Profile, who: _Who, ev: str, key: str | None) -> tuple[Rec, str | None]:
