@@ -22,6 +22,7 @@ from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
 from planner.model import Plan, ScanResult
+from planner.outputs.alongside import Alongside
 from planner.outputs.graph_file import write_graphml
 from planner.outputs.plan_json import write_plan_json
 from planner.outputs.policy_files import replace_folder, write_policy_files
@@ -251,10 +252,11 @@ def write_outputs(plan: Plan, out: Path, previous: Previous | None = None) -> li
     out.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".s3plan-staging-", dir=out))
     try:
-        write_plan_json(plan, staging / "plan.json")
-        write_graphml(plan, staging / "plan.graphml")
-        write_workbook(plan, staging / WORKBOOK, previous)
-        policies = write_policy_files(plan, staging / "policies")
+        with Alongside(lambda: write_workbook(plan, staging / WORKBOOK, previous)) as workbook:
+            write_plan_json(plan, staging / "plan.json")
+            write_graphml(plan, staging / "plan.graphml")
+            policies = write_policy_files(plan, staging / "policies")
+            workbook.wait()
         _backup_workbook(out)
         for name in ("plan.json", "plan.graphml", WORKBOOK):
             os.replace(staging / name, out / name)

@@ -382,16 +382,20 @@ _VALUES = ("192.0.2.1", "192.0.2.0/24", "true", "false", "a/", "a/*", "bucket-ow
 _OPERATORS = ("StringEquals", "StringNotEquals", "StringLike", "StringNotLike", "Bool", "IpAddress",
               "NotIpAddress", "StringEqualsIfExists", "ForAllValues:StringLike", "ForAnyValue:StringEquals", "Null")
 _PRINCIPALS = ("*", {"AWS": "111122223333"}, {"AWS": "arn:aws:iam::444455556666:root"},
-               {"AWS": "arn:aws:iam::444455556666:role/etl"}, {"AWS": "999988887777"})
+               {"AWS": "arn:aws:iam::444455556666:role/etl"}, {"AWS": "999988887777"},
+               {"AWS": ["111122223333", "arn:aws:sts::444455556666:assumed-role/etl/run-1"]},
+               {"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"},
+               {"Service": "logging.s3.amazonaws.com"})
 _ACTIONS = ("s3:GetObject", "s3:*", "s3:Get*", "s3:PutObject", "s3:ListBucket")
 _RESOURCES = (f"arn:aws:s3:::{BUCKET}/*", f"arn:aws:s3:::{BUCKET}/reports/*", f"arn:aws:s3:::{BUCKET}",
               f"arn:aws:s3:::{BUCKET}/other/*")
 
 statements = st.builds(
-    lambda effect, principal, action, resource, condition: {
-        "Effect": effect, "Principal": principal, "Action": action, "Resource": resource,
-        **({"Condition": condition} if condition else {})},
-    st.sampled_from(("Allow", "Deny")), st.sampled_from(_PRINCIPALS), st.sampled_from(_ACTIONS),
+    lambda effect, negated, principal, action, resource, condition: {
+        "Effect": effect, "NotPrincipal" if negated else "Principal": principal, "Action": action,
+        "Resource": resource, **({"Condition": condition} if condition else {})},
+    st.sampled_from(("Allow", "Deny")), st.sampled_from((False, False, False, True)), st.sampled_from(_PRINCIPALS),
+    st.sampled_from(_ACTIONS),
     st.sampled_from(_RESOURCES),
     st.none() | st.dictionaries(st.sampled_from(_OPERATORS), st.dictionaries(st.sampled_from(_KEYS),
                                                                               st.sampled_from(_VALUES), min_size=1,
@@ -429,3 +433,18 @@ def test_the_evaluator_shares_no_code_with_the_drafter() -> None:
     source = Path(__file__).resolve().parents[1] / "planner" / "policy" / "evaluate.py"
     imported = {n.module for n in ast.walk(ast.parse(source.read_text())) if isinstance(n, ast.ImportFrom)}
     assert not {m for m in imported if m and m.startswith("planner")}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(statements, max_size=6), st.lists(requests, min_size=1, max_size=4))
+def test_the_principal_index_and_the_kept_decisions_change_no_verdict(found: list[dict[str, Any]],
+                                                                       asked: list[Request]) -> None:
+    """Policy reads a policy once for many requests (statements indexed by principal, decisions kept per request
+    alike in what the policy reads): every decision equals the one made against every statement afresh."""
+    from planner.policy.evaluate import Policy, _decide  # the unindexed path, to compare with
+
+    document = policy(*found)
+    compiled = Policy(document)
+    everyone = [(str(s.get("Sid") or f"statement {n + 1}"), s) for n, s in enumerate(found)]
+    for req in asked * 2:  # the second round comes from the kept decisions
+        assert compiled.evaluate(req) == _decide(everyone, req)

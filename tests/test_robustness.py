@@ -206,3 +206,16 @@ def test_a_principal_with_an_escaped_control_character_keeps_plan_graphml_well_f
     assert result.exit_code == 0, result.output
     graph = nx.read_graphml(out / "plan.graphml")
     assert any("a\ufffdb" in data["title"] for _, data in graph.nodes(data=True))
+
+
+def test_plan_json_text_is_the_json_modules_even_for_a_lone_surrogate() -> None:
+    """plan.json is written by orjson, which refuses a lone surrogate (a log can hold one): the json module
+    writes that document instead, with the surrogate as its JSON escape, and both write the same text."""
+    import json
+
+    from planner.outputs.plan_json import dumps
+
+    plain = {"b": [1, 2.5, None, True], "a": {"z": "é\u2028", "y": ()}}
+    assert dumps(plain) == (json.dumps(plain, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode()
+    odd = dumps({"ua": "curl\udc80"})
+    assert json.loads(odd) == {"ua": "curl\udc80"} and b"\\udc80" in odd

@@ -24,8 +24,19 @@ class ClientCatalogue:
     def _compiled(self) -> list[tuple[Rule, re.Pattern[str]]]:
         return [(r, re.compile(r.fields["match"]["regex"])) for r in self.rules]
 
+    @cached_property
+    def _seen(self) -> dict[str | None, Client]:
+        return {}
+
     def identify(self, user_agent: str | None) -> Client:
-        """The client behind a user agent (brackets stripped); `unknown` when nothing matches."""
+        """The client behind a user agent (brackets stripped); `unknown` when nothing matches. Cached per user
+        agent: evidence repeats a few thousand agents over many rows."""
+        found = self._seen.get(user_agent)
+        if found is None:
+            found = self._seen[user_agent] = self._identify(user_agent)
+        return found
+
+    def _identify(self, user_agent: str | None) -> Client:
         text = strip_brackets(user_agent or "")[:MAX_USER_AGENT]
         for rule, pattern in self._compiled:
             match = pattern.search(text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -20,6 +21,7 @@ class Version:
         return self.release[0] if self.release else 0
 
 
+@functools.lru_cache(maxsize=16_384)
 def parse_version(text: str | None) -> Version | None:
     """The version at the start of `text`, or None when it has no number; never raises."""
     if not text:

@@ -138,21 +138,35 @@ def _row_chunks(rows: Sequence[Sequence[Any]], date_style: int) -> Iterator[str]
     width = max((len(r) for r in rows), default=0)
     letters = [get_column_letter(n) for n in range(1, width + 1)]
     parts: list[str] = []
+    append = parts.append
     for number, row in enumerate(rows, start=2):
-        parts.append(f'<row r="{number}">')
+        at = str(number)
+        append(f'<row r="{at}">')
         for letter, value in zip(letters, row, strict=False):
-            if value is not None and value != "":  # a blank cell, as Excel keeps an empty one
-                parts.append(_cell(f"{letter}{number}", value, date_style))
-        parts.append("</row>")
+            if type(value) is str:  # most cells: inlined, as the loop runs millions of times
+                if value:  # a blank cell, as Excel keeps an empty one
+                    append(f'<c r="{letter}{at}" t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t>'
+                           '</is></c>')
+            elif value is not None:
+                append(_cell(letter + at, value, date_style))
+        append("</row>")
         if number % ROWS_PER_WRITE == 0:
             yield "".join(parts)
             parts = []
+            append = parts.append
     yield "".join(parts)
+
+
+def _escape(value: str) -> str:
+    """XML text: & < > escaped, \r as a character reference. Most values have none, and `in` finds that fast."""
+    if "&" in value or "<" in value or ">" in value or "\r" in value:
+        return value.translate(_ESCAPES)
+    return value
 
 
 def _cell(ref: str, value: Any, date_style: int) -> str:
     if isinstance(value, str):
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{value.translate(_ESCAPES)}</t></is></c>'
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t></is></c>'
     if isinstance(value, bool):
         return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):

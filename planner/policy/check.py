@@ -8,6 +8,7 @@ evidence row of that principal whose operation needed that action on a key the r
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -108,6 +109,7 @@ def _backs(row: Evidence, scope: str, resource: str) -> bool:
     return text in row.key_prefixes
 
 
+@functools.lru_cache(maxsize=65_536)
 def _pattern(value: str) -> tuple[str, bool] | None:
     """An IAM string as (literal text, ends with a wildcard), reading ${*} ${?} ${$} as the characters; None for
     anything wider: a wildcard before the end, a ?, or a policy variable."""

@@ -10,9 +10,10 @@ never `allowed`.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
@@ -71,11 +72,113 @@ class Decision:
 
 def evaluate(policy: Mapping[str, Any], request: Request) -> Decision:
     """Deny wins, then Allow, else implicit deny; an unknown Deny or Allow makes the verdict unknown."""
+    return Policy(policy).evaluate(request)
+
+
+class Policy:
+    """A policy read once for many requests: its statements indexed by the principals they name, so a request
+    is held only against the statements that could name its caller (in the policy's order), not every one; and
+    each decision kept for requests that agree on all the policy reads (caller, action, resource, its keys)."""
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.statements = statements(document)
+        self.reads = _keys_read(self.statements)
+        self.by_caller = any(s.get("Principal") != "*" for s in self.statements)
+        self.seen: dict[tuple[Any, ...], Decision] = {}
+        self.sids = [str(s.get("Sid") or f"statement {n + 1}") for n, s in enumerate(self.statements)]
+        self.everyone: list[int] = []  # statements that may apply to any caller
+        self.named: dict[tuple[str, str], list[int]] = {}
+        for n, statement in enumerate(self.statements):
+            keys = _principal_keys(statement)
+            if keys is None:
+                self.everyone.append(n)
+            for key in keys or ():
+                self.named.setdefault(key, []).append(n)
+
+    def evaluate(self, request: Request) -> Decision:
+        """Deny wins, then Allow, else implicit deny; an unknown Deny or Allow makes the verdict unknown."""
+        if self.reads is None:
+            return self._evaluate(request)
+        key = (request.caller if self.by_caller else None, request.action, request.resource,
+               tuple(request.values(k) for k in self.reads))
+        found = self.seen.get(key)
+        if found is None:
+            found = self.seen[key] = self._evaluate(request)
+        return found
+
+    def _evaluate(self, request: Request) -> Decision:
+        candidates = set(self.everyone)
+        for key in _caller_keys(request.caller):
+            candidates.update(self.named.get(key, ()))
+        return _decide([(self.sids[n], self.statements[n]) for n in sorted(candidates)], request)
+
+
+def _keys_read(found: Sequence[Mapping[str, Any]]) -> tuple[str, ...] | None:
+    """Every request key the statements read (condition keys and policy variables, lower-cased); None when a
+    statement is shaped so that this cannot be told."""
+    keys: set[str] = set()
+    for statement in found:
+        condition = statement.get("Condition", {})
+        if not isinstance(condition, Mapping) or not all(isinstance(b, Mapping) for b in condition.values()):
+            return None
+        keys.update(str(k).lower() for block in condition.values() for k in block)
+        keys.update(match.group(1).partition(",")[0].strip().lower()
+                    for text in _texts(statement) for match in _VARIABLE.finditer(text))
+    return tuple(sorted(keys))
+
+
+def _texts(value: Any) -> Iterator[str]:
+    """Every string in a JSON value, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            yield from _texts(k)
+            yield from _texts(v)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _texts(item)
+
+
+def _principal_keys(statement: Mapping[str, Any]) -> frozenset[tuple[str, str]] | None:
+    """The callers a statement's Principal can name, as (kind, value) keys; None when it may name anyone (`*`,
+    NotPrincipal, no Principal, a canonical id, anything unusual). A superset: the evaluator still decides."""
+    if "Principal" not in statement:
+        return None
+    element = statement["Principal"]
+    if element == "*":
+        return None
+    if not isinstance(element, Mapping):
+        return frozenset()  # names no one (_principal is False)
+    if "CanonicalUser" in element or not all(isinstance(element.get(k, []), str | list) for k in ("AWS", "Service")):
+        return None
+    keys: set[tuple[str, str]] = set()
+    for value in _strings(element.get("AWS", [])):
+        if value == "*":
+            return None
+        root = _ROOT.match(value)
+        if root or _ACCOUNT.match(value):
+            keys.add(("account", root.group(2) if root else value))
+        else:
+            keys.add(("arn", value))
+    keys.update(("service", value) for value in _strings(element.get("Service", [])))
+    return frozenset(keys)
+
+
+def _caller_keys(caller: Caller) -> list[tuple[str, str]]:
+    keys = [("arn", arn) for arn in (caller.arn, caller.session_arn) if arn]
+    if caller.account and not caller.anonymous:
+        keys.append(("account", caller.account))
+    if caller.service:
+        keys.append(("service", caller.service))
+    return keys
+
+
+def _decide(candidates: Iterable[tuple[str, Mapping[str, Any]]], request: Request) -> Decision:
     maybe_deny: list[tuple[str, str]] = []
     maybe_allow: list[tuple[str, str]] = []
     allowed_by: str | None = None
-    for n, statement in enumerate(statements(policy)):
-        sid = str(statement.get("Sid") or f"statement {n + 1}")
+    for sid, statement in candidates:
         applies, reason = _applies(statement, request)
         if statement.get("Effect") == "Deny":
             if applies:
@@ -104,22 +207,26 @@ def statements(policy: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def _applies(statement: Mapping[str, Any], request: Request) -> tuple[Tri, str]:
-    """Whether the statement covers the request: principal, action, resource and condition all match."""
-    checks: list[tuple[Tri, str]] = [
-        (_element(statement, "Principal", lambda p: _principal(p, request.caller)), "its principal"),
-        (_element(statement, "Action", lambda a: _any(_action(v, request.action) for v in _strings(a))), "action"),
-        (_element(statement, "Resource", lambda r: _any(_resource(v, request) for v in _strings(r))), "resource"),
-    ]
-    if "Condition" in statement:
-        checks.append(_conditions(statement["Condition"], request))
+    """Whether the statement covers the request: principal, action, resource and condition all match. The first
+    element that does not match decides, so the rest is never looked at."""
     result: Tri = True
     reason = ""
-    for value, why in checks:
+    for value, why in _matches(statement, request):
         if value is False:
             return False, why
         if value is None and result:
             result, reason = None, why
     return result, reason
+
+
+def _matches(statement: Mapping[str, Any], request: Request) -> Iterator[tuple[Tri, str]]:
+    """Each element's match, in turn: principal, action, resource, then the condition."""
+    caller, action = request.caller, request.action
+    yield _element(statement, "Principal", lambda p: _principal(p, caller)), "its principal"
+    yield _element(statement, "Action", lambda a: _any(_action(v, action) for v in _strings(a))), "action"
+    yield _element(statement, "Resource", lambda r: _resources(r, request)), "resource"
+    if "Condition" in statement:
+        yield _conditions(statement["Condition"], request)
 
 
 def _element(statement: Mapping[str, Any], name: str, match: Callable[[Any], Tri]) -> Tri:
@@ -185,8 +292,28 @@ def _action(pattern: str, action: str) -> bool:
     return _glob(pattern.lower(), action.lower())
 
 
+def _resources(element: Any, request: Request) -> Tri:
+    """Whether any of the ARN patterns matches: one compiled expression for a list without policy variables."""
+    patterns = (element,) if isinstance(element, str) else tuple(map(str, element))
+    union = _union(patterns)
+    if union is None:
+        return _any(_resource(v, request) for v in patterns)
+    return union(request.resource)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _union(patterns: tuple[str, ...]) -> Callable[[str], bool] | None:
+    """The patterns as one expression; None when a policy variable must be resolved per request."""
+    if any("${" in p for p in patterns):
+        return None
+    expression = re.compile("|".join(f"(?:{_regex(((p, True),))})" for p in patterns), re.S)
+    return lambda value: expression.fullmatch(value) is not None
+
+
 def _resource(pattern: str, request: Request) -> Tri:
     """Resource ARNs match with regard to case; policy variables are resolved from the request."""
+    if "${" not in pattern:
+        return _matcher(((pattern, True),), False)(request.resource)
     resolved = _resolve(pattern, request)
     return None if resolved is None else _glob_tokens(resolved, request.resource)
 
@@ -223,13 +350,28 @@ def _glob(pattern: str, value: str) -> bool:
 
 
 def _glob_tokens(tokens: Sequence[tuple[str, bool]], value: str, ignore_case: bool = False) -> bool:
+    return _matcher(tuple(tokens), ignore_case)(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _matcher(tokens: tuple[tuple[str, bool], ...], ignore_case: bool) -> Callable[[str], bool]:
+    """A test of a value against the pattern: string equality when nothing in it is a wildcard (and case
+    counts), else one compiled expression. Cached: a replay asks the same patterns again and again."""
+    if not ignore_case and not any(wild and ("*" in piece or "?" in piece) for piece, wild in tokens):
+        return "".join(piece for piece, _ in tokens).__eq__
+    expression = re.compile(_regex(tokens), re.S | (re.I if ignore_case else 0))
+    return lambda value: expression.fullmatch(value) is not None
+
+
+def _regex(tokens: Sequence[tuple[str, bool]]) -> str:
+    """The pattern as a regular expression: `*` any run, `?` one character, in the wildcard pieces only."""
     parts = []
     for piece, wild in tokens:
         if not wild:
             parts.append(re.escape(piece))
             continue
         parts.extend(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in piece)
-    return re.fullmatch("".join(parts), value, re.S | (re.I if ignore_case else 0)) is not None
+    return "".join(parts)
 
 
 # ---------------------------------------------------------------- conditions

@@ -10,7 +10,7 @@ from typing import Any
 
 from planner.errors import InternalError
 from planner.model import Blocker, BucketPolicy, Evidence, ReplayRow
-from planner.policy.evaluate import Caller, Decision, Request, evaluate, statements
+from planner.policy.evaluate import Caller, Decision, Policy, Request, statements
 
 BOFC = "bucket-owner-full-control"  # the one canned ACL a bucket with ACLs disabled still accepts (facts §4)
 SIGNATURE = {"SigV2": "AWS", "SigV4": "AWS4-HMAC-SHA256"}  # s3:signatureversion values (facts §3)
@@ -86,9 +86,9 @@ def sigv2_deny_refusals(evidence: Sequence[Evidence], buckets: Iterable[tuple[st
     for row in evidence:
         by_bucket.setdefault(row.bucket, []).append(row)
     for bucket, partition, ready in buckets:
-        policy = deny_policy(bucket, partition)
+        policy = Policy(deny_policy(bucket, partition))
         refused = sum(row.requests for row in by_bucket.get(bucket, ()) if _refused_by_deny(
-            evaluate(policy, _request(row, f"s3:{row.event_name}", f"arn:{partition}:s3:::{bucket}", {}))))
+            policy.evaluate(_request(row, f"s3:{row.event_name}", f"arn:{partition}:s3:::{bucket}", {}))))
         if ready and refused:
             raise InternalError(f"the SigV2 deny draft of {bucket} would refuse {refused} observed request(s)")
         out[bucket] = refused
@@ -105,8 +105,20 @@ def replay_bucket(rows: Iterable[Evidence], policy: Mapping[str, Any] | None,
     """Every ACL-dependent row of one bucket against `policy` (the merged draft; None: no policy at all).
     `public_ok`: whether Block Public Access lets a public statement work (None: not read)."""
     document = policy or {"Statement": []}
-    by_ip = _conditions_on(document, "aws:sourceip")
-    return [_replay(row, document, operations, public_ok, by_ip) for row in rows if _acl_dependent(row)]
+    compiled = _Compiled(Policy(document), Policy({"Statement": [s for s in statements(document)
+                                                                  if s.get("Effect") == "Deny"]}),
+                         _conditions_on(document, "aws:sourceip"))
+    return [_replay(row, compiled, operations, public_ok) for row in rows if _acl_dependent(row)]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Compiled:
+    """A bucket's policy read once for all its rows: whole, its Denies alone (for same-account callers), and
+    whether any condition reads aws:SourceIp."""
+
+    whole: Policy
+    denies: Policy
+    by_ip: bool
 
 
 def _conditions_on(policy: Mapping[str, Any], key: str) -> bool:
@@ -119,8 +131,8 @@ def _acl_dependent(row: Evidence) -> bool:
     return row.acl_required or row.acl_header is not None
 
 
-def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, Mapping[str, Any]],
-            public_ok: bool | None, by_ip: bool = False) -> ReplayRow:
+def _replay(row: Evidence, policy: _Compiled, operations: Mapping[str, Mapping[str, Any]],
+            public_ok: bool | None) -> ReplayRow:
     if row.acl_header is not None and row.acl_header != BOFC:
         why = f"sets an ACL ({row.acl_header}): refused once ACLs are disabled, whatever the policy"
         return _row(row, Decision("denied", why), sets_acl=True)
@@ -130,11 +142,11 @@ def _replay(row: Evidence, policy: Mapping[str, Any], operations: Mapping[str, M
         sets = row.event_name in SETS_ACL
         why = "sets an ACL" if sets else "needs an ACL"
         return _row(row, Decision("denied", f"{row.event_name} {why}: {NO_POLICY}"), sets_acl=sets)
-    if _same_account(row):  # its IAM policy allowed it before and still decides; only a Deny can refuse it
-        policy = {"Statement": [s for s in statements(policy) if s.get("Effect") == "Deny"]}
-    decisions = [_source_ip_decision(row, evaluate(policy, _request(row, action, resource, {**extra, **ip})), ip)
+    # a same-account caller's IAM policy allowed it before and still decides; only a Deny can refuse it
+    against = policy.denies if _same_account(row) else policy.whole
+    decisions = [_source_ip_decision(row, against.evaluate(_request(row, action, resource, {**extra, **ip})), ip)
                  for action in actions for resource, extra in _targets(row, operation)
-                 for ip in (_source_ips(row) if by_ip else [{}])]
+                 for ip in (_source_ips(row) if policy.by_ip else [{}])]
     return _row(row, _combine(row, decisions, public_ok))
 
 
