@@ -64,7 +64,8 @@ class LocalLogs:
         if not log_files:
             return cloudtrail.scan(NO_SHARED_RECORDS)
         with tempfile.TemporaryDirectory(prefix="s3plan-access-logs-") as tmp:
-            logs = AccessLogFiles(log_files, self.selection.since, self.selection.until).convert(Path(tmp))
+            logs = AccessLogFiles(log_files, self.selection.since, self.selection.until,
+                                  threads=self.threads).convert(Path(tmp))
             result = cloudtrail.scan(SharedRecords(logs.candidates, logs.groups))
         return with_files(result, logs.files_read, logs.skipped)
 

@@ -7,16 +7,19 @@ counted per bucket, inside the window."""
 
 from __future__ import annotations
 
+import functools
 import gzip
-import json
 import os
 import re
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
+from isal import igzip
 
 from planner.errors import InputError
 from planner.model import SkippedFile
@@ -31,8 +34,10 @@ from planner.sources.access_logs.parse import (
     shows_signals,
     to_record,
 )
+from planner.sources.access_logs.reader import EngineCannotRead, LineGroup, group_lines, read_groups
 
 ACL_EVENTS = frozenset({"PutObjectAcl", "PutBucketAcl"})
+GZIP_BATCH = 64  # gzip files inflated to disk at a time for the engine
 # The date-based delivery layout names the source bucket's account (facts §8):
 # <prefix>/<account-id>/<region>/<source-bucket>/YYYY/MM/DD/<file>
 DATED_PATH = re.compile(r"(?:^|/)(?P<account>\d{12})/[a-z0-9-]+/(?P<bucket>[a-z0-9.-]{3,63})/\d{4}/\d{2}/\d{2}/[^/]+$")
@@ -56,9 +61,11 @@ class AccessLogFiles:
     since: date | None = None
     until: date | None = None
     name: str = "access-log"
+    threads: int | None = None
 
-    def convert(self, out_dir: Path) -> Converted:
-        """Write the candidates of every file to `out_dir`, count the rest; bad files are reported, not fatal."""
+    def convert(self, out_dir: Path, engine: bool = True) -> Converted:
+        """Write the candidates of every file to `out_dir`, count the rest; bad files are reported, not fatal.
+        `engine` False reads every file with parse_line (the reference the engine's reading is tested against)."""
         files = [f for p in self.paths for f in _files(p)]
         if not files:
             raise InputError(f"{', '.join(map(str, self.paths))}: no access log files found; point --access-logs "
@@ -67,7 +74,8 @@ class AccessLogFiles:
         counter = _Counter(self._bounds())
         skipped: list[SkippedFile] = []
         with target.open("w", encoding="utf-8") as out:
-            for path in files:
+            left = _read_with_engine(files, out, counter, out_dir, self.threads) if engine else {str(f) for f in files}
+            for path in (f for f in files if str(f) in left):
                 problem = _convert_file(path, out, counter)
                 if problem is not None:
                     skipped.append(problem)
@@ -78,6 +86,85 @@ class AccessLogFiles:
         since = f"{self.since.isoformat()}T00:00:00Z" if self.since else None
         until = f"{(self.until + timedelta(days=1)).isoformat()}T00:00:00Z" if self.until else None
         return since, until
+
+
+def _read_with_engine(files: Sequence[Path], out: IO[str], counter: _Counter, work_dir: Path,
+                      threads: int | None) -> set[str]:
+    """Read the files with the engine (reader.py); returns the files left to parse_line: gzip files that do not
+    inflate, files the engine refused (found by halving the list), files with a line that is not an access-log
+    line, and empty ones. gzip files are inflated (and checked) into `work_dir` a batch at a time."""
+    packed = [f for f in files if _is_gzip(f)]
+    plain = [f for f in files if f not in set(packed)]
+    left = _engine_batch(plain, {str(f): str(f) for f in plain}, out, counter, work_dir, threads)
+    for start in range(0, len(packed), GZIP_BATCH):
+        inflated: dict[str, str] = {}
+        for n, path in enumerate(packed[start:start + GZIP_BATCH]):
+            copy = work_dir / f"inflated-{n}.log"
+            if _inflate(path, copy):
+                inflated[str(copy)] = str(path)
+            else:
+                left.add(str(path))
+        try:
+            left |= _engine_batch([Path(c) for c in inflated], inflated, out, counter, work_dir, threads)
+        finally:
+            for name in inflated:
+                Path(name).unlink(missing_ok=True)
+    return left
+
+
+def _engine_batch(files: list[Path], original: dict[str, str], out: IO[str], counter: _Counter, work_dir: Path,
+                  threads: int | None) -> set[str]:
+    """One engine pass over `files` (halved while the engine refuses); `original` maps each to the file it
+    stands for. Returns the original files left to parse_line."""
+    left: set[str] = set()
+    todo = [files] if files else []
+    result = work_dir / "access-log-groups.json"
+    while todo:
+        batch = todo.pop()
+        try:
+            group_lines(batch, counter.since, counter.until, result, threads)
+        except EngineCannotRead:
+            if len(batch) == 1:
+                left.add(original[str(batch[0])])
+            else:
+                todo += [batch[:len(batch) // 2], batch[len(batch) // 2:]]
+            continue
+        seen: set[str] = set()
+        odd: set[str] = set()
+        try:
+            for group in read_groups(result):  # the groups of lines that are not log lines come first
+                seen.add(group.path)
+                if not group.valid:
+                    odd.add(group.path)
+                elif group.path not in odd:
+                    counter.take_group(group, out, _dated_owner(original[group.path], group.bucket))
+        finally:
+            result.unlink(missing_ok=True)
+        left |= {original[path] for path in odd | ({str(f) for f in batch} - seen)}  # and empty files
+    return left
+
+
+def _is_gzip(path: Path) -> bool:
+    with path.open("rb") as raw:
+        return raw.read(2) == b"\x1f\x8b"
+
+
+def _inflate(path: Path, copy: Path) -> bool:
+    """Inflate a gzip file to `copy`, checking it (CRC, length, every member); False when it does not inflate."""
+    try:
+        with igzip.open(path, "rb") as packed, copy.open("wb") as plain:  # type: ignore[no-untyped-call]
+            while chunk := packed.read(1 << 20):
+                plain.write(chunk)
+    except (OSError, EOFError, ValueError, zlib.error):
+        copy.unlink(missing_ok=True)
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=4_096)
+def _dated_owner(path: str, bucket: str | None) -> str | None:
+    dated = DATED_PATH.search(Path(path).as_posix())
+    return dated["account"] if dated and dated["bucket"] == bucket else None
 
 
 def _files(root: Path) -> list[Path]:
@@ -145,26 +232,50 @@ class _Counter:
         record = to_record(line, bucket_account)
         assert record is not None
         if _is_candidate(record):
-            out.write(json.dumps(record, separators=(",", ":")) + os.linesep)  # the query counts it
+            out.write(orjson.dumps(record).decode() + os.linesep)  # the query counts it
         else:
             self._count(line["bucket_name"], record["eventTime"], bucket_account,
                         is_read(line) if shows_signals(line) else None, line_partition(line))
+
+    def take_group(self, group: LineGroup, out: IO[str], bucket_account: str | None) -> None:
+        """A group the engine read: a candidate line goes through `take` as parse_line would have given it; the
+        other lines are counted as `take` counts them, all at once."""
+        if group.fields is not None:
+            line = AccessLogLine(group.fields)
+            for _ in range(group.lines):  # the same line written more than once: each is a line of the log
+                self.take(line, out, bucket_account)
+            return
+        if not group.inside or group.first is None or group.last is None:
+            return
+        # the fields event_name, shows_signals, is_read and line_partition read, as the group holds them
+        signals = {"sigv": None, "aclrequired": None} if group.shows_signals else {}
+        requester = f"arn:{group.requester_partition}:" if group.requester_partition else None
+        line = AccessLogLine({"operation": group.operation, "endpoint": group.endpoint, "requester": requester,
+                              "key": None, "request_uri": None, **signals})
+        if event_name(line) is None:
+            self._count(None, group.first, lines=group.lines, last=group.last)
+            return
+        self._count(group.bucket, group.first, bucket_account, is_read(line) if shows_signals(line) else None,
+                    line_partition(line), lines=group.lines, last=group.last)
 
     def _inside(self, when: str | None) -> bool:
         return when is not None and not (self.since and when < self.since) and not (self.until and when >= self.until)
 
     def _count(self, bucket: str | None, when: str | None, account: str | None = None,
-               read: bool | None = None, partition: str | None = None) -> None:
-        """Count a line of `bucket` (None: not a request of its own); `read` says which data event it is."""
+               read: bool | None = None, partition: str | None = None, lines: int = 1,
+               last: str | None = None) -> None:
+        """Count `lines` lines of `bucket` (None: not a request of its own) seen from `when` to `last` (inside
+        the window, both); `read` says which data event they are."""
         if not self._inside(when):
             return
         assert when is not None
-        entry = self.buckets.setdefault(bucket, [0, when, when, account, 0, 0, partition])
-        entry[0] += 1
-        entry[1], entry[2], entry[3] = min(entry[1], when), max(entry[2], when), entry[3] or account
+        last = last or when
+        entry = self.buckets.setdefault(bucket, [0, when, last, account, 0, 0, partition])
+        entry[0] += lines
+        entry[1], entry[2], entry[3] = min(entry[1], when), max(entry[2], last), entry[3] or account
         entry[6] = entry[6] or partition
         if read is not None:
-            entry[4 if read else 5] += 1
+            entry[4 if read else 5] += lines
 
     def rows(self) -> list[dict[str, Any]]:
         """The counts as rows shaped like the query's `s3` (per bucket) and `other` rows."""
