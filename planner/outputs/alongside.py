@@ -41,7 +41,8 @@ class Alongside:
             return
         try:
             error = self.results.recv()
-        except EOFError:
+        except EOFError:  # it ended without a word: its exit code says how, once it is joined
+            self.process.join()
             error = OutputError(f"the {self.process.name} process stopped (exit code {self.process.exitcode})")
         self.process.join()
         self.process = None

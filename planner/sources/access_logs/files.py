@@ -272,8 +272,9 @@ class _Counter:
         last = last or when
         entry = self.buckets.setdefault(bucket, [0, when, last, account, 0, 0, partition])
         entry[0] += lines
-        entry[1], entry[2], entry[3] = min(entry[1], when), max(entry[2], last), entry[3] or account
-        entry[6] = entry[6] or partition
+        # the same whatever order the lines come in (the engine's groups come in no set order)
+        entry[1], entry[2], entry[3] = min(entry[1], when), max(entry[2], last), _least(entry[3], account)
+        entry[6] = _least(entry[6], partition)
         if read is not None:
             entry[4 if read else 5] += lines
 
@@ -284,6 +285,11 @@ class _Counter:
                  "data_writes": writes, "arn_partition": partition if bucket else None}
                 for bucket, (n, first, last, account, reads, writes, partition) in sorted(self.buckets.items(),
                                                                                          key=lambda kv: kv[0] or "")]
+
+
+def _least(known: str | None, seen: str | None) -> str | None:
+    """Of two values (None: not known), the smaller: a bucket named with two owners or partitions gets one."""
+    return min(v for v in (known, seen) if v) if known or seen else None
 
 
 def _time(line: AccessLogLine) -> str | None:
