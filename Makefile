@@ -41,7 +41,9 @@ test: lint
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_scan.py
-	$(BIN)/python bench/bench_workbook.py
+	$(BIN)/python bench/bench_scan.py --shape busy --records 1000000 --no-pruning
+	$(BIN)/python bench/bench_tail.py
+	$(BIN)/python bench/bench_access_logs.py
 
 golden: $(STAMP)
 	$(BIN)/python tests/regenerate_golden.py
