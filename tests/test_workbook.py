@@ -9,7 +9,8 @@ from openpyxl import load_workbook
 
 from planner.config import make_config
 from planner.model import Evidence, SkippedFile
-from planner.outputs.workbook import MAX_CELL, TRUNCATION_MARK, text, write_workbook
+from planner.outputs.workbook import text, write_workbook
+from planner.outputs.xml_text import MAX_CELL, TRUNCATION_MARK
 from planner.pipeline import make_plan, scan
 from tests.conftest import mixed_tree
 from tests.golden_run import FIXED_CLOCK

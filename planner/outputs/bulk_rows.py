@@ -1,8 +1,8 @@
 """Table rows written straight into the saved workbook's sheet XML: openpyxl builds every sheet with its header,
 styles, filters and charts; the data rows (up to a million per sheet) are streamed in afterwards as inline
-strings and numbers, about ten times faster than openpyxl's cell objects. Values arrive already made safe by
-`workbook.text` (no control characters, within the cell limit); strings are always written as text, so nothing
-from a log can become a formula."""
+strings and numbers, about ten times faster than openpyxl's cell objects. Each value is made safe by
+`xml_text.cell_text` as it is written (no control characters, within the cell limit); strings are always
+written as text, so nothing from a log can become a formula."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 
 from planner.errors import InternalError
+from planner.outputs.xml_text import MAX_CELL, cell_text
 
 NS = {"main": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
       "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
@@ -143,6 +144,8 @@ def _row_chunks(rows: Sequence[Sequence[Any]], date_style: int) -> Iterator[str]
         at = str(number)
         append(f'<row r="{at}">')
         for letter, value in zip(letters, row, strict=False):
+            if type(value) is not str or not (value.isascii() and value.isprintable() and len(value) <= MAX_CELL):
+                value = cell_text(value)  # the rare value that needs making safe (lists, control chars, long)
             if type(value) is str:  # most cells: inlined, as the loop runs millions of times
                 if value:  # a blank cell, as Excel keeps an empty one
                     append(f'<c r="{letter}{at}" t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t>'

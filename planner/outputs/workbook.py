@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -25,12 +24,10 @@ from planner.model import BucketPolicy, Plan, ReplayRow, Statement, Task, policy
 from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
-from planner.outputs.xml_text import xml_safe
+from planner.outputs.xml_text import cell_text
 from planner.resources import templates_dir
 
-MAX_CELL = 32_767
 MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
-TRUNCATION_MARK = " …[cut by s3plan]"
 STATUSES = ("Todo", "In progress", "Blocked", "Done", "Won't do")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
@@ -45,25 +42,14 @@ class Column:
     value: Callable[[Any], Any]
 
 
-def text(value: Any) -> Any:
-    """A cell value that Excel will show as written: no formulas, no control characters, within the cell limit."""
-    if type(value) is str and value.isascii() and value.isprintable() and len(value) <= MAX_CELL:
-        return value  # the common case, checked without the regular expression
-    if value is None or isinstance(value, (bool, int, float, datetime.date, datetime.time)):
-        return value
-    if isinstance(value, (list, tuple)):
-        value = ", ".join(str(v) for v in value)
-    value = xml_safe(str(value))
-    if len(value) > MAX_CELL:
-        value = value[: MAX_CELL - len(TRUNCATION_MARK)] + TRUNCATION_MARK
-    return value
+text = cell_text  # for the cells openpyxl writes; the streamed rows are made safe as they are written
 
 
 def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any], bulk: BulkRows) -> int:
     """Header, frozen pane, autofilter and widths by openpyxl; the rows, as safe values, wait in `bulk` to be
     streamed in when the workbook is saved. Past Excel's row limit the rows go on in `<sheet> (2)`, `<sheet> (3)`,
     ..., each with the same header. Returns the number of rows on the first sheet."""
-    values = [[text(column.value(row)) for column in columns] for row in rows]
+    values = [[column.value(row) for column in columns] for row in rows]  # made safe as bulk writes them
     title = ws.title
     for part, start in enumerate(range(0, max(len(values), 1), MAX_DATA_ROWS), start=1):
         if part > 1:
