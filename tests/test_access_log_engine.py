@@ -114,3 +114,43 @@ def test_well_formed_lines_are_all_read_by_the_engine(tmp_path_factory: Any,
     write(tmp_path / "logs", [[format_line(f) for f in lines]])
     left = _read_with_engine([tmp_path / "logs" / "log-0"], io.StringIO(), _Counter((None, None)), tmp_path, None)
     assert left == set()
+
+
+def test_paths_the_engine_would_read_as_patterns_are_read_as_themselves(tmp_path: Path) -> None:
+    """A file named `x?` beside `xy`, or `log[1]` beside `log1`: each is read once, as itself."""
+    lines = [as_line(r) for r in scenario()]
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    for name, count in (("x?", 1), ("xy", 2), ("log[1]", 1), ("log1", 3)):
+        (logs / name).write_text("".join(line + "\n" for line in lines[:count]))
+    engine, reference = both(tmp_path)
+    assert engine == reference and engine[2] == 4
+
+
+def test_a_line_the_parser_refuses_sends_its_file_to_the_parser(tmp_path: Path) -> None:
+    """Lines parse_line refuses or would read otherwise (an unquoted user agent with a space, so every later
+    field shifts; a bracket too many after the time) are not read by the engine: their file goes to parse_line,
+    which reports them."""
+    good = as_line(scenario()[0])
+    shifted = good.replace('"Boto3/1.4.4 Python/2.7.12 Darwin/16.5.0 Botocore/1.5.12"',
+                           "Boto3/1.4.4 Python/2.7.12 Darwin/16.5.0 Botocore/1.5.12")
+    assert shifted != good
+    brackets = good.replace("+0000]", "+0000]]", 1)
+    write(tmp_path / "logs", [[good, shifted], [good, brackets], [good + " "]])
+    engine, reference = both(tmp_path)
+    assert engine == reference
+
+
+def test_a_gzip_file_isal_refuses_is_skipped_with_its_reason(tmp_path: Path) -> None:
+    """Bad deflate data that isal reports with its own error (not an OSError) is a skipped file, not a crash."""
+    good = as_line(scenario()[0])
+    data = bytearray(gzip.compress(((good + "\n") * 200).encode(), compresslevel=9))
+    for at in range(20, len(data) - 10, 7):
+        data[at] ^= 0x55
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "bad.gz").write_bytes(bytes(data))
+    (logs / "good.log").write_text(good + "\n")
+    engine, reference = both(tmp_path)
+    assert engine == reference
+    assert [Path(s.path).name for s in engine[3]] == ["bad.gz"]

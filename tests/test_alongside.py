@@ -64,3 +64,15 @@ def test_leaving_early_stops_the_child(tmp_path: Path) -> None:
         raise RuntimeError("the parent failed first")
     assert process is not None and not process.is_alive()
     assert not marker.exists()
+
+
+def test_an_error_that_pickles_but_does_not_unpickle_comes_back_as_its_text() -> None:
+    class TwoArguments(Exception):
+        def __init__(self, path: str, why: str) -> None:
+            super().__init__(f"{path}: {why}")
+
+    def work() -> None:
+        raise TwoArguments("out/x.xlsx", "disk full")
+
+    with Alongside(work) as job, pytest.raises(OutputError, match=r"TwoArguments: out/x\.xlsx: disk full"):
+        job.wait()

@@ -6,6 +6,7 @@ runs here, in turn."""
 from __future__ import annotations
 
 import multiprocessing
+import pickle
 import sys
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -64,8 +65,10 @@ def _child(work: Callable[[], object], sender: Connection) -> None:
         sender.send(None)
     except BaseException as err:  # every error goes back to the parent, which raises it
         try:
+            # an error the parent could not rebuild would hide the real one (these are our own bytes)
+            pickle.loads(pickle.dumps(err))  # noqa: S301
             sender.send(err)
-        except Exception:  # an error that does not pickle goes back as its text
+        except Exception:  # an error that does not make the way back goes back as its text
             sender.send(OutputError(f"{type(err).__name__}: {err}"))
     finally:
         sender.close()

@@ -105,8 +105,9 @@ def write_plan_json(plan: Plan, path: Path) -> None:
 
 
 def dumps(document: Any) -> bytes:
-    """`document` as sorted, 2-space indented UTF-8 JSON with a final newline. orjson writes the same text as the
-    json module ~10x faster; a string it refuses (a lone surrogate from a log) falls back to the json module."""
+    """`document` as sorted, 2-space indented UTF-8 JSON with a final newline. orjson writes the json module's
+    text ~10x faster (a small float may lose its exponent, never its value); a string it refuses (a lone
+    surrogate from a log) falls back to the json module."""
     try:
         return orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
     except TypeError:

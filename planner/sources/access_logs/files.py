@@ -37,7 +37,8 @@ from planner.sources.access_logs.parse import (
 from planner.sources.access_logs.reader import EngineCannotRead, LineGroup, group_lines, read_groups
 
 ACL_EVENTS = frozenset({"PutObjectAcl", "PutBucketAcl"})
-GZIP_BATCH = 64  # gzip files inflated to disk at a time for the engine
+GZIP_BATCH = 16  # gzip files inflated to disk at a time for the engine
+_GLOB = re.compile(r"[*?\[\]{}]")  # characters the engine reads as a pattern in a file's path
 # The date-based delivery layout names the source bucket's account (facts §8):
 # <prefix>/<account-id>/<region>/<source-bucket>/YYYY/MM/DD/<file>
 DATED_PATH = re.compile(r"(?:^|/)(?P<account>\d{12})/[a-z0-9-]+/(?P<bucket>[a-z0-9.-]{3,63})/\d{4}/\d{2}/\d{2}/[^/]+$")
@@ -93,9 +94,29 @@ def _read_with_engine(files: Sequence[Path], out: IO[str], counter: _Counter, wo
     """Read the files with the engine (reader.py); returns the files left to parse_line: gzip files that do not
     inflate, files the engine refused (found by halving the list), files with a line that is not an access-log
     line, and empty ones. gzip files are inflated (and checked) into `work_dir` a batch at a time."""
-    packed = [f for f in files if _is_gzip(f)]
-    plain = [f for f in files if f not in set(packed)]
-    left = _engine_batch(plain, {str(f): str(f) for f in plain}, out, counter, work_dir, threads)
+    if _GLOB.search(str(work_dir)):  # the engine would read its own files' paths as patterns
+        return {str(f) for f in files}
+    left: set[str] = set()
+    plain: dict[str, str] = {}  # the path the engine reads -> the file it stands for
+    packed: list[Path] = []
+    for n, path in enumerate(files):
+        kind = _kind(path)
+        if kind is None:
+            left.add(str(path))  # parse_line says why it cannot be read
+        elif kind == "gzip":
+            packed.append(path)
+        elif not _GLOB.search(str(path)):
+            plain[str(path)] = str(path)
+        elif (link := _linked(path, work_dir / f"linked-{n}.log")) is not None:
+            plain[str(link)] = str(path)  # a path with * ? [ ] { } is read through a plain-named link
+        else:
+            left.add(str(path))
+    try:
+        left |= _engine_batch([Path(p) for p in plain], plain, out, counter, work_dir, threads)
+    finally:
+        for name, source in plain.items():
+            if name != source:
+                Path(name).unlink(missing_ok=True)
     for start in range(0, len(packed), GZIP_BATCH):
         inflated: dict[str, str] = {}
         for n, path in enumerate(packed[start:start + GZIP_BATCH]):
@@ -144,9 +165,21 @@ def _engine_batch(files: list[Path], original: dict[str, str], out: IO[str], cou
     return left
 
 
-def _is_gzip(path: Path) -> bool:
-    with path.open("rb") as raw:
-        return raw.read(2) == b"\x1f\x8b"
+def _kind(path: Path) -> str | None:
+    """"gzip" or "plain" by the file's first bytes; None when it cannot be read."""
+    try:
+        with path.open("rb") as raw:
+            return "gzip" if raw.read(2) == b"\x1f\x8b" else "plain"
+    except OSError:
+        return None
+
+
+def _linked(path: Path, link: Path) -> Path | None:
+    try:
+        os.symlink(path.resolve(), link)
+    except OSError:
+        return None
+    return link
 
 
 def _inflate(path: Path, copy: Path) -> bool:
@@ -155,7 +188,7 @@ def _inflate(path: Path, copy: Path) -> bool:
         with igzip.open(path, "rb") as packed, copy.open("wb") as plain:  # type: ignore[no-untyped-call]
             while chunk := packed.read(1 << 20):
                 plain.write(chunk)
-    except (OSError, EOFError, ValueError, zlib.error):
+    except Exception:  # OSError, EOFError, zlib.error, and isal's IsalError, a plain Exception
         copy.unlink(missing_ok=True)
         return False
     return True

@@ -4,10 +4,13 @@ candidates (SigV2, aclRequired, anonymous, ACL calls, refused ACLs) come back wh
 as a count per (file, bucket, operation, endpoint, ...). The groups are written to a file by the engine and read
 back one at a time, so memory stays bounded whatever the size of the logs.
 
-What the engine reads differently from parse.parse_line, which stays the reference: a backslash before any other
-character inside a quoted field is dropped (parse_line keeps it), and a bare quote inside a quoted field is read
-as part of it (parse_line refuses the line). Neither is what S3 writes. A file the engine cannot read, or with a
-line that is not an access-log line, is left to parse_line whole, which names the line and why."""
+parse.parse_line stays the reference. A file the engine cannot read, or with a line the engine cannot take for
+an access-log line as parse_line would (no time, a bracket too many, too few fields, a Signature Version or
+aclRequired value out of place, as when an unquoted field with a space shifts the rest), is left to parse_line
+whole, which names the line and why. What the engine still reads otherwise, none of it what S3 writes: a
+backslash before any other character inside a quoted field is dropped (parse_line keeps it), a bare quote inside
+a quoted field is part of it, and a field S3 quotes written without quotes and without a space is read
+(parse_line refuses those two lines)."""
 
 from __future__ import annotations
 
@@ -67,8 +70,14 @@ def group_lines(files: Sequence[Path], since: str | None, until: str | None, res
         params = {"since": since, "until": until, "files": [str(f) for f in files]}
         try:
             con.execute(f"COPY ({_query()}) TO {_literal(str(result))} (FORMAT json)", params)
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None
         except duckdb.Error as err:
             raise EngineCannotRead(str(err).splitlines()[0]) from err
+        except RuntimeError as err:  # Ctrl-C during the query, as DuckDB reports it
+            if str(err).startswith("Query interrupted"):
+                raise KeyboardInterrupt from None
+            raise
     finally:
         con.close()
 
@@ -84,20 +93,25 @@ def _query() -> str:
     columns = "{" + ", ".join(f"'c{i}': 'VARCHAR'" for i in range(COLUMNS)) + "}"
     read = (f"SELECT * FROM read_csv($files, columns = {columns}, delim = ' ', quote = '\"', escape = '\\', "
             "header = false, auto_detect = false, null_padding = true, strict_mode = false, "
-            "allow_quoted_nulls = false, filename = true, compression = 'none')")  # "" is '', as parse_line reads it
+            "allow_quoted_nulls = false, nullstr = '\x01no-null\x01', filename = true, compression = 'none')")
     fields = ", ".join(_FIELD.values())
     return f"""
         WITH raw AS ({read}),
         timed AS (SELECT *, try_strptime({_TIME}, '%d/%b/%Y:%H:%M:%S %z') AS moment FROM raw),
         lines AS (
-          SELECT *, moment IS NOT NULL AND c2 LIKE '[%' AND c3 LIKE '%]' AND c17 IS NOT NULL AS valid FROM timed
+          -- a line parse_line may refuse or read otherwise (a bracket too many, a field out of place) is not
+          -- valid: its file goes to parse_line whole
+          SELECT *, moment IS NOT NULL AND c2[1] = '[' AND strpos(c2, ']') = 0 AND strpos(c3, ']') = length(c3)
+                    AND c17 IS NOT NULL AND (c26 IS NULL OR c26 IN ('Yes', '-'))
+                    AND (c20 IS NULL OR c20 = '-' OR c20 LIKE 'SigV%') AS valid
+          FROM timed
         ),
         grouped AS (
         SELECT
           filename AS path, valid,
           valid AND ($since IS NULL OR moment >= CAST($since AS TIMESTAMPTZ))
                 AND ($until IS NULL OR moment < CAST($until AS TIMESTAMPTZ)) AS inside,
-          CASE WHEN valid THEN c1 END AS bucket,
+          CASE WHEN valid THEN nullif(c1, '-') END AS bucket,
           CASE WHEN valid THEN c7 END AS operation,
           valid AND c26 IS NOT NULL AS shows_signals,
           CASE WHEN valid THEN c23 END AS endpoint,
