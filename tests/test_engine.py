@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import pytest
 import sqlglot
 
+from planner.errors import InputError
 from planner.sources import base
 from planner.sources.base import Selection
 from planner.sources.cloudtrail import CloudTrailFiles, engine
@@ -198,3 +201,37 @@ def test_every_source_ip_is_counted_though_five_are_sampled(tmp_path: Path) -> N
     for fast in (True, False):
         [row] = CloudTrailFiles((tmp_path,), use_prefilter=fast).scan().evidence
         assert (row.source_ips, row.source_ip_count) == (tuple(f"192.0.2.{n}" for n in range(1, 6)), 7)
+
+
+def test_an_engine_out_of_memory_is_retried_with_one_thread_then_the_larger_cap(tmp_path: Path,
+                                                                                 monkeypatch: Any) -> None:
+    """List aggregates do not all spill: a query over the pre-filter's candidates that runs out of memory is run
+    again with one thread, then with the larger cap, and only then reported (seen at 20M busy-shape records)."""
+    import duckdb
+
+    from planner.sources.cloudtrail import scan as scan_module
+
+    write_log(log_path(tmp_path, "111122223333", "us-east-1", "2026-11-02"), [s3_record(sigv="SigV2")])
+    expected = CloudTrailFiles((tmp_path,)).scan().evidence
+    connections: list[tuple[int | None, bool]] = []
+    real_connect, real_run = engine.connect, scan_module._run_until_read
+
+    def connect(threads: int | None = None, spill_dir: str | None = None, small_records: bool = False) -> Any:
+        connections.append((threads, small_records))
+        return real_connect(threads, spill_dir, small_records)
+
+    def run(*args: Any) -> Any:
+        if len(connections) < 3:
+            raise duckdb.OutOfMemoryException("could not allocate block of size 256.0 KiB")
+        return real_run(*args)
+
+    monkeypatch.setattr(engine, "connect", connect)
+    monkeypatch.setattr(scan_module, "_run_until_read", run)
+    assert CloudTrailFiles((tmp_path,), threads=2).scan().evidence == expected
+    assert connections == [(2, True), (1, True), (1, False)]
+    connections.clear()
+    monkeypatch.setattr(scan_module, "_run_until_read", lambda *args: (_ for _ in ()).throw(
+        duckdb.OutOfMemoryException("could not allocate")))
+    with pytest.raises(InputError, match="ran out of memory"):
+        CloudTrailFiles((tmp_path,), threads=2).scan()
+    assert len(connections) == 3

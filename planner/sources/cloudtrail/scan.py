@@ -187,16 +187,23 @@ def _run_tolerant(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any]
     """Run the query; a file the engine refuses is re-written with its odd records fitted (but for those `as_is`),
     or set aside with the reason when it is not CloudTrail's JSON at all, and the rest re-run."""
     small = not (sets.wrapped or sets.arrays)  # only records one per line: small read buffers
+    # Aggregates that gather lists (key prefixes, IPs, days) do not all spill: past the cap, one thread (half the
+    # working memory), then the larger cap, before giving up
+    attempts = [(threads, small), (1, small), (1, False)] if small else [(threads, small), (1, small)]
     with tempfile.TemporaryDirectory(prefix="s3plan-spill-") as spill, \
             tempfile.TemporaryDirectory(prefix="s3plan-conformed-") as fitted:
-        con = engine.connect(threads, spill, small)
-        try:
-            return _run_until_read(query, sets, params, con, fitted, as_is)
-        except duckdb.OutOfMemoryException as err:
-            raise InputError(f"the engine ran out of memory reading the logs ({str(err).splitlines()[0][:120]}); "
-                             "run with fewer --threads, or without --no-prefilter") from None
-        finally:
-            con.close()  # before its spill folder goes, and before an interrupted run exits
+        for attempt, (workers, small_cap) in enumerate(attempts, start=1):
+            con = engine.connect(workers, spill, small_cap)
+            try:
+                return _run_until_read(query, sets, params, con, fitted, as_is)
+            except duckdb.OutOfMemoryException as err:
+                if attempt == len(attempts):
+                    raise InputError(f"the engine ran out of memory reading the logs "
+                                     f"({str(err).splitlines()[0][:120]}); run with fewer --threads, or without "
+                                     "--no-prefilter") from None
+            finally:
+                con.close()  # before its spill folder goes, and before an interrupted run exits
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _run_until_read(query: exp.Expr, sets: engine.FileSets, params: dict[str, Any],
