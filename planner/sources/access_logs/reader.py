@@ -42,7 +42,7 @@ class LineGroup:
     """Lines of one file alike in all the counts need: a candidate line comes alone, with its `fields`."""
 
     path: str
-    valid: bool          # an access-log line: a time that parses, and at least the fields up to the user agent
+    valid: bool          # an access-log line as parse_line reads one: a time, the fields up to the user agent, in place
     inside: bool         # its time is inside the window
     bucket: str | None
     operation: str | None
