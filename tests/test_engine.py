@@ -235,3 +235,21 @@ def test_an_engine_out_of_memory_is_retried_with_one_thread_then_the_larger_cap(
     with pytest.raises(InputError, match="ran out of memory"):
         CloudTrailFiles((tmp_path,), threads=2).scan()
     assert len(connections) == 3
+
+
+def test_an_engine_message_that_is_not_utf8_is_a_refused_record() -> None:
+    """DuckDB quotes the record it refuses in its message, and can cut it inside a character: Python then raises
+    UnicodeDecodeError instead of the engine's error (seen on a record with a repeated key and an escaped emoji).
+    It is read as the engine's refusal, so the file is found and fitted or skipped like any other."""
+    import duckdb
+
+    class Refusing:  # only what run_query calls: the engine's error path, which a real file cannot trigger on demand
+        def execute(self, *args: Any) -> Any:
+            raise UnicodeDecodeError("utf-8", b"\xf0\x9f", 0, 1, "invalid continuation byte")
+
+        def interrupt(self) -> None:
+            pass
+
+    query = base.fill_integers(base.parse_athena("evidence"), {"prefix_depth": 1})
+    with pytest.raises(duckdb.InvalidInputException, match="could not be read"):
+        engine.run_query(Refusing(), query, engine.FileSets(lines=("x.json",)), {})  # type: ignore[arg-type]

@@ -154,7 +154,11 @@ def run_query(con: duckdb.DuckDBPyConnection, query: exp.Expr, sets: FileSets,
     used = {k: v for k, v in params.items() if f"${k}" in sql}
 
     def fetch() -> list[dict[str, Any]]:
-        cur = con.execute(sql, {**bound, **used})
+        try:
+            cur = con.execute(sql, {**bound, **used})
+        except UnicodeDecodeError as err:  # the engine's message quoted a record cut inside a character
+            raise duckdb.InvalidInputException(f"Invalid Input Error: a record the engine refused (its message "
+                                               f"could not be read: {err})") from None
         names = [d[0] for d in cur.description]
         return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
