@@ -95,6 +95,10 @@ class Policy:
             for key in keys or ():
                 self.named.setdefault(key, []).append(n)
 
+    def reads_key(self, key: str) -> bool:
+        """Whether a decision may depend on the request key (lower-case); True when that cannot be told."""
+        return self.reads is None or key in self.reads
+
     def evaluate(self, request: Request) -> Decision:
         """Deny wins, then Allow, else implicit deny; an unknown Deny or Allow makes the verdict unknown."""
         if self.reads is None:

@@ -106,25 +106,21 @@ def replay_bucket(rows: Iterable[Evidence], policy: Mapping[str, Any] | None,
     `public_ok`: whether Block Public Access lets a public statement work (None: not read)."""
     document = policy or {"Statement": []}
     compiled = _Compiled(Policy(document), Policy({"Statement": [s for s in statements(document)
-                                                                  if s.get("Effect") == "Deny"]}),
-                         _conditions_on(document, "aws:sourceip"))
+                                                                  if s.get("Effect") == "Deny"]}))
     return [_replay(row, compiled, operations, public_ok) for row in rows if _acl_dependent(row)]
 
 
 @dataclasses.dataclass(frozen=True)
 class _Compiled:
-    """A bucket's policy read once for all its rows: whole, its Denies alone (for same-account callers), and
-    whether any condition reads aws:SourceIp."""
+    """A bucket's policy read once for all its rows: whole, and its Denies alone (for same-account callers)."""
 
     whole: Policy
     denies: Policy
-    by_ip: bool
 
-
-def _conditions_on(policy: Mapping[str, Any], key: str) -> bool:
-    """Whether any statement has a condition on `key` (else the evaluator never reads it)."""
-    return any(name.lower() == key for s in statements(policy) if isinstance(s.get("Condition"), Mapping)
-               for block in s["Condition"].values() if isinstance(block, Mapping) for name in block)
+    @property
+    def by_ip(self) -> bool:
+        """Whether the policy reads aws:SourceIp (else the evaluator never asks for it)."""
+        return self.whole.reads_key("aws:sourceip")
 
 
 def _acl_dependent(row: Evidence) -> bool:
