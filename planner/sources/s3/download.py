@@ -395,3 +395,21 @@ def _nothing_found(bucket: str, base: str, selection: Selection, any_folder: boo
 
 
 __all__ = ["Download", "RemoteFile", "client_config", "download_trail", "parse_s3_url"]
+
+
+def s3_client(session: Any = None, threads: int = THREADS) -> Any:
+    """The S3 client the downloads use (adaptive retries, one connection per thread), for other sources' listings."""
+    return _client(session, threads)
+
+
+def list_folder(client: Any, bucket: str, prefix: str) -> tuple[list[str], list[RemoteFile]]:
+    """Sub-folders and objects directly under `prefix` (ListObjectsV2 with a delimiter, every page)."""
+    return _list(client, bucket, prefix)
+
+
+def fetch_objects(client: Any, bucket: str, remote: list[RemoteFile], cache: Path, *, threads: int = THREADS,
+                  on_progress: Progress | None = None) -> tuple[int, int, int, tuple[SkippedFile, ...]]:
+    """(fetched, cached, bytes fetched, skipped): the objects into `<cache>/<bucket>/<key>`, those already cached
+    with the same size left as they are."""
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3plan-s3") as pool:
+        return _fetch_all(pool, client, bucket, remote, Path(cache) / bucket, on_progress)

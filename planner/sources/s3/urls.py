@@ -44,3 +44,15 @@ def parse_log_url(url: str) -> tuple[str, str]:
         raise UsageError(f"--access-logs {url!r}: expected s3://LOG-BUCKET/PREFIX (the target prefix of the "
                          "bucket's server access logging, or .../ACCOUNT/REGION/SOURCE-BUCKET/ for date-based keys)")
     return match["bucket"], match["prefix"]
+
+
+def parse_inventory_url(url: str) -> tuple[str, str]:
+    """s3://DESTINATION-BUCKET/PREFIX of S3 Inventory reports (a manifest.json, a report's folder, or a prefix
+    above them) -> (bucket, prefix as given)."""
+    match = LOG_URL_RE.match(url)
+    segments = match["prefix"].split("/")[:-1] if match else []
+    if match is None or ".." in match["bucket"] or IP_RE.match(match["bucket"]) \
+            or any(part in ("", ".", "..") for part in segments):
+        raise UsageError(f"--inventory {url!r}: expected s3://DESTINATION-BUCKET/PREFIX/ (the inventory's "
+                         "destination, a report folder in it, or a manifest.json)")
+    return match["bucket"], match["prefix"]
