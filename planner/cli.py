@@ -17,7 +17,7 @@ import click
 from planner import __version__
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.config import ACCOUNT_RE, REGION_RE, make_config, parse_day, split_list
-from planner.errors import EXIT_BLOCKERS, EXIT_INTERNAL, EXIT_INTERRUPTED, S3PlanError
+from planner.errors import EXIT_BLOCKERS, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, S3PlanError, UsageError
 from planner.model import Plan
 from planner.pipeline import (
     RunResult,
@@ -26,6 +26,8 @@ from planner.pipeline import (
     athena_ddl,
     athena_queries,
     explain_user_agent,
+    inventory_ddl,
+    inventory_queries,
     run_plan,
 )
 from planner.plan.readiness import NO_DATA_EVENTS, WRITE_ONLY
@@ -41,6 +43,7 @@ PLAN_OPTION_GROUPS = {  # `s3plan plan --help` lists the options under these hea
     "Sources": ("cloudtrail", "access_logs", "athena_results", "athena", "athena_table", "athena_database",
                 "access_log_table", "access_log_dated", "cache", "threads", "prefilter"),
     "Window": ("since", "until", "days", "regions", "accounts"),
+    "Object ACLs": ("inventory", "canonical_ids"),
     "Policies": ("current_policies", "rules_dirs", "prefix_depth", "enrich", "validate_online"),
     "AWS access": ("profile", "aws_region", "athena_workgroup", "athena_output", "refresh"),
     "Outputs": ("out", "previous", "owners", "strict", "fail_on_blockers"),
@@ -148,6 +151,13 @@ def main(debug: bool) -> None:
 @click.option("--access-logs", "access_logs", multiple=True, metavar="PATH",
               help="S3 server access log files or folders (plain or .gz), alone or with --cloudtrail; a request "
                    "both record counts once. Repeatable.")
+@click.option("--inventory", "inventory", multiple=True, metavar="PATH|s3://BUCKET/PREFIX/",
+              help="S3 Inventory reports with the Object ACL and owner fields: a manifest.json, a folder of reports "
+                   "(the latest per configuration is read), or their S3 destination. With the log sources; "
+                   "repeatable.")
+@click.option("--canonical-ids", metavar="FILE",
+              help="YAML mapping of canonical user id -> account id, for object owners and grantees s3plan cannot "
+                   "name otherwise.")
 @click.option("--cache", metavar="DIR", help="Where s3:// log files are kept between runs (default: OUT/.s3-cache).")
 @click.option("--enrich", is_flag=True,
               help="Read each bucket's policy, Object Ownership, ACLs, public access block and logging (read-only).")
@@ -184,7 +194,13 @@ def plan(**options: Any) -> None:
         click.echo(f"s3plan: warning: {warning}", err=True)
     for error in result.input_errors:
         click.echo(f"s3plan: error: {error}", err=True)
+    for error in result.inventory_errors:
+        click.echo(f"s3plan: error: {error}", err=True)
     click.echo(summary(result, config.owners is not None))
+    if result.inventory_errors:  # the plan was written without those buckets' reports: not a clean run
+        click.echo(f"s3plan: {len(result.inventory_errors)} inventory report(s) could not be read; the plan leaves "
+                   "them out (their buckets are blocked)", err=True)
+        sys.exit(EXIT_INPUT)
     if config.fail_on_blockers and result.has_blockers:
         blocked = sorted(b.bucket for b in result.plan.buckets if b.blockers)
         shown = ", ".join(blocked[:10]) + (f" and {len(blocked) - 10} more" if len(blocked) > 10 else "")
@@ -287,18 +303,33 @@ def sql() -> None:
 @click.option("--access-logs", is_flag=True,
               help="The server access log table instead (RegexSerDe; day-projected when --location is the "
                    "date-based s3://LOG-BUCKET/PREFIX/ACCOUNT/REGION/SOURCE-BUCKET/).")
+@click.option("--inventory", is_flag=True,
+              help="The S3 Inventory table instead (--location: the report's s3://DEST/[PREFIX/]SOURCE-BUCKET/"
+                   "CONFIG-ID/hive/; dt projected by the hour).")
+@click.option("--format", "file_format", type=click.Choice(["ORC", "Parquet", "CSV"]), default="ORC",
+              show_default=True, help="With --inventory: the report's output format.")
+@click.option("--fields", metavar="FILESCHEMA",
+              help="With --inventory --format CSV: the manifest's fileSchema (CSV columns are positional).")
 @click.option("--org-id", metavar="o-xxxx", help="Organization trail: the org id after AWSLogs/.")
 @click.option("--accounts", multiple=True, metavar="LIST", help="Accounts to project (CloudTrail).")
 @click.option("--regions", multiple=True, metavar="LIST", help="Regions to project (CloudTrail).")
 @click.option("--since", default="2020-01-01", show_default=True, metavar="YYYY-MM-DD", help="First day projected.")
-@click.option("--table", help="Table name [default: cloudtrail_logs, or s3_access_logs with --access-logs].")
+@click.option("--table", help="Table name [default: cloudtrail_logs, s3_access_logs with --access-logs, "
+                                  "s3_inventory with --inventory].")
 @click.option("--database", metavar="NAME")
 @friendly_errors
-def sql_ddl(location: str, access_logs: bool, org_id: str | None, accounts: tuple[str, ...],
-            regions: tuple[str, ...], since: str, table: str | None, database: str | None) -> None:
-    """CREATE EXTERNAL TABLE for CloudTrail logs (account, region and day projected) or server access logs."""
+def sql_ddl(location: str, access_logs: bool, inventory: bool, file_format: str, fields: str | None,
+            org_id: str | None, accounts: tuple[str, ...], regions: tuple[str, ...], since: str, table: str | None,
+            database: str | None) -> None:
+    """CREATE EXTERNAL TABLE for CloudTrail logs (account, region and day projected), server access logs, or an
+    S3 Inventory configuration's reports."""
     first = parse_day("--since", since)
     assert first is not None
+    if access_logs and inventory:
+        raise UsageError("give --access-logs or --inventory, not both")
+    if inventory:
+        click.echo(inventory_ddl(location, file_format, table or "s3_inventory", database, first, fields), nl=False)
+        return
     if access_logs:
         click.echo(access_log_ddl(location, table or "s3_access_logs", database, first), nl=False)
         return
@@ -310,19 +341,34 @@ def sql_ddl(location: str, access_logs: bool, org_id: str | None, accounts: tupl
 
 @sql.command("queries")
 @click.option("--table", default="cloudtrail_logs", show_default=True, help="Table, or DATABASE.TABLE.")
-@click.option("--since", required=True, metavar="YYYY-MM-DD")
-@click.option("--until", required=True, metavar="YYYY-MM-DD")
+@click.option("--since", metavar="YYYY-MM-DD")
+@click.option("--until", metavar="YYYY-MM-DD")
 @click.option("--accounts", multiple=True, metavar="LIST")
 @click.option("--regions", multiple=True, metavar="LIST")
 @click.option("--prefix-depth", default=1, show_default=True, type=click.IntRange(1, 5))
 @click.option("--access-log-table", metavar="TABLE", help="Query this server access log table instead.")
 @click.option("--access-log-dated", is_flag=True, help="The access-log table is day-projected.")
 @click.option("--with-cloudtrail", is_flag=True, help="With --access-log-table: the --table too, as one relation.")
+@click.option("--inventory-table", metavar="[DATABASE.]TABLE",
+              help="The S3 Inventory aggregates instead (owners, object-ACL grants, ACL status) over this table.")
+@click.option("--dt", metavar="YYYY-MM-DD-HH-MM", help="With --inventory-table: the report to read.")
+@click.option("--csv", "csv_report", is_flag=True, help="With --inventory-table: a CSV report (URL-encoded keys).")
+@click.option("--all-versions", is_flag=True,
+              help="With --inventory-table: the report lists all versions (delete markers are left out).")
 @friendly_errors
-def sql_queries(table: str, since: str, until: str, accounts: tuple[str, ...], regions: tuple[str, ...],
-                prefix_depth: int, access_log_table: str | None, access_log_dated: bool,
-                with_cloudtrail: bool) -> None:
-    """The evidence query with partition predicates for the window, to run in the Athena console."""
+def sql_queries(table: str, since: str | None, until: str | None, accounts: tuple[str, ...],
+                regions: tuple[str, ...], prefix_depth: int, access_log_table: str | None, access_log_dated: bool,
+                with_cloudtrail: bool, inventory_table: str | None, dt: str | None, csv_report: bool,
+                all_versions: bool) -> None:
+    """The evidence query with partition predicates for the window, to run in the Athena console (or, with
+    --inventory-table, the inventory aggregates)."""
+    if inventory_table:
+        if not dt:
+            raise UsageError("--inventory-table: give --dt YYYY-MM-DD-HH-MM, the report to read")
+        click.echo(inventory_queries(inventory_table, dt, csv_report, all_versions), nl=False)
+        return
+    if not since or not until:
+        raise UsageError("give --since and --until (UTC days, YYYY-MM-DD)")
     first, last = parse_day("--since", since), parse_day("--until", until)
     assert first is not None and last is not None
     if access_log_table:

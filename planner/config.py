@@ -12,7 +12,7 @@ from planner.errors import UsageError
 from planner.model import RunInfo, ScanResult, Window
 from planner.sources.athena.client import AthenaTable
 from planner.sources.athena.sql import table_name
-from planner.sources.s3.urls import parse_log_url, parse_s3_url
+from planner.sources.s3.urls import parse_inventory_url, parse_log_url, parse_s3_url
 
 REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
 ACCOUNT_RE = re.compile(r"^\d{12}$")
@@ -48,6 +48,9 @@ class Config:
     progress: bool = False
     prefilter: bool = True
     prefix_depth: int = 1
+    inventory: tuple[Path, ...] = ()       # --inventory manifests or folders on disk
+    inventory_s3: tuple[str, ...] = ()     # --inventory s3:// destinations
+    canonical_ids: Path | None = None
     generated_at: str | None = field(default=None, compare=False)
 
     def sources_named(self) -> tuple[str, ...]:
@@ -55,7 +58,8 @@ class Config:
         return (tuple(f"cloudtrail:{p}" for p in (*self.cloudtrail, *self.cloudtrail_s3))
                 + tuple(f"access-log:{p}" for p in (*self.access_logs, *self.access_logs_s3))
                 + tuple(f"athena:{t}" for t in (self.athena.tables if self.athena else ()))
-                + tuple(f"athena-csv:{p}" for p in self.athena_results))
+                + tuple(f"athena-csv:{p}" for p in self.athena_results)
+                + tuple(f"inventory:{p}" for p in (*self.inventory, *self.inventory_s3)))
 
     def run_info(self, result: ScanResult, rules: tuple[str, ...], tool_version: str, now: str) -> RunInfo:
         """What the run asked for (sources, window, regions, accounts) and what its scan read."""
@@ -109,7 +113,8 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
                 progress: bool = False, prefilter: bool = True, prefix_depth: int = 1,
                 cache: str | None = None, enrich: bool = False, access_logs: Iterable[str] = (),
-                access_log_table: str | None = None, access_log_dated: bool = False) -> Config:
+                access_log_table: str | None = None, access_log_dated: bool = False,
+                inventory: Iterable[str] = (), canonical_ids: str | None = None) -> Config:
     """Validate option values into a Config."""
     if (athena or athena_database) and not (athena_table or access_log_table):
         raise UsageError("--athena: give the table with --athena-table and/or --access-log-table "
@@ -153,6 +158,16 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
         raise UsageError(f"--current-policies {current_policies}: no such folder")
     if previous is not None and not Path(previous).is_file():
         raise UsageError(f"--previous {previous}: no such file")
+    inventory_urls = tuple(p for p in inventory if p.startswith("s3://"))
+    for url in inventory_urls:
+        parse_inventory_url(url)
+    inventory_paths = tuple(Path(p) for p in inventory if not p.startswith("s3://"))
+    for path in inventory_paths:
+        if not path.exists():
+            raise UsageError(f"--inventory {path}: no such file or folder; give a manifest.json of an S3 Inventory "
+                             "report, or a folder holding reports")
+    if canonical_ids is not None and not Path(canonical_ids).is_file():
+        raise UsageError(f"--canonical-ids {canonical_ids}: no such file")
     if owners is not None and not Path(owners).is_file():
         raise UsageError(f"--owners {owners}: no such file")
     if not 1 <= prefix_depth <= 5:
@@ -171,7 +186,9 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
             access_log_dated=access_log_dated)
     return Config(
         cloudtrail=paths, out=Path(out), cloudtrail_s3=urls, access_logs=logs, access_logs_s3=log_urls,
-        cache=Path(cache) if cache else (Path(out) / ".s3-cache" if urls or log_urls else None), enrich=enrich,
+        cache=Path(cache) if cache else (Path(out) / ".s3-cache" if urls or log_urls or inventory_urls else None),
+        enrich=enrich, inventory=inventory_paths, inventory_s3=inventory_urls,
+        canonical_ids=Path(canonical_ids) if canonical_ids else None,
         athena_results=results, athena=source, since=start, until=end,
         regions=split_list("--regions", regions, REGION_RE, "us-east-1"),
         accounts=split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"),

@@ -15,13 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner import __version__
-from planner.classify.loader import Rule, load_owners, load_rules, operation_table
+from planner.classify.loader import Rule, load_canonical_ids, load_owners, load_rules, operation_table
 from planner.classify.owners import OwnerBook
 from planner.classify.remedies import Explanation, classify_acl, classify_sigv2, explain
 from planner.classify.useragent import ClientCatalogue
 from planner.config import Config
 from planner.errors import InputError, OutputError
 from planner.model import Plan, ScanResult
+from planner.model.inventory import NO_INVENTORY, InventoryResult
 from planner.outputs.alongside import Alongside
 from planner.outputs.graph_file import write_graphml
 from planner.outputs.plan_json import write_plan_json
@@ -29,6 +30,7 @@ from planner.outputs.policy_files import replace_folder, write_policy_files
 from planner.outputs.tracker import Previous, read_previous
 from planner.outputs.workbook import write_workbook
 from planner.plan.graph import build_plan
+from planner.plan.object_acls import Context, object_acl_findings
 from planner.policy.bucket import bucket_policies, to_review
 from planner.policy.check import check_statement
 from planner.policy.deny import sigv4_deny_policy
@@ -38,8 +40,11 @@ from planner.policy.validate import AccessAnalyzer, validate_online
 from planner.sources.athena.access_log_sql import access_log_ddl as access_log_table_ddl
 from planner.sources.athena.access_log_sql import combined_evidence_query
 from planner.sources.athena.console_csv import AthenaResultCsv
+from planner.sources.athena.inventory_sql import inventory_ddl as inventory_table_ddl
+from planner.sources.athena.inventory_sql import inventory_queries as inventory_table_queries
 from planner.sources.athena.sql import Table, cloudtrail_ddl, evidence_query
 from planner.sources.base import Selection
+from planner.sources.inventory import InventoryReports
 from planner.sources.local import LocalLogs
 from planner.sources.policies import CurrentPolicies, load_current_policies
 
@@ -60,6 +65,11 @@ class RunResult:
     @property
     def has_blockers(self) -> bool:
         return any(b.blockers for b in self.plan.buckets)
+
+    @property
+    def inventory_errors(self) -> tuple[str, ...]:
+        """Inventory reports that could not be read (their buckets were left out; the run exits 2)."""
+        return tuple(reason for _, _, reason in self.plan.inventory_failures)
 
     @property
     def input_errors(self) -> tuple[str, ...]:
@@ -95,6 +105,7 @@ class Inputs:
     owners: OwnerBook
     current: CurrentPolicies
     previous: Previous
+    canonical_ids: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def read_inputs(config: Config) -> Inputs:
@@ -104,7 +115,8 @@ def read_inputs(config: Config) -> Inputs:
         load_rules("clients", config.rules_dirs), load_rules("acl", config.rules_dirs),
         OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook(),
         CurrentPolicies() if config.enrich else load_current_policies(config.current_policies),
-        read_previous(config.previous or config.out / WORKBOOK))
+        read_previous(config.previous or config.out / WORKBOOK),
+        load_canonical_ids(config.canonical_ids) if config.canonical_ids else {})
 
 
 def _check_writable(out: Path) -> None:
@@ -121,10 +133,17 @@ def _check_writable(out: Path) -> None:
                           "write to") from err
 
 
+def scan_inventory(config: Config) -> InventoryResult:
+    """--inventory: the latest report of every bucket given, aggregated (a report that fails fails its bucket)."""
+    return InventoryReports(config.inventory, config.inventory_s3, config.cache, lambda: aws_session(config),
+                            config.threads).scan()
+
+
 def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketState] | None = None,
-              inputs: Inputs | None = None) -> Plan:
+              inputs: Inputs | None = None, inventory: InventoryResult = NO_INVENTORY) -> Plan:
     """Classify the evidence, draft statements, check them, and plan the work; `states` (--enrich) are the
-    buckets' live state: their policies are merged with instead of --current-policies."""
+    buckets' live state: their policies are merged with instead of --current-policies; `inventory` the object
+    owners and ACL grants the reports show."""
     inputs = inputs or read_inputs(config)
     client_rules, acl_rules = inputs.client_rules, inputs.acl_rules
     sigv2 = classify_sigv2(result.evidence, ClientCatalogue(client_rules))
@@ -157,15 +176,35 @@ def make_plan(config: Config, result: ScanResult, states: Mapping[str, BucketSta
         extra = merge_blockers(extra, state_blocker_map(states, result.bucket_accounts, drafted))
     replayed = replay_plan(result.evidence, policies, live, origins, operations, public_state)
     extra = with_replay_blockers(extra, replayed)
+    objects = object_acl_findings(inventory, _inventory_context(result, inputs, operations, states), drafted,
+                                  replayed)
+    drafted = objects.statements
+    extra = {b: [*extra.get(b, ()), *objects.blockers.get(b, ())] for b in {*extra, *objects.blockers}}
     parts = build_plan(result.bucket_requests, result.bucket_accounts, sigv2, acl, to_review(drafted, policies),
                        extra, inputs.owners, result.bucket_data, result.partitions, policies,
-                       frozenset(e for s in drafted for e in s.evidence))
+                       frozenset(e for s in drafted for e in s.evidence), objects.tasks,
+                       [*objects.statuses, *(f.bucket for f in inventory.failures if f.bucket)])
     run = config.run_info(result, tuple(r.id for r in (*client_rules, *acl_rules)), __version__, _now())
     buckets = with_state(parts.buckets, states, result.bucket_accounts) if states else parts.buckets
+    buckets = tuple(dataclasses.replace(b, inventory=objects.statuses.get(b.bucket)) for b in buckets)
     refusals = sigv2_deny_refusals(result.evidence, [(b.bucket, b.partition, b.sigv4_ready) for b in parts.buckets],
                                    sigv4_deny_policy)
-    return Plan(run, result.evidence, parts.tasks, drafted, buckets, notes + parts.notes, parts.clients, policies,
-                replayed, refusals)
+    return Plan(run, result.evidence, parts.tasks, drafted, buckets, tuple(notes) + parts.notes,
+                parts.clients, policies, replayed, refusals, objects.rows,
+                tuple((f.bucket, f.manifest, f.reason) for f in inventory.failures))
+
+
+def _inventory_context(result: ScanResult, inputs: Inputs, operations: Mapping[str, Any],
+                       states: Mapping[str, BucketState] | None) -> Context:
+    """What the plan knows of canonical ids: --canonical-ids, and with --enrich each bucket owner's id."""
+    accounts = dict(inputs.canonical_ids)
+    owners: dict[str, str] = {}
+    if states:
+        from planner.enrich.aws import accounts_from_owners
+
+        accounts = {**accounts_from_owners(states, result.bucket_accounts), **accounts}
+        owners = {b: s.owner_id for b, s in states.items() if s.owner_id}
+    return Context(result.evidence, operations, result.bucket_accounts, result.bucket_data, accounts, owners)
 
 
 def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:
@@ -201,6 +240,17 @@ def access_log_queries(table: str, cloudtrail: str | None, since: date, until: d
                                    accounts=accounts, regions=regions, prefix_depth=prefix_depth, dated=dated)
 
 
+def inventory_ddl(location: str, file_format: str, table: str, database: str | None, since: date,
+                  fields: str | None) -> str:
+    """`s3plan sql ddl --inventory`: the S3 Inventory table of one configuration."""
+    return inventory_table_ddl(location, file_format, table, database, since, fields)
+
+
+def inventory_queries(table: str, dt: str, csv_report: bool, all_versions: bool) -> str:
+    """`s3plan sql queries --inventory-table`: the inventory aggregates, to run by hand."""
+    return inventory_table_queries(table, dt, csv_report, all_versions)
+
+
 def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Explanation:
     """`s3plan explain-ua`: the client catalogue's reading of one user agent."""
     return explain(user_agent, ClientCatalogue(load_rules("clients", rules_dirs)))
@@ -216,7 +266,8 @@ def run_plan(config: Config) -> RunResult:
     if config.strict and result.skipped:
         first = result.skipped[0]
         raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
-    plan = make_plan(config, result, read_states(config, result) if config.enrich else None, inputs)
+    inventory = scan_inventory(config)
+    plan = make_plan(config, result, read_states(config, result) if config.enrich else None, inputs, inventory)
     if config.validate_online:
         plan = with_online_validation(plan, access_analyzer(config))
     try:

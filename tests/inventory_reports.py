@@ -40,7 +40,7 @@ class Obj:
 
     key: str
     owner: str = OWNER
-    grants: Sequence[tuple[str, str, str]] = (("CanonicalUser", OWNER, "FULL_CONTROL"),)
+    grants: Sequence[tuple[str, str, str]] | None = None  # None: the owner's FULL_CONTROL alone (the default ACL)
     status: str = "AVAILABLE"
     delete_marker: bool = False
     acl: str | None = None  # the raw field, instead of one made from owner/grants/status
@@ -48,7 +48,8 @@ class Obj:
     def field(self) -> str:
         if self.acl is not None:
             return self.acl
-        return acl_field(self.grants if self.status == "AVAILABLE" else (), self.status)
+        grants = (("CanonicalUser", self.owner, "FULL_CONTROL"),) if self.grants is None else self.grants
+        return acl_field(grants if self.status == "AVAILABLE" else (), self.status)
 
     def row(self, bucket: str) -> dict[str, object]:
         unavailable = self.status == "UNAVAILABLE"

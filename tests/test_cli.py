@@ -137,6 +137,6 @@ def test_plan_help_lists_every_option_under_its_heading() -> None:
     assert sorted(grouped) == sorted(options) and len(grouped) == len(set(grouped))
     text = CliRunner().invoke(main, ["plan", "--help"]).output
     headings = [line for line in text.splitlines() if line.endswith(":") and not line.startswith(" ")]
-    assert headings == ["Sources:", "Window:", "Policies:", "AWS access:", "Outputs:", "Other:"]
+    assert headings == ["Sources:", "Window:", "Object ACLs:", "Policies:", "AWS access:", "Outputs:", "Other:"]
     assert text.index("--cloudtrail") < text.index("--since") < text.index("--current-policies") < text.index(
         "--profile") < text.index("--out ") < text.index("--help")

@@ -69,10 +69,10 @@ def access_level(action: str) -> str:
 
 
 def test_every_mode_has_a_policy() -> None:
-    assert sorted(policies()) == ["athena", "enrich", "s3-logs", "validate-online"]
+    assert sorted(policies()) == ["athena", "enrich", "inventory", "s3-logs", "validate-online"]
 
 
-@pytest.mark.parametrize("mode", ["athena", "enrich", "s3-logs", "validate-online"])
+@pytest.mark.parametrize("mode", ["athena", "enrich", "inventory", "s3-logs", "validate-online"])
 def test_policy_lints_clean_and_grants_reads_only(mode: str) -> None:
     policy = policies()[mode]
     analysed = parliament.analyze_policy_string(json.dumps(policy), include_community_auditors=False)

@@ -15,7 +15,7 @@ from planner.pipeline import make_plan, scan
 from tests.conftest import mixed_tree
 from tests.golden_run import FIXED_CLOCK
 
-SHEETS = ["Overview", "Tasks", "SigV2 clients", "ACL dependencies", "Policy statements", "Replay", "Buckets", "Evidence",
+SHEETS = ["Overview", "Tasks", "SigV2 clients", "ACL dependencies", "Policy statements", "Replay", "Object ACLs", "Buckets", "Evidence",
           "Unrecognised clients", "Trend", "Run"]
 
 

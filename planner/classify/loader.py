@@ -147,3 +147,40 @@ def _strip_lines(value: Any) -> Any:
 def _schema() -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads((RULES_DIR / "rules.schema.json").read_text())
     return loaded
+
+
+CANONICAL_ID_RE = re.compile(r"^[0-9a-f]{64}$")
+ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
+
+
+def load_canonical_ids(path: Path) -> dict[str, str]:
+    """`--canonical-ids FILE`: a YAML mapping of canonical user id (64 hex digits) -> account id (12 digits, quoted:
+    unquoted, YAML reads 012345678901 as a number and drops its leading 0). Errors name the file, line and key."""
+    try:
+        doc = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except OSError as err:
+        raise RuleError(f"{path}:1: cannot read: {err.strerror}") from err
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        raise RuleError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(err, 'problem', err)}") \
+            from err
+    if not isinstance(doc, dict):
+        raise RuleError(f"{path}:1: expected a mapping of canonical id -> account id (\"<64 hex>\": \"111122223333\")")
+    lines = doc.get("__keylines__", {})
+    out: dict[str, str] = {}
+    for key, value in doc.items():
+        if key in ("__line__", "__keylines__"):
+            continue
+        line = lines.get(key, doc.get("__line__", 1))
+        if not isinstance(key, str) or not CANONICAL_ID_RE.match(key):
+            raise RuleError(f"{path}:{line}: key {key!r} is not a canonical user id (64 lower-case hex digits, "
+                            "quoted)")
+        # an unquoted 12-digit number is read as an int; one with a leading 0 may be read as octal: only an int of
+        # 12 digits is taken as written
+        whole = isinstance(value, int) and not isinstance(value, bool) and 10**11 <= value < 10**12
+        account = str(value) if whole else value
+        if not isinstance(account, str) or not ACCOUNT_ID_RE.match(account):
+            raise RuleError(f"{path}:{line}: {key}: {value!r} is not a 12-digit account id; quote it "
+                            "(\"111122223333\")")
+        out[key] = account
+    return out

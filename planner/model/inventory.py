@@ -32,6 +32,8 @@ class GrantCount:
     permission: str     # READ | READ_ACP | WRITE_ACP | FULL_CONTROL (WRITE does not apply to objects, facts §3a)
     objects: int
     sample_keys: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()   # the first key segments of its objects (folder/, or '' for top-level keys)
+    prefixes_complete: bool = False  # `prefixes` lists them all (not cut at the limit)
 
     @property
     def public(self) -> bool:

@@ -168,6 +168,42 @@ class BucketReport:
     acl_grants: tuple[str, ...] = ()       # with --enrich: the bucket ACL's grants, "<grantee>: <permission>"
     data_events: DataEvents | None = None  # None: the source could not tell (results of an older query)
     partition: str = "aws"                 # the ARN partition of the bucket (aws-cn, aws-us-gov, ...)
+    inventory: InventoryStatus | None = None  # with --inventory: what the bucket's report showed (None: no report)
+
+
+@dataclass(frozen=True)
+class InventoryStatus:
+    """A bucket's inventory report, as the plan reads it: its objects, those another account owns (None: the bucket
+    owner's canonical id is not known, so no owner can be called foreign), and ACLs the report could not show."""
+
+    report: str                     # the manifest read
+    created: str | None             # when the report's scan began
+    objects: int
+    foreign_owned_objects: int | None
+    acl_unavailable: int
+    acl_unreadable: int
+    bucket_owner: str | None        # the bucket owner's canonical id, where known
+    owners: tuple[tuple[str, str | None, int], ...] = ()  # (canonical id, account or None, objects), largest first
+    has_acl_fields: bool = True
+    owner_notes: tuple[str, ...] = ()  # per other owner: whether the drafts and the replay keep its access
+
+
+@dataclass(frozen=True)
+class ObjectAcl:
+    """One object-ACL grant of the inventory: objects of `bucket` whose ACL grants `permission` to a grantee other
+    than their owner, and whether any request in the window used it (None: the evidence cannot tell)."""
+
+    bucket: str
+    grantee: str
+    grantee_type: str            # CanonicalUser | Group
+    permission: str
+    objects: int
+    sample_keys: tuple[str, ...]
+    exercised: bool | None
+    account: str | None = None   # the grantee's account, where its canonical id is known
+    evidence: tuple[str, ...] = ()  # the evidence rows that used it (exercised), or might have (unknown)
+    public: bool = False
+    why: str = ""
 
 
 @dataclass(frozen=True)
@@ -256,6 +292,8 @@ class Plan:
     policies: tuple[BucketPolicy, ...] = field(default=())
     replay: tuple[ReplayRow, ...] = field(default=())
     sigv2_deny_refusals: Mapping[str, int] = field(default_factory=dict)  # bucket -> requests its deny would refuse
+    object_acls: tuple[ObjectAcl, ...] = field(default=())
+    inventory_failures: tuple[tuple[str | None, str, str], ...] = field(default=())  # (bucket, manifest, reason)
 
     def replay_counts(self, bucket: str) -> dict[str, int]:
         """Requests of the bucket's ACL-dependent rows that keep working, would break, or could not be proven; and

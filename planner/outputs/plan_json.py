@@ -42,10 +42,13 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
         ],
         "buckets": [
             {**_lists({k: v for k, v in asdict(b).items() if k != "blockers"}),
-             "blockers": [asdict(x) for x in b.blockers], "replay": plan.replay_counts(b.bucket)}
+             "blockers": [asdict(x) for x in b.blockers], "replay": plan.replay_counts(b.bucket),
+             "foreign_owned_objects": b.inventory.foreign_owned_objects if b.inventory else None}
             for b in plan.buckets
         ],
         "replay": [shallow(r) for r in plan.replay],
+        "object_acls": [shallow(r) for r in plan.object_acls],
+        "inventory_failures": [{"bucket": b, "manifest": m, "reason": r} for b, m, r in plan.inventory_failures],
         "clients": [shallow(c) for c in plan.clients],
         "policies": [
             {"bucket": p.bucket, "draft": p.draft, "current_from": p.current_from,

@@ -18,7 +18,7 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
     """Replace `folder` with this run's drafts, so no draft of an earlier run is left to be applied by mistake.
 
     Per bucket: `<bucket>.policy.json` (the current policy with the new statements merged in) and
-    `<bucket>.review.md`;
+    `<bucket>.review.md` (also for a bucket whose inventory shows grants or owners to review);
     and for each bucket ready to deny SigV2, `<bucket>.sigv4-deny.json` (file names never collide: model.py).
     """
     folder.parent.mkdir(parents=True, exist_ok=True)
@@ -29,8 +29,9 @@ def write_policy_files(plan: Plan, folder: Path) -> list[Path]:
     for policy in plan.policies:
         if policy.merged is not None:
             names.append(_write(fresh / policy_file(policy.bucket), dict(policy.merged)))
-        review = fresh / review_file(policy.bucket)
-        write_bytes(review, reviews[policy.bucket].encode())
+    for bucket, note in sorted(reviews.items()):
+        review = fresh / review_file(bucket)
+        write_bytes(review, note.encode())
         names.append(review.name)
     for report in sorted((b for b in plan.buckets if b.sigv4_deny_draft), key=lambda b: b.bucket):
         deny = sigv4_deny_policy(report.bucket, report.partition)

@@ -8,7 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from planner.model import BucketPolicy, BucketReport, Plan, ReplayRow, Statement
+from planner.model import BucketPolicy, BucketReport, ObjectAcl, Plan, ReplayRow, Statement
+from planner.plan.object_acls import preserving_statement
 from planner.policy.check import as_list
 
 
@@ -18,8 +19,75 @@ def render_reviews(plan: Plan) -> dict[str, str]:
     for stmt in plan.statements:
         statements.setdefault(stmt.bucket, {})[stmt.sid] = stmt
     reports = {b.bucket: b for b in plan.buckets}
-    return {p.bucket: render_review(plan, p, statements.get(p.bucket, {}), reports.get(p.bucket))
-            for p in plan.policies}
+    notes = {p.bucket: render_review(plan, p, statements.get(p.bucket, {}), reports.get(p.bucket))
+             for p in plan.policies}
+    for report in plan.buckets:  # a bucket with inventory findings and no draft still gets its note
+        if report.bucket not in notes and _has_findings(plan, report):
+            notes[report.bucket] = render_inventory_note(plan, report)
+    return notes
+
+
+def _has_findings(plan: Plan, report: BucketReport) -> bool:
+    return bool(report.inventory and (report.inventory.foreign_owned_objects or report.inventory.acl_unavailable
+                                      or any(r.bucket == report.bucket for r in plan.object_acls)))
+
+
+def render_inventory_note(plan: Plan, report: BucketReport) -> str:
+    """The note of a bucket that needs no statement but whose inventory shows grants or owners to review."""
+    lines = [f"# {report.bucket}: object ACLs and owners for review", "",
+             f"s3plan {plan.run.tool_version}, {plan.run.generated_at}; no policy statement is drafted for this "
+             "bucket (no request in the window needed an ACL that a statement could replace).", ""]
+    lines += object_acl_section(plan, report)
+    blockers = [b for b in report.blockers if b.kind != "sigv2-callers"]
+    if blockers:
+        lines += ["## Blockers for BucketOwnerEnforced", ""]
+        lines += [f"- **{b.kind}**: {code(b.detail)}" for b in blockers] + [""]
+    return "\n".join(lines)
+
+
+def object_acl_section(plan: Plan, report: BucketReport | None) -> list[str]:
+    """What the bucket's inventory report shows: grants in use, grants no request is known to use (with the
+    statement that would keep each, not drafted), objects other accounts own, and ACLs it could not show."""
+    status = report.inventory if report else None
+    if report is None or status is None:
+        return []
+    foreign = ("not known (the bucket owner's canonical id is not known: give it in --canonical-ids, or run with "
+               "--enrich)" if status.foreign_owned_objects is None else f"{status.foreign_owned_objects:,}")
+    lines = ["## Object ACLs and owners (S3 Inventory)", "",
+             f"Report {code(status.report)} ({status.created or 'time unknown'}): {status.objects:,} object(s); "
+             f"owned by another account: {foreign}; ACL UNAVAILABLE: {status.acl_unavailable:,}; ACL field "
+             f"unreadable: {status.acl_unreadable:,}. Grants are matched to requests by bucket, grantee and "
+             "permission: the evidence keeps key prefixes, not every key.", ""]
+    if not status.has_acl_fields:
+        lines += ["**The report has no Object ACL and Object owner fields: add them to the inventory "
+                  "configuration and wait for the next report.**", ""]
+    rows = [r for r in plan.object_acls if r.bucket == report.bucket]
+    unused = [r for r in rows if r.exercised is not True]
+    if unused:
+        lines += [f"### Grants no request is known to use ({len(unused)}): confirm or drop", ""]
+        for row in unused:
+            body = json.dumps(preserving_statement(row, report.partition), indent=2, sort_keys=True).splitlines()
+            lines += [f"- {_grant(row)}: {code(row.why)}. Not drafted (no evidence shows it is needed); the "
+                      "statement that would keep it, for a person to decide (its resources are the sampled keys: "
+                      "list the others from the report):", "", f"{_fence(body)}json", *body, _fence(body), ""]
+    used = [r for r in rows if r.exercised is True]
+    if used:
+        lines += [f"### Grants in use ({len(used)})", ""]
+        lines += [f"- {_grant(row)}: {code(row.why)} ({', '.join(row.evidence)})" for row in used] + [""]
+    others = [o for o in status.owners if o[0] != status.bucket_owner] if status.bucket_owner else []
+    if others:
+        lines += [f"### Objects other accounts own ({len(others)} owner(s))", "",
+                  "Once ACLs are disabled the bucket owner owns them; their writers keep access only through a "
+                  "policy.", ""]
+        lines += [f"- {code(note)}" for note in status.owner_notes[:20]] + [""]
+    return lines
+
+
+def _grant(row: ObjectAcl) -> str:
+    who = row.grantee.rsplit("/", 1)[-1] if row.grantee_type == "Group" else (
+        f"account {row.account} ({row.grantee})" if row.account else f"canonical id {row.grantee} (account unknown)")
+    return (f"{code(who)} {row.permission} on {row.objects:,} object(s) (e.g. "
+            f"{', '.join(code(k) for k in row.sample_keys)})")
 
 
 def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Statement],
@@ -42,6 +110,7 @@ def render_review(plan: Plan, policy: BucketPolicy, statements: Mapping[str, Sta
     else:
         lines += [f"Merged with the current policy as read from {code(policy.current_from)}.", ""]
     lines += _after_the_change(plan, bucket)
+    lines += object_acl_section(plan, report)
     if policy.merged is not None:
         lines += _new_statements(policy, statements)
     if policy.already_granted:

@@ -20,7 +20,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 from planner.atomic import write_with
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
-from planner.model import BucketPolicy, Plan, ReplayRow, Statement, Task, policy_file
+from planner.model import BucketPolicy, BucketReport, Plan, ReplayRow, Statement, Task, policy_file
 from planner.outputs.bulk_rows import BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
@@ -113,6 +113,16 @@ REPLAY_COLUMNS = (
     Column("Statement", 40, lambda r: r.statement), Column("Sets an ACL", 10, lambda r: "yes" if r.sets_acl else ""),
     Column("Evidence id", 16, lambda r: r.evidence_id),
 )
+USED = {True: "yes", False: "no", None: "unknown"}
+OBJECT_ACL_COLUMNS = (
+    Column("Bucket", 28, lambda r: r.bucket), Column("Grantee", 50, lambda r: r.grantee),
+    Column("Grantee type", 14, lambda r: r.grantee_type), Column("Account", 14, lambda r: r.account),
+    Column("Permission", 13, lambda r: r.permission), Column("Objects", 10, lambda r: r.objects),
+    Column("Public", 8, lambda r: "yes" if r.public else ""),
+    Column("Used in the window", 12, lambda r: USED[r.exercised]),
+    Column("Sample keys", 50, lambda r: ", ".join(r.sample_keys)), Column("Why", 80, lambda r: r.why),
+    Column("Evidence ids", 30, lambda r: ", ".join(r.evidence)),
+)
 BUCKET_COLUMNS = (
     Column("Bucket", 28, lambda b: b.bucket), Column("Account", 14, lambda b: b.account_id),
     Column("Requests", 10, lambda b: b.requests), Column("SigV2 requests", 12, lambda b: b.sigv2_requests),
@@ -124,7 +134,18 @@ BUCKET_COLUMNS = (
     Column("Blockers", 80, lambda b: [f"{x.kind}: {x.detail}" for x in b.blockers]),
     Column("Object Ownership", 22, lambda b: b.object_ownership or "not read (--enrich)"),
     Column("ACL grants", 60, lambda b: b.acl_grants),
+    Column("Foreign-owned objects", 12, lambda b: _foreign(b)),
 )
+
+
+def _foreign(bucket: BucketReport) -> int | str:
+    """The bucket's objects another account owns: a count, or why there is none."""
+    if bucket.inventory is None:
+        return "no inventory"
+    found = bucket.inventory.foreign_owned_objects
+    return "owner unknown" if found is None else found
+
+
 def _field(name: str) -> Callable[[Any], Any]:
     return lambda row: row[name]
 
@@ -269,6 +290,8 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbo
                                                    [e for e in evidence if e["acl_required"] or e["acl_header"]], bulk),
         "Policy statements": lambda ws: _statements(ws, plan, bulk),
         "Replay": lambda ws: write_sheet(ws, columns_for("Replay", REPLAY_COLUMNS), _replay_order(plan), bulk),
+        "Object ACLs": lambda ws: write_sheet(ws, columns_for("Object ACLs", OBJECT_ACL_COLUMNS), plan.object_acls,
+                                              bulk),
         "Buckets": lambda ws: write_sheet(ws, columns_for("Buckets", BUCKET_COLUMNS), plan.buckets, bulk),
         "Evidence": lambda ws: write_sheet(ws, columns_for("Evidence", EVIDENCE_COLUMNS), evidence, bulk),
         "Unrecognised clients": lambda ws: write_sheet(ws, columns_for("Unrecognised clients", SIGV2_COLUMNS),

@@ -24,6 +24,7 @@ from planner.model import (
     deny_file,
     stable_id,
 )
+from planner.plan.object_acls import CONFIRM_KIND, INVENTORY_UNREADABLE, OWNED_KIND, PUBLIC_GRANT
 from planner.plan.readiness import EVIDENCE_BLOCKERS, data_event_blockers
 from planner.plan.tasks import apply_step, client_rows, review_tasks, sdk_tasks, stop_acl_tasks
 from planner.policy.draft import BUCKET_NAME, DRAFTED, PUBLIC_ACTIONS
@@ -32,7 +33,10 @@ ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous
                                "acl-access-not-drafted",
                                "policy-too-large", "acl-condition-in-policy", "current-policy-unreadable",
                                "policy-version", "bucket-acl-grant", "log-delivery-acl", "cloudfront-log-delivery",
-                               "public-access-block", "bucket-state-unreadable", "replay-denies", *EVIDENCE_BLOCKERS})
+                               "public-access-block", "bucket-state-unreadable", "replay-denies", PUBLIC_GRANT,
+                               INVENTORY_UNREADABLE, *EVIDENCE_BLOCKERS})
+# the tasks that must be done before a bucket's ACLs are disabled
+BEFORE_DISABLE = frozenset({"stop-setting-acls", "review-policy-statement", CONFIRM_KIND, OWNED_KIND})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,14 +54,16 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
                extra_blockers: Mapping[str, Sequence[Blocker]] | None = None,
                owners: OwnerBook | None = None, bucket_data: Mapping[str, DataEvents] | None = None,
                partitions: Mapping[str, str] | None = None, policies: Sequence[BucketPolicy] = (),
-               drafted_evidence: frozenset[str] = frozenset()) -> PlanParts:
+               drafted_evidence: frozenset[str] = frozenset(), extra_tasks: Sequence[Task] = (),
+               extra_buckets: Sequence[str] = ()) -> PlanParts:
     """Tasks with dependencies, waves and owners; every bucket's readiness and blockers; the SigV2 clients.
     `bucket_data` is the data events per bucket (None: the source could not tell, so no bucket is ready);
     `policies` the drafts written per bucket; `drafted_evidence` the evidence some drafted statement covers (an
-    ACL dependency outside it has no statement, which blocks its bucket)."""
+    ACL dependency outside it has no statement, which blocks its bucket); `extra_tasks` and `extra_buckets` what
+    other inputs (the inventory) add."""
     by_bucket = {p.bucket: p for p in policies}
-    work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements, by_bucket)
-    seen = [f.evidence.bucket for f in sigv2] + [f.evidence.bucket for f in acl]
+    work = sdk_tasks(sigv2) + stop_acl_tasks(acl) + review_tasks(statements, by_bucket) + list(extra_tasks)
+    seen = [f.evidence.bucket for f in sigv2] + [f.evidence.bucket for f in acl] + list(extra_buckets)
     buckets = sorted(set(bucket_requests) | {b for b in seen if b})
     evidence_blockers, notes = data_event_blockers(buckets, bucket_data)
     blockers = _blockers(sigv2, acl, statements, extra_blockers or {}, drafted_evidence)
@@ -129,8 +135,8 @@ def _bucket_tasks(buckets: Sequence[str], work: Sequence[Task], sigv2: Sequence[
         related = by_bucket.get(bucket, [])
         unproven = [b for b in blockers.get(bucket, ()) if b.kind in EVIDENCE_BLOCKERS]
         out.append(_enforce_task(bucket, bucket in sigv2_buckets, related, unproven))
-        if bucket in acl_buckets:
-            deps = tuple(sorted(t.id for t in related if t.kind in ("stop-setting-acls", "review-policy-statement")))
+        if bucket in acl_buckets or any(t.kind in (CONFIRM_KIND, OWNED_KIND) for t in related):
+            deps = tuple(sorted(t.id for t in related if t.kind in BEFORE_DISABLE))
             open_blockers = "; ".join(f"{b.kind}: {b.detail}" for b in blockers.get(bucket, ()))
             switch = (f"aws s3api put-bucket-ownership-controls --bucket {bucket} "
                       "--ownership-controls 'Rules=[{ObjectOwnership=BucketOwnerEnforced}]'")

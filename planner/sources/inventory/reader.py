@@ -22,6 +22,7 @@ from planner.model.inventory import GrantCount, InventoryReport, OwnerCount
 from planner.sources.inventory.manifest import Manifest
 
 SAMPLES = 3
+PREFIXES = 50  # first key segments kept per grant; past it, a grant may be under any prefix
 COLUMN_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 UNAVAILABLE = "UNAVAILABLE"
 WANTED = ("key", "is_delete_marker", "object_owner", "object_access_control_list")
@@ -37,6 +38,7 @@ class _Group:
     acl: str | None
     objects: int
     keys: tuple[str, ...]
+    top: str = ""
 
 
 def read_report(manifest: Manifest, files: Sequence[Path], threads: int | None = None) -> InventoryReport:
@@ -73,12 +75,15 @@ def _query(manifest: Manifest, files: Sequence[Path], threads: int | None) -> li
         live = _not_delete_marker(manifest.file_format) if "is_delete_marker" in present else "TRUE"
         # CSV keys are URL-encoded with a space as + (as AWS writes them): decoded before the smallest are taken
         key = "coalesce(try(url_decode(replace(key, '+', ' '))), key)" if manifest.file_format == "CSV" else "key"
-        sql = (f"SELECT {owner} AS owner, {acl} AS acl, count(*) AS n, min({key}, {SAMPLES}) AS keys "
-               f"FROM {source} WHERE {live} GROUP BY ALL")
+        # the first segment of the key (folder/, or '' for a key at the top): what lets a grant be told apart from
+        # the key prefixes of a request that needed an ACL
+        sql = (f"WITH rows AS (SELECT {owner} AS owner, {acl} AS acl, {key} AS k FROM {source} WHERE {live}) "
+               f"SELECT owner, acl, CASE WHEN contains(k, '/') THEN split_part(k, '/', 1) || '/' ELSE '' END AS top, "
+               f"count(*) AS n, min(k, {SAMPLES}) AS keys FROM rows GROUP BY ALL")
         rows = con.execute(sql, params).fetchall()
     finally:
         con.close()
-    return [_Group(o, a, int(n), tuple(keys or ())) for o, a, n, keys in rows]
+    return [_Group(o, a, int(n), tuple(keys or ()), top) for o, a, top, n, keys in rows]
 
 
 def _source(con: duckdb.DuckDBPyConnection, manifest: Manifest, files: Sequence[Path],
@@ -130,11 +135,14 @@ def _not_delete_marker(file_format: str) -> str:
 def _fold(manifest: Manifest, groups: Iterable[_Group]) -> InventoryReport:
     """Owners and grants over the groups: each distinct ACL value decoded once."""
     owners: dict[str, list[Any]] = defaultdict(lambda: [0, []])
-    grants: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, []])
+    grants: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, [], set()])
     objects = unavailable = unreadable = 0
+    decoded_acls: dict[str | None, tuple[str, list[tuple[str, str, str]]] | None] = {}
     for group in groups:
         objects += group.objects
-        decoded = decode_acl(group.acl)
+        if group.acl not in decoded_acls:
+            decoded_acls[group.acl] = decode_acl(group.acl)
+        decoded = decoded_acls[group.acl]
         if decoded is None:
             unreadable += group.objects
             continue
@@ -146,12 +154,15 @@ def _fold(manifest: Manifest, groups: Iterable[_Group]) -> InventoryReport:
         for grantee_type, grantee, permission in set(pairs):
             if grantee_type == "CanonicalUser" and grantee == group.owner:
                 continue  # the owner's own grant on its object: the default ACL, not access for anyone else
-            _add(grants[(grantee_type, grantee, permission)], group)
+            total = grants[(grantee_type, grantee, permission)]
+            _add(total, group)
+            total[2].add(group.top)
     return InventoryReport(
         manifest.source_bucket, manifest.where, manifest.file_format, manifest.created, objects, unavailable,
         unreadable,
         owners=tuple(OwnerCount(o, n, tuple(keys)) for o, (n, keys) in sorted(owners.items(), key=_largest)),
-        grants=tuple(GrantCount(t, g, p, n, tuple(keys)) for (t, g, p), (n, keys) in sorted(grants.items())))
+        grants=tuple(GrantCount(t, g, p, n, tuple(keys), tuple(sorted(tops)[:PREFIXES]), len(tops) <= PREFIXES)
+                     for (t, g, p), (n, keys, tops) in sorted(grants.items())))
 
 
 def _add(total: list[Any], group: _Group) -> None:

@@ -4,6 +4,7 @@ failure of its bucket alone: the others are still read."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -88,7 +89,8 @@ def read_reports(reports: Sequence[LocalReport], threads: int | None = None) -> 
             failures.append(InventoryFailure(None, report.named, str(err)))
             continue
         try:
-            read.append(read_report(manifest, checked_files(report.path, manifest, threads), threads))
+            found = read_report(manifest, checked_files(report.path, manifest, threads), threads)
+            read.append(dataclasses.replace(found, manifest=report.named))  # s3://... when it was fetched
         except (ReportError, CorruptDataFile) as err:
             failures.append(InventoryFailure(manifest.source_bucket, report.named, str(err)))
     kept, passed_over = _one_per_bucket(read)
