@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_scan.py --shape busy --records 1000000 --no-pruning
 	$(BIN)/python bench/bench_tail.py
 	$(BIN)/python bench/bench_access_logs.py
+	$(BIN)/python bench/bench_inventory.py
 
 golden: $(STAMP)
 	$(BIN)/python tests/regenerate_golden.py

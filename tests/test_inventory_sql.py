@@ -61,7 +61,9 @@ def test_query_values_are_checked() -> None:
 def test_the_queries_give_what_the_local_reader_gives(tmp_path: Path, csv_report: bool) -> None:
     objects = [Obj("a b+c", grants=[("CanonicalUser", OWNER, "FULL_CONTROL"), ("Group", ALL_USERS, "READ")]),
                Obj("d", grants=[("CanonicalUser", OWNER, "FULL_CONTROL"), ("CanonicalUser", PARTNER, "READ")]),
-               Obj("e", owner=WRITER), Obj("gone", status="UNAVAILABLE"), Obj("dm", delete_marker=True)]
+               Obj("e", owner=WRITER), Obj("gone", status="UNAVAILABLE"), Obj("dm", delete_marker=True),
+               *(Obj(k, grants=[("CanonicalUser", OWNER, "FULL_CONTROL"), ("Group", ALL_USERS, "READ")])
+                 for k in ("x y", "x+y", "x%z", "{a}", "0/b"))]  # the samples' order depends on the encoding
     manifest = write_report(tmp_path, Report("media", objects, "CSV" if csv_report else "Parquet"))
     (local,) = read_reports(find_manifests([manifest])[0]).reports
     data = next((manifest.parent.parent / "data").iterdir())

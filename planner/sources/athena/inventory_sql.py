@@ -86,11 +86,13 @@ def inventory_queries(table: str, dt: str, encoded_keys: bool = False, all_versi
     if not DT_RE.match(dt):
         raise UsageError(f"--dt {dt!r}: give the report's time as YYYY-MM-DD-HH-MM (SELECT DISTINCT dt FROM "
                          f"{name} ORDER BY 1 DESC LIMIT 10 lists them)")
-    key = "url_decode(replace(key, '+', ' '))" if encoded_keys else "key"
+    # the smallest keys as the report writes them, decoded (as the local reader takes them)
+    samples = ("transform(min({k}, 3), s -> url_decode(replace(s, '+', ' ')))" if encoded_keys
+               else "min({k}, 3)")
     live = f"dt = '{dt}'" + (" AND NOT coalesce(is_delete_marker, false)" if all_versions else "")
     acl = "from_utf8(from_base64(object_access_control_list))"
     return f"""-- s3plan: objects per owner (canonical ids; `s3plan plan --canonical-ids` maps them to accounts)
-SELECT bucket, object_owner, count(*) AS objects, min({key}, 3) AS sample_keys
+SELECT bucket, object_owner, count(*) AS objects, {samples.format(k='key')} AS sample_keys
 FROM {name}
 WHERE {live}
 GROUP BY bucket, object_owner
@@ -98,7 +100,7 @@ ORDER BY bucket, objects DESC;
 
 -- s3plan: object-ACL grants to others than the object's owner, per grantee and permission
 WITH objects AS (
-  SELECT bucket, {key} AS object_key, object_owner,
+  SELECT bucket, key AS object_key, object_owner,
          json_extract_scalar({acl}, '$.status') AS acl_status,
          CAST(json_extract({acl}, '$.grants') AS ARRAY(MAP(VARCHAR, VARCHAR))) AS grants
   FROM {name}
@@ -106,7 +108,8 @@ WITH objects AS (
 )
 SELECT bucket, element_at(g, 'type') AS grantee_type,
        coalesce(element_at(g, 'canonicalId'), element_at(g, 'uri')) AS grantee,
-       element_at(g, 'permission') AS permission, count(*) AS objects, min(object_key, 3) AS sample_keys
+       element_at(g, 'permission') AS permission, count(*) AS objects,
+       {samples.format(k='object_key')} AS sample_keys
 FROM objects CROSS JOIN UNNEST(grants) AS t(g)
 WHERE acl_status = 'AVAILABLE'
   AND NOT (element_at(g, 'type') = 'CanonicalUser' AND element_at(g, 'canonicalId') = object_owner)

@@ -9,12 +9,15 @@ import base64
 import binascii
 import heapq
 import json
+import os
 import re
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote_plus
 
 import duckdb
 
@@ -37,8 +40,8 @@ class _Group:
     owner: str | None
     acl: str | None
     objects: int
-    keys: tuple[str, ...]
-    top: str = ""
+    keys: tuple[str, ...]  # the smallest keys as the report writes them (URL-encoded in CSV)
+    top: str = ""          # decoded
 
 
 def read_report(manifest: Manifest, files: Sequence[Path], threads: int | None = None) -> InventoryReport:
@@ -47,7 +50,7 @@ def read_report(manifest: Manifest, files: Sequence[Path], threads: int | None =
         objects = sum(g.objects for g in _groups(manifest, files, threads))
         return InventoryReport(manifest.source_bucket, manifest.where, manifest.file_format, manifest.created,
                                objects, 0, 0, has_acl_fields=False)
-    return _fold(manifest, _groups(manifest, files, threads))
+    return _fold(manifest, _groups(manifest, files, threads), unquote_plus if manifest.file_format == "CSV" else str)
 
 
 def _groups(manifest: Manifest, files: Sequence[Path], threads: int | None) -> list[_Group]:
@@ -69,25 +72,26 @@ def _query(manifest: Manifest, files: Sequence[Path], threads: int | None) -> li
     present = [c for c in WANTED if c in manifest.columns]
     con = duckdb.connect(config={"threads": threads} if threads else {})
     try:
-        source, params = _source(con, manifest, files, present)
+        source, params = _source(con, manifest, files, present, threads)
         owner = "object_owner" if "object_owner" in present else "NULL"
         acl = "object_access_control_list" if "object_access_control_list" in present else "NULL"
         live = _not_delete_marker(manifest.file_format) if "is_delete_marker" in present else "TRUE"
-        # CSV keys are URL-encoded with a space as + (as AWS writes them): decoded before the smallest are taken
-        key = "coalesce(try(url_decode(replace(key, '+', ' '))), key)" if manifest.file_format == "CSV" else "key"
-        # the first segment of the key (folder/, or '' for a key at the top): what lets a grant be told apart from
-        # the key prefixes of a request that needed an ACL
-        sql = (f"WITH rows AS (SELECT {owner} AS owner, {acl} AS acl, {key} AS k FROM {source} WHERE {live}) "
-               f"SELECT owner, acl, CASE WHEN contains(k, '/') THEN split_part(k, '/', 1) || '/' ELSE '' END AS top, "
-               f"count(*) AS n, min(k, {SAMPLES}) AS keys FROM rows GROUP BY ALL")
+        # the first segment of the key (folder/, or '' for a key at the top): what tells a grant's objects apart
+        # from the key prefixes of a request that needed an ACL. CSV keys are URL-encoded as ListObjectsV2's
+        # encoding-type=url does (a space as +, / kept): only the few segments and samples are decoded, in Python;
+        # the samples are the smallest keys as the report writes them
+        sql = (f"SELECT {owner} AS owner, {acl} AS acl, "
+               "CASE WHEN contains(key, '/') THEN split_part(key, '/', 1) || '/' ELSE '' END AS top, "
+               f"count(*) AS n, min(key, {SAMPLES}) AS keys FROM {source} WHERE {live} GROUP BY ALL")
         rows = con.execute(sql, params).fetchall()
     finally:
         con.close()
-    return [_Group(o, a, int(n), tuple(keys or ()), top) for o, a, top, n, keys in rows]
+    decode = unquote_plus if manifest.file_format == "CSV" else str
+    return [_Group(o, a, int(n), tuple(keys or ()), decode(top)) for o, a, top, n, keys in rows]
 
 
 def _source(con: duckdb.DuckDBPyConnection, manifest: Manifest, files: Sequence[Path],
-            present: Sequence[str]) -> tuple[str, dict[str, Any]]:
+            present: Sequence[str], threads: int | None = None) -> tuple[str, dict[str, Any]]:
     """The FROM clause over the files: column names come from the manifest, so each is checked before use."""
     names = [str(p) for p in files]
     if manifest.file_format == "CSV":
@@ -100,27 +104,41 @@ def _source(con: duckdb.DuckDBPyConnection, manifest: Manifest, files: Sequence[
                 {"files": names})
     if manifest.file_format == "Parquet":
         return "read_parquet($files, union_by_name = true)", {"files": names}
-    con.register("orc_stripes", _orc_batches(files, present))
+    con.register("orc_stripes", _orc_batches(files, present, threads))
     return "orc_stripes", {}
 
 
-def _orc_batches(files: Sequence[Path], columns: Sequence[str]) -> Any:
-    """A stream of the ORC files' stripes (only the columns needed), so memory stays one stripe deep."""
+def _orc_batches(files: Sequence[Path], columns: Sequence[str], threads: int | None) -> Any:
+    """A stream of the ORC files' stripes (only the columns needed), read by a few threads at once (pyarrow
+    releases the GIL while it inflates and decodes), so memory stays a few stripes deep."""
     import pyarrow as pa
     import pyarrow.orc as orc
 
     fields = {"key": pa.string(), "is_delete_marker": pa.bool_(), "object_owner": pa.string(),
               "object_access_control_list": pa.string()}
     schema = pa.schema([(c, fields[c]) for c in columns])
+    workers = max(1, threads or os.cpu_count() or 1)
+
+    def stripe(path: Path, n: int) -> Any:
+        try:
+            return orc.ORCFile(str(path)).read_stripe(n, columns=list(columns)).select(list(columns)).cast(schema)
+        except (pa.ArrowException, OSError, ValueError) as err:
+            raise duckdb.InvalidInputException(f"{path}: {err}") from err
 
     def stripes() -> Iterator[Any]:
-        for path in files:
-            try:
-                reader = orc.ORCFile(str(path))
-                for n in range(reader.nstripes):
-                    yield reader.read_stripe(n, columns=list(columns)).select(list(columns)).cast(schema)
-            except (pa.ArrowException, OSError, ValueError) as err:
-                raise duckdb.InvalidInputException(f"{path}: {err}") from err
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="s3plan-orc") as pool:
+            pending: deque[Future[Any]] = deque()
+            for path in files:
+                try:
+                    count = orc.ORCFile(str(path)).nstripes
+                except (pa.ArrowException, OSError, ValueError) as err:
+                    raise duckdb.InvalidInputException(f"{path}: {err}") from err
+                for n in range(count):
+                    pending.append(pool.submit(stripe, path, n))
+                    if len(pending) >= workers:
+                        yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
 
     return pa.RecordBatchReader.from_batches(schema, stripes())
 
@@ -132,8 +150,9 @@ def _not_delete_marker(file_format: str) -> str:
     return "NOT coalesce(is_delete_marker, false)"
 
 
-def _fold(manifest: Manifest, groups: Iterable[_Group]) -> InventoryReport:
-    """Owners and grants over the groups: each distinct ACL value decoded once."""
+def _fold(manifest: Manifest, groups: Iterable[_Group], decode: Callable[[str], str]) -> InventoryReport:
+    """Owners and grants over the groups: each distinct ACL value decoded once; the sample keys are the smallest
+    as written, decoded at the end."""
     owners: dict[str, list[Any]] = defaultdict(lambda: [0, []])
     grants: dict[tuple[str, str, str], list[Any]] = defaultdict(lambda: [0, [], set()])
     objects = unavailable = unreadable = 0
@@ -156,12 +175,15 @@ def _fold(manifest: Manifest, groups: Iterable[_Group]) -> InventoryReport:
                 continue  # the owner's own grant on its object: the default ACL, not access for anyone else
             total = grants[(grantee_type, grantee, permission)]
             _add(total, group)
-            total[2].add(group.top)
+            # a key whose / came encoded has no segment here: its grant may then be under any prefix
+            total[2].add(group.top if group.top or not any("/" in decode(k) for k in group.keys) else None)
     return InventoryReport(
         manifest.source_bucket, manifest.where, manifest.file_format, manifest.created, objects, unavailable,
         unreadable,
-        owners=tuple(OwnerCount(o, n, tuple(keys)) for o, (n, keys) in sorted(owners.items(), key=_largest)),
-        grants=tuple(GrantCount(t, g, p, n, tuple(keys), tuple(sorted(tops)[:PREFIXES]), len(tops) <= PREFIXES)
+        owners=tuple(OwnerCount(o, n, tuple(map(decode, keys))) for o, (n, keys) in sorted(owners.items(),
+                                                                                            key=_largest)),
+        grants=tuple(GrantCount(t, g, p, n, tuple(map(decode, keys)), tuple(sorted(tops - {None})[:PREFIXES]),
+                                len(tops) <= PREFIXES and None not in tops)
                      for (t, g, p), (n, keys, tops) in sorted(grants.items())))
 
 
