@@ -310,3 +310,54 @@ def test_a_grant_whose_keys_hide_their_folder_may_be_under_any_prefix(tmp_path: 
     manifest.with_name("manifest.checksum").unlink()
     (grant,) = read_reports(find_manifests([manifest])[0]).reports[0].grants
     assert (grant.sample_keys, grant.prefixes, grant.prefixes_complete) == (("a/b",), (), False)
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_a_report_of_an_empty_bucket_has_no_objects(tmp_path: Path, file_format: str) -> None:
+    manifest = write_report(tmp_path / "dest", Report("empty", [Obj("a")], file_format))
+    doc = json.loads(manifest.read_text())
+    doc["files"] = []
+    manifest.write_text(json.dumps(doc))
+    manifest.with_name("manifest.checksum").unlink()
+    (found,) = read_reports(find_manifests([manifest])[0]).reports
+    assert (found.objects, found.owners, found.grants) == (0, (), ())
+
+
+def test_a_parquet_delete_marker_column_of_text_is_read(tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    manifest = write_report(tmp_path / "dest", Report("text", [Obj("a"), Obj("dm", delete_marker=True)], "Parquet"))
+    data = data_files(manifest)[0]
+    table = pq.read_table(data)
+    column = table.schema.get_field_index("is_delete_marker")
+    as_text = pa.array(["true" if v else "false" for v in table.column(column).to_pylist()])
+    pq.write_table(table.set_column(column, "is_delete_marker", as_text), data)
+    doc = json.loads(manifest.read_text())
+    doc["files"][0].update(size=data.stat().st_size, MD5checksum=hashlib.md5(data.read_bytes()).hexdigest())
+    manifest.write_text(json.dumps(doc))
+    manifest.with_name("manifest.checksum").unlink()
+    (found,) = read_reports(find_manifests([manifest])[0]).reports
+    assert found.objects == 1
+
+
+def test_odd_manifest_and_acl_values_are_refused_not_crashed_on() -> None:
+    base = {"sourceBucket": "b", "destinationBucket": "d", "fileFormat": "CSV", "fileSchema": "Bucket, Key",
+            "files": []}
+    for stamp in ("99999999999999999999", "-99999999999999999"):
+        with pytest.raises(ManifestError, match="creationTimestamp"):
+            parse_manifest(json.dumps({**base, "creationTimestamp": stamp}).encode(), "m")
+    import base64
+
+    deep = base64.b64encode(b"[" * 100_000 + b"]" * 100_000).decode()
+    assert decode_acl(deep) is None
+
+
+def test_a_broken_manifest_fails_its_bucket_and_no_other_configuration_stands_in(tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    broken = write_report(dest, Report("media", [Obj("a")], config="acls"))
+    write_report(dest, Report("media", [Obj("a")], config="sizes", columns=("bucket", "key", "size")))
+    broken.write_text("{")
+    broken.with_name("manifest.checksum").unlink()
+    result = InventoryReports((dest,)).scan()
+    assert result.reports == () and [f.bucket for f in result.failures] == ["media"]

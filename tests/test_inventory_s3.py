@@ -62,3 +62,48 @@ def test_a_report_folder_or_manifest_url_reads_that_report(destination: Path, tm
 def test_a_prefix_with_no_report_is_one_line(destination: Path, tmp_path: Path) -> None:
     with pytest.raises(InputError, match=r"s3://acme-inventory/nothing/: no S3 Inventory report under it"):
         scan(f"s3://{DEST}/nothing/", tmp_path / "cache")
+
+
+def put_report(local: Path, report: Report) -> None:
+    write_report(local, report)
+    s3 = boto3.session.Session().client("s3")
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        s3.put_object(Bucket=DEST, Key=path.relative_to(local).as_posix(), Body=path.read_bytes())
+
+
+def test_buckets_named_like_the_data_folders_are_read_and_a_prefix_is_a_folder(destination: Path,
+                                                                              tmp_path: Path) -> None:
+    put_report(destination, Report("user-data", [Obj("x")]))
+    put_report(destination, Report("media-backup", [Obj("y")]))
+    found = scan(f"s3://{DEST}/inventory/", tmp_path / "all").reports  # type: ignore[attr-defined]
+    assert [r.bucket for r in found] == ["logs", "media", "media-backup", "user-data"]
+    only = scan(f"s3://{DEST}/inventory/media", tmp_path / "one").reports  # type: ignore[attr-defined]
+    assert [r.bucket for r in only] == ["media"]  # not media-backup
+
+
+def test_a_report_still_being_written_falls_back_to_the_one_before(destination: Path, tmp_path: Path) -> None:
+    s3 = boto3.session.Session().client("s3")
+    s3.put_object(Bucket=DEST, Key="inventory/media/acls/2026-12-01T01-00Z/manifest.checksum", Body=b"x")
+    (media,) = [r for r in scan(f"s3://{DEST}/inventory/media/", tmp_path / "c").reports]  # type: ignore[attr-defined]
+    assert "2026-11-30T01-00Z" in media.manifest
+
+
+def test_a_missing_manifest_url_fails_its_report(destination: Path, tmp_path: Path) -> None:
+    result = scan(f"s3://{DEST}/inventory/media/acls/2026-01-01T01-00Z/manifest.json", tmp_path / "c")
+    assert result.reports == ()  # type: ignore[attr-defined]
+    (failure,) = result.failures  # type: ignore[attr-defined]
+    assert failure.bucket == "media" and "no such object" in failure.reason
+
+
+def test_a_damaged_cached_file_is_fetched_again(destination: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    url = f"s3://{DEST}/inventory/media/"
+    assert scan(url, cache).failures == ()  # type: ignore[attr-defined]
+    (cached,) = (cache / "inventory" / DEST / "inventory" / "media" / "acls" / "data").glob("2026-11-30*")
+    body = bytearray(cached.read_bytes())
+    body[-1] ^= 1
+    cached.write_bytes(bytes(body))  # same size: the cache would keep it
+    (failure,) = scan(url, cache).failures  # type: ignore[attr-defined]
+    assert "MD5" in failure.reason and "run again" in failure.reason and not cached.exists()
+    again = scan(url, cache)
+    assert again.failures == () and [r.bucket for r in again.reports] == ["media"]  # type: ignore[attr-defined]

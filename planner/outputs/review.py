@@ -36,7 +36,7 @@ def render_inventory_note(plan: Plan, report: BucketReport) -> str:
     """The note of a bucket that needs no statement but whose inventory shows grants or owners to review."""
     lines = [f"# {report.bucket}: object ACLs and owners for review", "",
              f"s3plan {plan.run.tool_version}, {plan.run.generated_at}; no policy statement is drafted for this "
-             "bucket (no request in the window needed an ACL that a statement could replace).", ""]
+             "bucket (the blockers below say what else stands in the way).", ""]
     lines += object_acl_section(plan, report)
     blockers = [b for b in report.blockers if b.kind != "sigv2-callers"]
     if blockers:
@@ -56,8 +56,10 @@ def object_acl_section(plan: Plan, report: BucketReport | None) -> list[str]:
     lines = ["## Object ACLs and owners (S3 Inventory)", "",
              f"Report {code(status.report)} ({status.created or 'time unknown'}): {status.objects:,} object(s); "
              f"owned by another account: {foreign}; ACL UNAVAILABLE: {status.acl_unavailable:,}; ACL field "
-             f"unreadable: {status.acl_unreadable:,}. Grants are matched to requests by bucket, grantee and "
-             "permission: the evidence keeps key prefixes, not every key.", ""]
+             f"unreadable: {status.acl_unreadable:,}. Grants are matched to requests by bucket, grantee, "
+             "permission and first key segment: the evidence keeps key prefixes, not every key. A report covers "
+             "what its configuration lists (it may be filtered to a prefix, or list current versions only; the "
+             "manifest does not say).", ""]
     if not status.has_acl_fields:
         lines += ["**The report has no Object ACL and Object owner fields: add them to the inventory "
                   "configuration and wait for the next report.**", ""]
@@ -76,7 +78,9 @@ def object_acl_section(plan: Plan, report: BucketReport | None) -> list[str]:
         lines += [f"- {_grant(row)}: {code(row.why)} ({', '.join(row.evidence)})" for row in used] + [""]
     others = [o for o in status.owners if o[0] != status.bucket_owner] if status.bucket_owner else []
     if others:
-        lines += [f"### Objects other accounts own ({len(others)} owner(s))", "",
+        lines += [f"### Objects other accounts own ({len(others)} owner(s)"
+                  + ("" if status.foreign_owned_objects is not None else "; more may, among the objects whose ACL "
+                     "the report could not show") + ")", "",
                   "Once ACLs are disabled the bucket owner owns them; their writers keep access only through a "
                   "policy.", ""]
         lines += [f"- {code(note)}" for note in status.owner_notes[:20]] + [""]

@@ -142,8 +142,13 @@ def _foreign(bucket: BucketReport) -> int | str:
     """The bucket's objects another account owns: a count, or why there is none."""
     if bucket.inventory is None:
         return "no inventory"
-    found = bucket.inventory.foreign_owned_objects
-    return "owner unknown" if found is None else found
+    status = bucket.inventory
+    if status.bucket_owner is None:
+        return "bucket owner's id unknown"
+    if status.foreign_owned_objects is None:  # some ACLs (and so owners) the report could not show
+        known = sum(n for canonical, _, n in status.owners if canonical != status.bucket_owner)
+        return f"at least {known}"
+    return status.foreign_owned_objects
 
 
 def _field(name: str) -> Callable[[Any], Any]:

@@ -24,7 +24,7 @@ from planner.model import (
     deny_file,
     stable_id,
 )
-from planner.plan.object_acls import CONFIRM_KIND, INVENTORY_UNREADABLE, OWNED_KIND, PUBLIC_GRANT
+from planner.plan.object_acls import CONFIRM_KIND, INVENTORY_UNREADABLE, OWNED_KIND, PUBLIC_GRANT, UNKNOWN_ACLS
 from planner.plan.readiness import EVIDENCE_BLOCKERS, data_event_blockers
 from planner.plan.tasks import apply_step, client_rows, review_tasks, sdk_tasks, stop_acl_tasks
 from planner.policy.draft import BUCKET_NAME, DRAFTED, PUBLIC_ACTIONS
@@ -34,7 +34,7 @@ ACL_BLOCKER_KINDS = frozenset({"acl-writers", "acl-dependent-access", "anonymous
                                "policy-too-large", "acl-condition-in-policy", "current-policy-unreadable",
                                "policy-version", "bucket-acl-grant", "log-delivery-acl", "cloudfront-log-delivery",
                                "public-access-block", "bucket-state-unreadable", "replay-denies", PUBLIC_GRANT,
-                               INVENTORY_UNREADABLE, *EVIDENCE_BLOCKERS})
+                               INVENTORY_UNREADABLE, UNKNOWN_ACLS, *EVIDENCE_BLOCKERS})
 # the tasks that must be done before a bucket's ACLs are disabled
 BEFORE_DISABLE = frozenset({"stop-setting-acls", "review-policy-statement", CONFIRM_KIND, OWNED_KIND})
 

@@ -36,10 +36,12 @@ PERMISSION_ACTIONS = {
 }
 PERMISSION_ACTIONS["FULL_CONTROL"] = frozenset().union(*PERMISSION_ACTIONS.values())
 READS = frozenset({"READ", "READ_ACP", "FULL_CONTROL"})
-PUBLIC_GRANT, INVENTORY_UNREADABLE = "object-acl-public", "inventory-unreadable"
+PUBLIC_GRANT, INVENTORY_UNREADABLE, UNKNOWN_ACLS = "object-acl-public", "inventory-unreadable", "object-acls-unknown"
 CONFIRM_KIND, OWNED_KIND = "confirm-object-acls", "foreign-owned-objects"
 SHOWN = 5
 _ACCOUNT_ARN = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
+_CANONICAL = re.compile(r"^[0-9a-f]{64}$")
+COPY_READS = frozenset({"READ", "FULL_CONTROL"})
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def object_acl_findings(inventory: InventoryResult, ctx: Context, statements: Se
         found = bucket_grants(report, ctx)
         rows.extend(found)
         statuses[report.bucket] = _status(report, ctx)
-        blockers[report.bucket].extend(_public_blockers(found))
+        blockers[report.bucket].extend(_public_blockers(found) + _unknown_acls(report))
         statuses[report.bucket] = dataclasses.replace(statuses[report.bucket],
                                                       owner_notes=_owner_notes(report, ctx, statements, replay))
         tasks.extend(_confirm_task(report.bucket, found, statuses[report.bucket]))
@@ -112,6 +114,7 @@ def bucket_grants(report: InventoryReport, ctx: Context) -> list[ObjectAcl]:
     grants = [g for g in report.grants if not (g.grantee_type == "CanonicalUser" and g.grantee == owner)]
     rows = [e for e in ctx.evidence if e.bucket == report.bucket and e.acl_required]
     serves = _serving(grants, rows, ctx)
+    serves.update(_copy_reads(report.bucket, grants, ctx))
     out = []
     for n, grant in enumerate(grants):
         exercised, used, why = _exercised(n, grant, serves, report.bucket, ctx)
@@ -134,6 +137,18 @@ def _serving(grants: Sequence[GrantCount], rows: Sequence[Evidence], ctx: Contex
     return out
 
 
+def _copy_reads(bucket: str, grants: Sequence[GrantCount], ctx: Context) -> dict[str, list[int]]:
+    """Copies into any bucket that read their source here and needed an ACL: the ACL they needed may be this
+    bucket's (reading the source) or the destination's, so the READ grants they could use are at most "may"."""
+    out: dict[str, list[int]] = {}
+    for ev in ctx.evidence:
+        if ev.acl_required and bucket in ev.copy_sources:
+            found = [n for n, g in enumerate(grants) if g.permission in COPY_READS and _caller_may_be(g, ev, ctx)]
+            if found:
+                out[f"{ev.id}:copy"] = [*found, -1]  # -1: the destination's ACL, never one of these
+    return out
+
+
 def _may_be(grant: GrantCount, ev: Evidence, ctx: Context) -> bool:
     """Whether the grant could have let the row in: its objects lie under the row's key prefixes (where both are
     known), and the caller could be the grantee: anyone for AllUsers, any signed caller for AuthenticatedUsers
@@ -141,11 +156,20 @@ def _may_be(grant: GrantCount, ev: Evidence, ctx: Context) -> bool:
     tops = _tops(ev)
     if tops is not None and grant.prefixes_complete and not tops & set(grant.prefixes):
         return False
+    return _caller_may_be(grant, ev, ctx)
+
+
+def _caller_may_be(grant: GrantCount, ev: Evidence, ctx: Context) -> bool:
+    """Whether the row's caller could be the grantee."""
     if ev.principal_type == "anonymous":
         return grant.grantee_type == "Group" and grant.grantee == ALL_USERS
     if grant.grantee_type == "Group":
         return grant.public
+    if _CANONICAL.match(ev.principal):  # a caller named by its canonical id (server access logs): that id alone
+        return ev.principal == grant.grantee
     account = _account_of(ev)
+    if account is None:  # a caller whose account the evidence does not name could be any grantee
+        return True
     known = ctx.accounts.get(grant.grantee)
     if known is not None:
         return known == account
@@ -171,12 +195,12 @@ def _exercised(index: int, grant: GrantCount, serves: Mapping[str, list[int]], b
     if grant.permission not in PERMISSION_ACTIONS:
         return None, [], f"permission {grant.permission} does not apply to objects (facts §3a), so it is not matched"
     only = sorted(e for e, found in serves.items() if found == [index])
-    maybe = sorted(e for e, found in serves.items() if index in found and found != [index])
+    maybe = sorted({e.removesuffix(":copy") for e, found in serves.items() if index in found and found != [index]})
     if only:
         return True, only, f"used: {len(only)} evidence row(s) needed an ACL that only this grant gives"
     if maybe:
-        return None, maybe, (f"{len(maybe)} evidence row(s) needed an ACL that this grant or another one on the "
-                             "bucket gives: which one is not in the logs")
+        return None, maybe, (f"{len(maybe)} evidence row(s) needed an ACL that this grant or another one gives "
+                             "(on this bucket, or the destination of a copy): which one is not in the logs")
     gap = _unlogged(bucket, grant.permission, ctx)
     if gap:
         return None, [], gap
@@ -197,11 +221,24 @@ def _unlogged(bucket: str, permission: str, ctx: Context) -> str | None:
 
 def _status(report: InventoryReport, ctx: Context) -> InventoryStatus:
     owner = ctx.owner_of(report.bucket)
-    foreign = None if owner is None else sum(o.objects for o in report.owners if o.owner != owner)
+    complete = report.has_acl_fields and not report.acl_unavailable and not report.acl_unreadable
+    # a count over the objects whose owner the report shows would call the others the bucket owner's: not proven
+    foreign = None if owner is None or not complete else sum(o.objects for o in report.owners if o.owner != owner)
     return InventoryStatus(
         report.manifest, report.created, report.objects, foreign, report.acl_unavailable, report.acl_unreadable,
         owner, tuple((o.owner, ctx.accounts.get(o.owner), o.objects) for o in report.owners),
         report.has_acl_fields)
+
+
+def _unknown_acls(report: InventoryReport) -> list[Blocker]:
+    """Objects whose ACL and owner the report could not show: their grants and owners are not known."""
+    unknown = report.acl_unavailable + report.acl_unreadable
+    if not unknown:
+        return []
+    return [Blocker(UNKNOWN_ACLS, f"the inventory report could not show the ACL and owner of {unknown} object(s) "
+                                  f"({report.acl_unavailable} UNAVAILABLE, {report.acl_unreadable} unreadable): "
+                                  "their grants and owners are unknown; check them (get-object-acl) or wait for "
+                                  "the next report")]
 
 
 def _public_blockers(rows: Sequence[ObjectAcl]) -> list[Blocker]:
@@ -260,13 +297,14 @@ def _owner_notes(report: InventoryReport, ctx: Context, statements: Sequence[Sta
 
 def _owned_task(bucket: str, status: InventoryStatus) -> list[Task]:
     """Objects another account owns: after enforcement their writer keeps access only through a policy."""
-    if not status.foreign_owned_objects:
-        return []
     lines = status.owner_notes
+    if not lines:
+        return []
+    known = sum(n for canonical, _, n in status.owners if canonical != status.bucket_owner)
+    count = f"{known}" if status.foreign_owned_objects is not None else f"at least {known}"
     return [Task(
         id=stable_id("OWN", bucket), kind=OWNED_KIND,
-        title=f"Keep access for the writers of {status.foreign_owned_objects} object(s) another account owns in "
-              f"{bucket}",
+        title=f"Keep access for the writers of {count} object(s) another account owns in {bucket}",
         principal=None, buckets=(bucket,), evidence=(),
         action=("Once ACLs are disabled the bucket owner owns every object, and the accounts that wrote them keep "
                 "access only through a policy. " + " ".join(lines[:SHOWN])
@@ -284,12 +322,17 @@ def owner_coverage(bucket: str, canonical: str, account: str | None, objects: in
     if mine:
         kept = sum(r.requests for r in replay if r.bucket == bucket and r.after == "allowed"
                    and r.evidence_id in {e.id for e in seen})
+        actions = sorted({a for s in mine for a in _actions(s)})
         outside = [k for k in keys if not any(_covers(r, bucket, k) for s in mine for r in _resources(s))]
-        where = (f"but its sampled object(s) {', '.join(outside)} lie outside them: a draft covers only the keys "
-                 "its requests touched, so confirm it needs no access to the rest" if outside
-                 else f"which cover its sampled object(s) {', '.join(keys)}")
-        return (f"Account {account} owns {objects} object(s); the drafts grant it access "
-                f"({', '.join(sorted(s.sid for s in mine))}), {where}; the replay keeps {kept} of its request(s).")
+        where = (f"its sampled object(s) {', '.join(outside)} lie outside their resources: a draft covers only the "
+                 "keys its requests touched, so confirm it needs no access to the rest" if outside
+                 else f"their resources include its sampled object(s) {', '.join(keys)}")
+        return (f"Account {account} owns {objects} object(s); the drafts grant it {', '.join(actions)} "
+                f"({', '.join(sorted(s.sid for s in mine))}), and {where}; only the actions its requests needed "
+                f"are granted; the replay keeps {kept} of its request(s).")
+    if any(e.acl_required for e in seen):
+        return (f"Account {account} owns {objects} object(s); some of its requests in the window needed an ACL but "
+                "got no statement (see the blockers), so its access ends with the ACLs.")
     if seen:
         return (f"Account {account} owns {objects} object(s); its {sum(e.requests for e in seen)} request(s) in the "
                 "window needed no ACL, so no statement was drafted: confirm it needs none for its own objects.")
@@ -318,7 +361,7 @@ def _with_public_risk(statement: Statement, rows: Sequence[ObjectAcl]) -> Statem
     """A public draft's risk note: how many objects the ACLs made public, against the resources it would open."""
     if statement.principal not in ("anonymous", "*"):
         return statement
-    public = [r for r in rows if r.bucket == statement.bucket and r.public and r.exercised is True]
+    public = [r for r in rows if r.bucket == statement.bucket and r.public and r.exercised is not False]
     if not public:
         return statement
     resources = _resources(statement)
@@ -331,6 +374,11 @@ def _with_public_risk(statement: Statement, rows: Sequence[ObjectAcl]) -> Statem
                      + (f", and public objects outside it (e.g. {', '.join(outside)}) stop being public"
                         if outside else ""))
     return dataclasses.replace(statement, risk=statement.risk + tuple(notes))
+
+
+def _actions(statement: Statement) -> list[str]:
+    value = statement.document.get("Action", [])
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _resources(statement: Statement) -> list[str]:

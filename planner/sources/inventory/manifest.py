@@ -115,9 +115,12 @@ def _created(doc: dict[str, Any], where: str) -> int | None:
     if value is None:
         return None
     try:
-        return int(str(value).split(".")[0])
+        ms = int(str(value).split(".")[0])
     except ValueError as err:
         raise ManifestError(f"{where}: creationTimestamp {value!r} is not epoch milliseconds") from err
+    if not 0 <= ms < 253402300800000:  # up to 9999-12-31: a time Python can show
+        raise ManifestError(f"{where}: creationTimestamp {value!r} is not a time in epoch milliseconds")
+    return ms
 
 
 def _files(doc: dict[str, Any], where: str) -> tuple[DataFile, ...]:

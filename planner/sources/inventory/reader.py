@@ -41,7 +41,7 @@ class _Group:
     acl: str | None
     objects: int
     keys: tuple[str, ...]  # the smallest keys as the report writes them (URL-encoded in CSV)
-    top: str = ""          # decoded
+    top: str | None = ""   # decoded; None: some key's / came encoded, so its first segment is not known
 
 
 def read_report(manifest: Manifest, files: Sequence[Path], threads: int | None = None) -> InventoryReport:
@@ -55,6 +55,8 @@ def read_report(manifest: Manifest, files: Sequence[Path], threads: int | None =
 
 def _groups(manifest: Manifest, files: Sequence[Path], threads: int | None) -> list[_Group]:
     """Rows grouped by (owner, ACL field) with their count and smallest keys; a file the engine refuses is named."""
+    if not files:  # a report of an empty bucket lists no data file
+        return []
     try:
         return _query(manifest, files, threads)
     except duckdb.Error as err:
@@ -80,14 +82,18 @@ def _query(manifest: Manifest, files: Sequence[Path], threads: int | None) -> li
         # from the key prefixes of a request that needed an ACL. CSV keys are URL-encoded as ListObjectsV2's
         # encoding-type=url does (a space as +, / kept): only the few segments and samples are decoded, in Python;
         # the samples are the smallest keys as the report writes them
-        sql = (f"SELECT {owner} AS owner, {acl} AS acl, "
-               "CASE WHEN contains(key, '/') THEN split_part(key, '/', 1) || '/' ELSE '' END AS top, "
-               f"count(*) AS n, min(key, {SAMPLES}) AS keys FROM {source} WHERE {live} GROUP BY ALL")
+        # (a key with no / is checked for an encoded one: then its segment is not known)
+        sql = (f"WITH objects AS (SELECT {owner} AS owner, {acl} AS acl, key, "
+               "CASE WHEN contains(key, '/') THEN split_part(key, '/', 1) || '/' ELSE '' END AS top "
+               f"FROM {source} WHERE {live}) "
+               f"SELECT owner, acl, top, count(*) AS n, min(key, {SAMPLES}) AS keys, "
+               "bool_or(top = '' AND contains(lower(key), '%2f')) AS hidden FROM objects GROUP BY owner, acl, top")
         rows = con.execute(sql, params).fetchall()
     finally:
         con.close()
     decode = unquote_plus if manifest.file_format == "CSV" else str
-    return [_Group(o, a, int(n), tuple(keys or ()), decode(top)) for o, a, top, n, keys in rows]
+    return [_Group(o, a, int(n), tuple(keys or ()), None if hidden else decode(top))
+            for o, a, top, n, keys, hidden in rows]
 
 
 def _source(con: duckdb.DuckDBPyConnection, manifest: Manifest, files: Sequence[Path],
@@ -144,10 +150,9 @@ def _orc_batches(files: Sequence[Path], columns: Sequence[str], threads: int | N
 
 
 def _not_delete_marker(file_format: str) -> str:
-    """Delete markers have no ACL and no owner that matters here (a versioned report lists them as rows)."""
-    if file_format == "CSV":
-        return "coalesce(lower(is_delete_marker), 'false') <> 'true'"
-    return "NOT coalesce(is_delete_marker, false)"
+    """Delete markers have no ACL and no owner that matters here (a versioned report lists them as rows). Read
+    as text, so a boolean and a string column both work."""
+    return "coalesce(lower(CAST(is_delete_marker AS VARCHAR)), 'false') <> 'true'"
 
 
 def _fold(manifest: Manifest, groups: Iterable[_Group], decode: Callable[[str], str]) -> InventoryReport:
@@ -175,8 +180,7 @@ def _fold(manifest: Manifest, groups: Iterable[_Group], decode: Callable[[str], 
                 continue  # the owner's own grant on its object: the default ACL, not access for anyone else
             total = grants[(grantee_type, grantee, permission)]
             _add(total, group)
-            # a key whose / came encoded has no segment here: its grant may then be under any prefix
-            total[2].add(group.top if group.top or not any("/" in decode(k) for k in group.keys) else None)
+            total[2].add(group.top)  # None: a key whose / came encoded, so the grant may be under any prefix
     return InventoryReport(
         manifest.source_bucket, manifest.where, manifest.file_format, manifest.created, objects, unavailable,
         unreadable,
@@ -204,7 +208,7 @@ def decode_acl(value: str | None) -> tuple[str, list[tuple[str, str, str]]] | No
         return None
     try:
         doc = json.loads(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError):
+    except (binascii.Error, ValueError, RecursionError):
         return None
     if not isinstance(doc, dict) or not isinstance(doc.get("status"), str):
         return None

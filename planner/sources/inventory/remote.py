@@ -12,21 +12,24 @@ from typing import Any
 
 from planner.errors import InputError
 from planner.model import SkippedFile
+from planner.model.inventory import InventoryFailure
 from planner.sources.inventory.manifest import REPORT_FOLDER, ManifestError, read_manifest
 from planner.sources.inventory.reports import MANIFEST, LocalReport
 from planner.sources.s3.download import RemoteFile, fetch_objects, list_folder, s3_client
 from planner.sources.s3.urls import parse_inventory_url
 
 MAX_DEPTH = 4  # PREFIX/ -> SOURCE-BUCKET/ -> CONFIG-ID/ -> report folder
-NOT_CONFIGS = ("data/", "hive/")
 
 
 def download_reports(url: str, cache: Path, *, session: Any = None, threads: int = 8,
                      on_progress: Callable[[int, int, int, int], None] | None = None
-                     ) -> tuple[list[LocalReport], list[SkippedFile]]:
-    """The latest report of every configuration under `url`, in `<cache>/<bucket>/<key>`; files that could not be
-    fetched are skipped by name (their report then fails its checks, and only its bucket is not read)."""
+                     ) -> tuple[list[LocalReport], list[SkippedFile], list[InventoryFailure]]:
+    """The latest report of every configuration under `url`, in `<cache>/<bucket>/<key>`. A manifest that
+    cannot be fetched fails its report; data files that cannot be fetched are skipped by name (their report then
+    fails its checks). Either way only that report's bucket is not read."""
     bucket, prefix = parse_inventory_url(url)
+    if prefix and not prefix.endswith(("/", MANIFEST)):
+        prefix += "/"  # a folder: s3://dest/inventory/media must not read media-backup/
     client = s3_client(session, threads)
     manifests = [prefix] if prefix.endswith(MANIFEST) else _latest_manifests(client, bucket, prefix, 0)
     if not manifests:
@@ -34,18 +37,20 @@ def download_reports(url: str, cache: Path, *, session: Any = None, threads: int
                          "inventory's destination s3://BUCKET/PREFIX/ or a report's manifest.json")
     reports: list[LocalReport] = []
     skipped: list[SkippedFile] = []
+    failures: list[InventoryFailure] = []
     for key in manifests:
         folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
         _, listed = list_folder(client, bucket, folder)
         heads = [f for f in listed if f.key in (key, folder + "manifest.checksum")]
         _, _, _, missed = fetch_objects(client, bucket, heads, cache, threads=threads)
-        skipped.extend(missed)
-        local = Path(cache, bucket, *key.split("/"))
-        if missed or not local.is_file():
+        local = LocalReport(Path(cache, bucket, *key.split("/")), f"s3://{bucket}/{key}", cached=True)
+        if missed or not local.path.is_file():
+            why = missed[0].reason if missed else f"s3://{bucket}/{key}: no such object; check the URL"
+            failures.append(InventoryFailure(local.bucket, local.named, why))
             continue
-        skipped.extend(_fetch_data(client, bucket, local, cache, threads, on_progress))
-        reports.append(LocalReport(local, f"s3://{bucket}/{key}"))
-    return reports, skipped
+        skipped.extend(_fetch_data(client, bucket, local.path, cache, threads, on_progress))
+        reports.append(local)
+    return reports, skipped, failures
 
 
 def _latest_manifests(client: Any, bucket: str, prefix: str, depth: int) -> list[str]:
@@ -54,14 +59,14 @@ def _latest_manifests(client: Any, bucket: str, prefix: str, depth: int) -> list
     if any(o.key == prefix + MANIFEST for o in objects):
         return [prefix + MANIFEST]  # a report folder itself
     reports = sorted(f for f in folders if REPORT_FOLDER.match(f[len(prefix):].rstrip("/")))
-    if reports:
-        return [reports[-1] + MANIFEST]
-    if depth >= MAX_DEPTH:
+    for report in reversed(reports):  # the newest report with its manifest (one being written has none yet)
+        if any(o.key == report + MANIFEST for o in list_folder(client, bucket, report)[1]):
+            return [report + MANIFEST]
+    if reports or depth >= MAX_DEPTH:
         return []
     found = []
     for folder in folders:
-        if not folder.endswith(NOT_CONFIGS):
-            found.extend(_latest_manifests(client, bucket, folder, depth + 1))
+        found.extend(_latest_manifests(client, bucket, folder, depth + 1))
     return found
 
 

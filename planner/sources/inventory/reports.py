@@ -37,6 +37,12 @@ class LocalReport:
 
     path: Path
     named: str  # the shown location: the path, or the s3:// URL it was downloaded from
+    cached: bool = False  # fetched into the cache: a data file that fails its checks is removed, to be fetched again
+
+    @property
+    def bucket(self) -> str | None:
+        """The source bucket the layout names (SOURCE-BUCKET/CONFIG-ID/YYYY-MM-DDTHH-MMZ/manifest.json)."""
+        return self.path.parent.parent.parent.name if REPORT_FOLDER.match(self.path.parent.name) else None
 
     @property
     def config_folder(self) -> Path:
@@ -86,10 +92,10 @@ def read_reports(reports: Sequence[LocalReport], threads: int | None = None) -> 
         try:
             manifest = read_manifest(report.path)
         except ManifestError as err:
-            failures.append(InventoryFailure(None, report.named, str(err)))
+            failures.append(InventoryFailure(report.bucket, report.named, str(err)))
             continue
         try:
-            found = read_report(manifest, checked_files(report.path, manifest, threads), threads)
+            found = read_report(manifest, checked_files(report.path, manifest, threads, report.cached), threads)
             read.append(dataclasses.replace(found, manifest=report.named))  # s3://... when it was fetched
         except (ReportError, CorruptDataFile) as err:
             failures.append(InventoryFailure(manifest.source_bucket, report.named, str(err)))
@@ -102,9 +108,11 @@ def read_reports(reports: Sequence[LocalReport], threads: int | None = None) -> 
                                  for r in passed_over))
 
 
-def checked_files(manifest_path: Path, manifest: Manifest, threads: int | None = None) -> list[Path]:
+def checked_files(manifest_path: Path, manifest: Manifest, threads: int | None = None,
+                  discard: bool = False) -> list[Path]:
     """The report's data files on disk, each with the size and MD5 the manifest gives, or a ReportError naming
-    the first one that is missing or differs."""
+    the first one that is missing or differs (`discard`: a cached copy that differs is removed, so the next run
+    fetches it again)."""
     located = []
     for item in manifest.files:
         path = find_data_file(manifest_path, item.key)
@@ -114,9 +122,12 @@ def checked_files(manifest_path: Path, manifest: Manifest, threads: int | None =
         located.append((item, path))
     with ThreadPoolExecutor(max_workers=max(1, min(threads or 4, 8))) as pool:
         problems = list(pool.map(lambda pair: _check(*pair), located))
+    for (_, path), problem in zip(located, problems, strict=True):
+        if problem and discard:
+            path.unlink(missing_ok=True)
     for problem in problems:
         if problem:
-            raise ReportError(problem)
+            raise ReportError(problem + (" (the cached copy was removed: run again to fetch it)" if discard else ""))
     return [path for _, path in located]
 
 

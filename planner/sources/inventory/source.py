@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from planner.errors import InputError
-from planner.model.inventory import NO_INVENTORY, InventoryResult
+from planner.model.inventory import NO_INVENTORY, InventoryFailure, InventoryResult
 from planner.sources.inventory.reports import ReportError, find_manifests, read_reports
 
 
@@ -27,6 +27,7 @@ class InventoryReports:
         """Every latest report read; a report that cannot be used fails its bucket alone."""
         if not self.paths and not self.urls:
             return NO_INVENTORY
+        failures: list[InventoryFailure] = []
         try:
             reports, skipped = find_manifests(self.paths)
         except ReportError as err:
@@ -36,8 +37,11 @@ class InventoryReports:
 
             assert self.cache is not None and self.session is not None
             for url in self.urls:
-                fetched, missed = download_reports(url, self.cache / "inventory", session=self.session())
+                fetched, missed, lost = download_reports(url, self.cache / "inventory", session=self.session())
                 reports.extend(fetched)
                 skipped.extend(missed)
+                failures.extend(lost)
         result = read_reports(reports, self.threads)
-        return dataclasses.replace(result, skipped=tuple(skipped) + result.skipped)
+        unfetched = {f.bucket for f in failures}  # a bucket whose report could not be fetched is not half-read
+        return dataclasses.replace(result, reports=tuple(r for r in result.reports if r.bucket not in unfetched),
+                                   skipped=tuple(skipped) + result.skipped, failures=tuple(failures) + result.failures)
