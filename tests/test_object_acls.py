@@ -325,3 +325,15 @@ def test_a_copy_that_read_its_source_here_may_have_used_a_read_grant() -> None:
                                copy_sources=("b",))
     found = _verdicts([copy], [_grant(PARTNER, "READ"), _grant(PARTNER, "READ_ACP")], {PARTNER: "777766665555"})
     assert found == {(PARTNER, "READ"): None, (PARTNER, "READ_ACP"): False}
+
+
+def test_a_copy_seen_only_in_access_logs_may_have_read_from_any_bucket() -> None:
+    import dataclasses
+
+    copy = dataclasses.replace(_row(PARTNER_ROLE, "777766665555", event="CopyObject"), bucket="elsewhere",
+                               source="access-log", cloudtrail_requests=0, access_log_requests=3)
+    found = _verdicts([copy], [_grant(PARTNER, "READ")], {PARTNER: "777766665555"})
+    assert found == {(PARTNER, "READ"): None}
+    traced = dataclasses.replace(copy, source="cloudtrail", cloudtrail_requests=3, access_log_requests=0,
+                                 copy_sources=("another",))
+    assert _verdicts([traced], [_grant(PARTNER, "READ")], {PARTNER: "777766665555"}) == {(PARTNER, "READ"): False}

@@ -42,6 +42,7 @@ SHOWN = 5
 _ACCOUNT_ARN = re.compile(r"^arn:aws[a-z-]*:(?:iam|sts)::(\d{12}):")
 _CANONICAL = re.compile(r"^[0-9a-f]{64}$")
 COPY_READS = frozenset({"READ", "FULL_CONTROL"})
+COPIES = frozenset({"CopyObject", "UploadPartCopy"})
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ def _copy_reads(bucket: str, grants: Sequence[GrantCount], ctx: Context) -> dict
     bucket's (reading the source) or the destination's, so the READ grants they could use are at most "may"."""
     out: dict[str, list[int]] = {}
     for ev in ctx.evidence:
-        if ev.acl_required and bucket in ev.copy_sources:
+        # a copy seen only in server access logs has no copy source (they keep no request headers): any bucket
+        unsourced = ev.event_name in COPIES and not ev.copy_sources and not ev.cloudtrail_requests
+        if ev.acl_required and (bucket in ev.copy_sources or unsourced):
             found = [n for n, g in enumerate(grants) if g.permission in COPY_READS and _caller_may_be(g, ev, ctx)]
             if found:
                 out[f"{ev.id}:copy"] = [*found, -1]  # -1: the destination's ACL, never one of these
