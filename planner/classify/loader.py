@@ -76,15 +76,20 @@ def load_owners(path: Path) -> tuple[Rule, ...]:
     return tuple(_load_file(path, "owners", list_key="owners"))
 
 
-def _load_file(path: Path, kind: str, list_key: str = "rules") -> list[Rule]:
+def _read_yaml(path: Path) -> Any:
+    """A YAML file through the line-keeping safe loader; unreadable or invalid YAML is a `file:line:` RuleError."""
     try:
-        doc = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+        return yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except OSError as err:
         raise RuleError(f"{path}:1: cannot read: {err.strerror}") from err
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = mark.line + 1 if mark else 1
         raise RuleError(f"{path}:{line}: not valid YAML: {getattr(err, 'problem', err)}") from err
+
+
+def _load_file(path: Path, kind: str, list_key: str = "rules") -> list[Rule]:
+    doc = _read_yaml(path)
     if not isinstance(doc, dict) or not isinstance(doc.get(list_key), list):
         raise RuleError(f"{path}:1: the file must be a mapping with a `{list_key}:` list")
     schema = _schema()
@@ -92,7 +97,7 @@ def _load_file(path: Path, kind: str, list_key: str = "rules") -> list[Rule]:
     out = []
     for item in doc[list_key]:
         line = item.get("__line__", 0) if isinstance(item, dict) else 0
-        keylines = item.get("__keylines__", {}) if isinstance(item, dict) else {}
+        keylines: dict[str, int] = item.get("__keylines__", {}) if isinstance(item, dict) else {}
         clean = _strip_lines(item)
         _validate(clean, schema, kind, path, line, keylines)
         clean.setdefault("id", f"{path.name}:{line}")
@@ -156,14 +161,7 @@ ACCOUNT_ID_RE = re.compile(r"^\d{12}$")
 def load_canonical_ids(path: Path) -> dict[str, str]:
     """`--canonical-ids FILE`: a YAML mapping of canonical user id (64 hex digits) -> account id (12 digits, quoted:
     unquoted, YAML reads 012345678901 as a number and drops its leading 0). Errors name the file, line and key."""
-    try:
-        doc = yaml.load(path.read_text(), Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
-    except OSError as err:
-        raise RuleError(f"{path}:1: cannot read: {err.strerror}") from err
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        raise RuleError(f"{path}:{mark.line + 1 if mark else 1}: not valid YAML: {getattr(err, 'problem', err)}") \
-            from err
+    doc = _read_yaml(path)
     if not isinstance(doc, dict):
         raise RuleError(f"{path}:1: expected a mapping of canonical id -> account id (\"<64 hex>\": \"111122223333\")")
     lines = doc.get("__keylines__", {})
