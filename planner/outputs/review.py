@@ -51,8 +51,16 @@ def object_acl_section(plan: Plan, report: BucketReport | None) -> list[str]:
     status = report.inventory if report else None
     if report is None or status is None:
         return []
-    foreign = ("not known (the bucket owner's canonical id is not known: give it in --canonical-ids, or run with "
-               "--enrich)" if status.foreign_owned_objects is None else f"{status.foreign_owned_objects:,}")
+    known = sum(n for canonical, _, n in status.owners if canonical != status.bucket_owner)
+    if status.bucket_owner is None:
+        foreign = ("not known (the bucket owner's canonical id is not known: give it in --canonical-ids, or run "
+                   "with --enrich)")
+    elif status.foreign_owned_objects is None:
+        hidden = status.acl_unavailable + status.acl_unreadable
+        foreign = (f"{known:,} of the {status.objects - hidden:,} whose owner the report shows; the owner of "
+                   f"{hidden:,} more is not shown")
+    else:
+        foreign = f"{status.foreign_owned_objects:,}"
     lines = ["## Object ACLs and owners (S3 Inventory)", "",
              f"Report {code(status.report)} ({status.created or 'time unknown'}): {status.objects:,} object(s); "
              f"owned by another account: {foreign}; ACL UNAVAILABLE: {status.acl_unavailable:,}; ACL field "
