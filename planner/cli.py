@@ -25,6 +25,7 @@ from planner.pipeline import (
     access_log_queries,
     athena_ddl,
     athena_queries,
+    discover_trail,
     explain_user_agent,
     inventory_ddl,
     inventory_queries,
@@ -131,8 +132,10 @@ def main(debug: bool) -> None:
 
 @main.command(cls=GroupedOptions)
 @click.option("--athena", "athena", is_flag=True, help="Run the evidence query on Athena (with --athena-table).")
-@click.option("--athena-database", metavar="NAME", help="Athena database of --athena-table.")
-@click.option("--athena-table", metavar="[DATABASE.]TABLE", help="Run the evidence query on this Athena table.")
+@click.option("--database", "--athena-database", "athena_database", metavar="NAME",
+              help="Athena database of --table and --access-log-table (as in `s3plan sql`).")
+@click.option("--table", "--athena-table", "athena_table", metavar="[DATABASE.]TABLE",
+              help="Run the evidence query on this Athena CloudTrail table (`s3plan sql ddl`).")
 @click.option("--access-log-table", metavar="[DATABASE.]TABLE",
               help="Run the evidence query on this server access log table (`s3plan sql ddl --access-logs`), alone or "
                    "with --athena-table (one query: a request both recorded counts once).")
@@ -311,16 +314,21 @@ def sql() -> None:
 @click.option("--fields", metavar="FILESCHEMA",
               help="With --inventory --format CSV: the manifest's fileSchema (CSV columns are positional).")
 @click.option("--org-id", metavar="o-xxxx", help="Organization trail: the org id after AWSLogs/.")
-@click.option("--accounts", multiple=True, metavar="LIST", help="Accounts to project (CloudTrail).")
-@click.option("--regions", multiple=True, metavar="LIST", help="Regions to project (CloudTrail).")
+@click.option("--accounts", multiple=True, metavar="LIST",
+              help="Accounts to project (CloudTrail) [default: injected: every query names its accounts].")
+@click.option("--regions", multiple=True, metavar="LIST",
+              help="Regions to project (CloudTrail) [default: every Region of the aws partition].")
+@click.option("--discover", is_flag=True,
+              help="List the trail bucket's AWSLogs/ (read-only) and project the accounts and Regions it holds.")
+@click.option("--profile", metavar="NAME", help="AWS profile for --discover (boto3's standard chain otherwise).")
 @click.option("--since", default="2020-01-01", show_default=True, metavar="YYYY-MM-DD", help="First day projected.")
 @click.option("--table", help="Table name [default: cloudtrail_logs, s3_access_logs with --access-logs, "
                                   "s3_inventory with --inventory].")
 @click.option("--database", metavar="NAME")
 @friendly_errors
 def sql_ddl(location: str, access_logs: bool, inventory: bool, file_format: str, fields: str | None,
-            org_id: str | None, accounts: tuple[str, ...], regions: tuple[str, ...], since: str, table: str | None,
-            database: str | None) -> None:
+            org_id: str | None, accounts: tuple[str, ...], regions: tuple[str, ...], discover: bool,
+            profile: str | None, since: str, table: str | None, database: str | None) -> None:
     """CREATE EXTERNAL TABLE for CloudTrail logs (account, region and day projected), server access logs, or an
     S3 Inventory configuration's reports."""
     first = parse_day("--since", since)
@@ -333,14 +341,17 @@ def sql_ddl(location: str, access_logs: bool, inventory: bool, file_format: str,
     if access_logs:
         click.echo(access_log_ddl(location, table or "s3_access_logs", database, first), nl=False)
         return
-    spec = Table(location, tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
-                 tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), org_id, first,
-                 table or "cloudtrail_logs", database)
+    given = (tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
+             tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))))
+    found = discover_trail(location, org_id, profile) if discover else ((), ())
+    spec = Table(location, given[0] or found[0], given[1] or found[1], org_id, first, table or "cloudtrail_logs",
+                 database)
     click.echo(athena_ddl(spec), nl=False)
 
 
 @sql.command("queries")
 @click.option("--table", default="cloudtrail_logs", show_default=True, help="Table, or DATABASE.TABLE.")
+@click.option("--database", metavar="NAME", help="Database of the tables named without one.")
 @click.option("--since", metavar="YYYY-MM-DD")
 @click.option("--until", metavar="YYYY-MM-DD")
 @click.option("--accounts", multiple=True, metavar="LIST")
@@ -356,12 +367,14 @@ def sql_ddl(location: str, access_logs: bool, inventory: bool, file_format: str,
 @click.option("--all-versions", is_flag=True,
               help="With --inventory-table: the report lists all versions (delete markers are left out).")
 @friendly_errors
-def sql_queries(table: str, since: str | None, until: str | None, accounts: tuple[str, ...],
+def sql_queries(table: str, database: str | None, since: str | None, until: str | None, accounts: tuple[str, ...],
                 regions: tuple[str, ...], prefix_depth: int, access_log_table: str | None, access_log_dated: bool,
                 with_cloudtrail: bool, inventory_table: str | None, dt: str | None, csv_report: bool,
                 all_versions: bool) -> None:
     """The evidence query with partition predicates for the window, to run in the Athena console (or, with
     --inventory-table, the inventory aggregates)."""
+    table = qualified(database, table) or table
+    access_log_table, inventory_table = qualified(database, access_log_table), qualified(database, inventory_table)
     if inventory_table:
         if not dt:
             raise UsageError("--inventory-table: give --dt YYYY-MM-DD-HH-MM, the report to read")
@@ -381,6 +394,11 @@ def sql_queries(table: str, since: str | None, until: str | None, accounts: tupl
                               tuple(sorted(split_list("--accounts", accounts, ACCOUNT_RE, "111122223333"))),
                               tuple(sorted(split_list("--regions", regions, REGION_RE, "us-east-1"))), prefix_depth),
                nl=False)
+
+
+def qualified(database: str | None, table: str | None) -> str | None:
+    """TABLE as DATABASE.TABLE when --database is given and the name has no database of its own."""
+    return f"{database}.{table}" if database and table and "." not in table else table
 
 
 @main.command("sample-logs")

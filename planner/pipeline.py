@@ -217,6 +217,15 @@ def read_states(config: Config, result: ScanResult) -> dict[str, BucketState]:
                               bucket_accounts=result.bucket_accounts)
 
 
+def discover_trail(location: str, org_id: str | None, profile: str | None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`s3plan sql ddl --discover`: the accounts and Regions the trail bucket holds (read-only listing)."""
+    import boto3
+
+    from planner.sources.athena.discover import discover_trail as discover
+
+    return discover(location, org_id, boto3.Session(profile_name=profile))
+
+
 def athena_ddl(table: Table) -> str:
     """`s3plan sql ddl`: the CloudTrail table with partition projection."""
     return cloudtrail_ddl(table)
@@ -225,7 +234,9 @@ def athena_ddl(table: Table) -> str:
 def athena_queries(table: str, since: date, until: date, accounts: tuple[str, ...], regions: tuple[str, ...],
                    prefix_depth: int = 1) -> str:
     """`s3plan sql queries`: the evidence query with the window's partition predicates, to run by hand."""
-    return evidence_query(table, since, until, accounts, regions, prefix_depth)
+    note = "" if accounts else ("-- s3plan: no --accounts: all accounts are read; on a table whose account is "
+                                "injected (s3plan sql ddl\n-- without --accounts) Athena needs them: add --accounts\n")
+    return note + evidence_query(table, since, until, accounts, regions, prefix_depth)
 
 
 def access_log_ddl(location: str, table: str, database: str | None, since: date) -> str:

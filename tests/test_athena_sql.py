@@ -44,7 +44,6 @@ def test_queries_read_only_the_window_partitions() -> None:
 
 @pytest.mark.parametrize("bad", [
     dict(location="s3://x'; DROP TABLE t; --"), dict(org_id="o-'x"), dict(table="ct; drop"), dict(database="A-B"),
-    dict(accounts=()),
 ])
 def test_values_that_reach_sql_are_validated(bad: dict[str, object]) -> None:
     fields: dict[str, object] = dict(location="s3://trail-bucket/AWSLogs/", accounts=ACCOUNTS, regions=("us-east-1",))
@@ -62,3 +61,32 @@ def test_cli_commands() -> None:
     assert queries.exit_code == 0 and "FROM cloudtrail_logs" in queries.stdout
     bad = runner.invoke(main, ["sql", "queries", "--since", "2026-11-01", "--until", "2026-11-02", "--table", "x;y"])
     assert bad.exit_code == 2 and "--table" in bad.stderr
+
+
+def test_ddl_with_only_the_location_injects_the_account_and_lists_the_partitions_regions() -> None:
+    import botocore.session
+
+    result = CliRunner().invoke(main, ["sql", "ddl", "--location", "s3://trail-bucket/AWSLogs/"])
+    assert result.exit_code == 0, result.output
+    ddl = result.stdout
+    assert "'projection.account.type'='injected'" in ddl and "projection.account.values" not in ddl
+    assert ddl.startswith("-- s3plan: the account is injected (no --accounts): every query on this table must name")
+    regions = botocore.session.get_session().get_available_regions("cloudtrail", partition_name="aws")
+    assert f"'projection.region.values'='{','.join(sorted(regions))}'" in ddl and "us-east-1" in regions
+    tree = sqlglot.parse_one("\n".join(line for line in ddl.splitlines() if not line.startswith("--")),
+                             read="athena")
+    assert tree is not None
+
+
+def test_queries_without_accounts_say_what_an_injected_table_needs() -> None:
+    runner = CliRunner()
+    bare = runner.invoke(main, ["sql", "queries", "--since", "2026-11-01", "--until", "2026-11-02"])
+    assert bare.exit_code == 0 and "Athena needs them: add --accounts" in bare.stdout
+    named = runner.invoke(main, ["sql", "queries", "--since", "2026-11-01", "--until", "2026-11-02", "--accounts",
+                                 "111122223333", "--database", "audit", "--table", "ct"])
+    assert named.exit_code == 0 and "--accounts" not in named.stdout and "FROM audit.ct" in named.stdout
+
+
+def test_plan_takes_database_and_table_as_sql_does() -> None:
+    help_text = CliRunner().invoke(main, ["plan", "--help"]).output
+    assert "--database, --athena-database" in help_text and "--table, --athena-table" in help_text

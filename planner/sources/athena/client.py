@@ -109,8 +109,11 @@ class AthenaTable:
             cursor.cancel()
             raise
         except Exception as err:  # pyathena and botocore errors: Athena's reason, one line
-            raise InputError(f"Athena query {getattr(cursor, 'query_id', None) or ''} failed: "
-                             f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from err
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            hint = ("; a table whose account is injected (s3plan sql ddl without --accounts) needs --accounts"
+                    if "inject" in reason.lower() and not self.accounts else "")
+            raise InputError(f"Athena query {getattr(cursor, 'query_id', None) or ''} failed: {reason}{hint}") \
+                from err
         scanned = int(cursor.data_scanned_in_bytes or 0)
         stat = QueryStat(query_id=cursor.query_id or "", bytes_scanned=scanned,
                          engine_ms=int(cursor.engine_execution_time_in_millis or 0),

@@ -77,9 +77,6 @@ class Table:
         for option, name in (("--table", self.table), ("--database", self.database or "default")):
             if not NAME_RE.match(name):
                 raise UsageError(f"{option} {name!r}: use lower-case letters, digits and _")
-        if not self.accounts or not self.regions:
-            raise UsageError("--accounts and --regions: give the accounts and regions the trail holds "
-                             "(partition projection enumerates them)")
 
     @property
     def name(self) -> str:
@@ -101,15 +98,27 @@ def table_name(name: str, option: str = "--table") -> str:
     return name
 
 
+def partition_regions(partition: str = "aws") -> tuple[str, ...]:
+    """The Regions of an ARN partition that CloudTrail serves, as botocore's endpoint data (the one file the SDK
+    itself reads, kept current with each botocore release) lists them."""
+    import botocore.session  # only `sql ddl` without --regions needs it
+
+    return tuple(sorted(botocore.session.get_session().get_available_regions("cloudtrail", partition_name=partition)))
+
+
 def cloudtrail_ddl(table: Table) -> str:
-    """CREATE EXTERNAL TABLE with account, region and day projected (facts §7c, multi-account form)."""
+    """CREATE EXTERNAL TABLE with account, region and day projected (facts §7c, multi-account form). Without
+    accounts the account is injected: every query must then name its accounts (`--accounts`); without regions
+    every Region of the partition is enumerated (a Region with no logs costs nothing to list)."""
     template = f"{table.logs_root}/${{account}}/CloudTrail/${{region}}/${{timestamp}}"
+    regions = table.regions or partition_regions()
+    accounts = ({"projection.account.type": "enum", "projection.account.values": ",".join(table.accounts)}
+                if table.accounts else {"projection.account.type": "injected"})
     properties = {
         "projection.enabled": "true",
-        "projection.account.type": "enum",
-        "projection.account.values": ",".join(table.accounts),
+        **accounts,
         "projection.region.type": "enum",
-        "projection.region.values": ",".join(table.regions),
+        "projection.region.values": ",".join(regions),
         "projection.timestamp.type": "date",
         "projection.timestamp.format": "yyyy/MM/dd",
         "projection.timestamp.interval": "1",
@@ -118,7 +127,14 @@ def cloudtrail_ddl(table: Table) -> str:
         "storage.location.template": template,
     }
     props = ",\n".join(f"  '{k}'='{v}'" for k, v in properties.items())
-    return (f"CREATE EXTERNAL TABLE {table.name} (\n{COLUMNS}\n)\n"
+    notes = "" if table.accounts else (
+        "-- s3plan: the account is injected (no --accounts): every query on this table must name its accounts\n"
+        "-- (s3plan sql queries --accounts ..., s3plan plan --athena-table ... --accounts ...); Athena refuses\n"
+        "-- a query that does not. `s3plan sql ddl --discover` lists them from the bucket instead.\n")
+    if not table.regions:
+        notes += (f"-- s3plan: no --regions: the {len(regions)} Regions of the aws partition that botocore lists for "
+                  "CloudTrail are projected.\n")
+    return (f"{notes}CREATE EXTERNAL TABLE {table.name} (\n{COLUMNS}\n)\n"
             "PARTITIONED BY (account STRING, region STRING, `timestamp` STRING)\n"
             "ROW FORMAT SERDE 'org.apache.hive.hcatalog.data.JsonSerDe'\n"
             "STORED AS INPUTFORMAT 'com.amazon.emr.cloudtrail.CloudTrailInputFormat'\n"
