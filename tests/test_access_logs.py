@@ -258,8 +258,8 @@ def test_the_same_scenario_from_either_source_gives_the_same_plan(tmp_path: Path
     sheet = load_workbook(tmp_path / "both-out" / "migration-plan.xlsx")["Evidence"]
     header = [c.value for c in sheet[1]]
     rows = [dict(zip(header, r, strict=False)) for r in sheet.iter_rows(min_row=2, values_only=True)]
-    assert {(r["source"], r["cloudtrail_requests"], r["access_log_requests"]) for r in rows} == {
-        ("cloudtrail+access-log", r["requests"], r["requests"]) for r in rows}
+    assert {(r["Logged by"], r["CloudTrail requests"], r["Access log requests"]) for r in rows} == {
+        ("cloudtrail+access-log", r["Requests"], r["Requests"]) for r in rows}
 
 
 def test_requests_refused_after_the_switch_show_as_still_failing(tmp_path: Path) -> None:

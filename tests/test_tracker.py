@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from planner.cli import main
+from planner.samples import write_sample_logs
 from tests.conftest import log_path, mixed_tree, s3_record, write_log
 
 
@@ -188,3 +189,21 @@ def _trend(path: Path) -> tuple[list[str], list[dict[str, object]]]:
     rows = list(load_workbook(path)["Trend"].iter_rows(values_only=True))
     header = [str(h) for h in rows[0]]
     return header, [dict(zip(header, r, strict=False)) for r in rows[1:]]
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("pdftotext") is None,
+                    reason="LibreOffice (soffice) and poppler (pdftotext) are not installed here")
+def test_the_workbook_prints_overview_on_one_page_and_each_sheet_one_page_wide(tmp_path: Path) -> None:
+    write_sample_logs(tmp_path / "tree", records=3000, seed=7)
+    _plan(tmp_path / "tree", tmp_path / "out")
+    subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path / "pdf"),
+                    str(tmp_path / "out" / "migration-plan.xlsx")], check=True, capture_output=True, timeout=300)
+    text = subprocess.run(["pdftotext", str(tmp_path / "pdf" / "migration-plan.pdf"), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    pages = [page for page in text.split("\f") if page.strip()]
+    sheets = [next((line.split(": s3plan, evidence from")[0] for line in page.splitlines()
+                    if ": s3plan, evidence from" in line), None) for page in pages]
+    assert None not in sheets  # every page says which sheet it is, and the window
+    assert sheets.count("Overview") == 1
+    assert sheets.count("Tasks") <= 3  # one page wide: the rows go down, never across
+    assert len(pages) < 30  # it was 97 to 105 pages before print setup

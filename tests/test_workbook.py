@@ -40,7 +40,8 @@ def test_sheets_and_tracker_columns(tmp_path: Path) -> None:
     assert wb.sheetnames == SHEETS
     tasks = wb["Tasks"]
     header = [c.value for c in tasks[1]]
-    assert header[:9] == ["Task id", "Kind", "Title", "Owner", "Wave", "Stream", "Status", "Due date", "Notes"]
+    assert header[:10] == ["Task id", "Kind", "Title", "Owner", "Wave", "Status", "Due date", "Action", "Buckets",
+                           "Notes"]
     ids = [row[0].value for row in tasks.iter_rows(min_row=2)]
     assert ids == [t.id for t in plan.tasks]
     assert tasks.freeze_panes == "A2"
@@ -60,7 +61,7 @@ def test_formula_like_log_strings_are_stored_as_text(tmp_path: Path) -> None:
         write_workbook(_evil(plan, agent), path)
         sheet = load_workbook(path)["Evidence"]
         header = [c.value for c in sheet[1]]
-        cells = [row[header.index("user_agent")] for row in sheet.iter_rows(min_row=2)]
+        cells = [row[header.index("User agent")] for row in sheet.iter_rows(min_row=2)]
         evil = [c for c in cells if c.value == agent]
         assert evil, agent
         assert all(c.data_type == "s" for c in evil), agent
@@ -131,3 +132,43 @@ def test_the_replay_sheet_puts_what_breaks_first_and_disable_tasks_count_it(tmp_
         counts = plan.replay_counts(bucket)
         assert row[header.index("Replay")] == (f"{counts['kept']:,} requests keep working, {counts['broken']:,} "
                                                f"would break, {counts['unknown']:,} not proven")
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_its_header(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    wb = load_workbook(path)
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth == 1, ws.title
+        assert "&A" in ws.oddHeader.center.text and "Page &P of &N" in ws.oddFooter.center.text
+    assert wb["Overview"].page_setup.fitToHeight == 1
+    assert wb["Tasks"].page_setup.fitToHeight == 0 and wb["Tasks"].print_title_rows == "$1:$1"
+    header = [c.value for c in wb["Tasks"][1]]
+    notes = header.index("Notes") + 1
+    assert wb["Tasks"].print_area.endswith(f"$A$1:${chr(64 + notes)}${len(plan.tasks) + 1}")
+
+
+def test_long_text_wraps_and_its_row_grows(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    ws = load_workbook(path)["Tasks"]
+    header = [c.value for c in ws[1]]
+    action = header.index("Action")
+    width = ws.column_dimensions[chr(65 + action)].width
+    for row in ws.iter_rows(min_row=2):
+        cell = row[action]
+        assert cell.alignment.wrap_text and cell.alignment.vertical == "top"
+        if cell.value and len(cell.value) > 2 * width:
+            assert ws.row_dimensions[cell.row].height and ws.row_dimensions[cell.row].height >= 30
+    assert row[0].alignment.vertical == "top" and not row[0].alignment.wrap_text
+
+
+def test_columns_are_as_wide_as_their_content_at_most_the_layouts() -> None:
+    from planner.outputs.workbook import Column, fitted
+
+    columns = [Column("Id", 30, lambda r: r), Column("Owner", 24, lambda r: r), Column("Title", 20, lambda r: r)]
+    found = fitted(columns, [["E-1", None, "a" * 50], ["E-22", None, "b"]])
+    assert [c.width for c in found] == [6, 24, 20]  # content + 2; an empty column keeps its room; the cap

@@ -38,10 +38,17 @@ class BulkRows:
 
     rows: dict[str, Sequence[Sequence[Any]]] = field(default_factory=dict)
     links: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    wrapped: dict[str, frozenset[int]] = field(default_factory=dict)  # sheet -> columns (0-based) whose text wraps
+    heights: dict[str, Sequence[float | None]] = field(default_factory=dict)  # sheet -> row heights (points)
     date_style: int = 0
+    wrap_style: int = 0
+    top_style: int = 0
 
-    def add(self, title: str, rows: Sequence[Sequence[Any]]) -> None:
+    def add(self, title: str, rows: Sequence[Sequence[Any]], wrapped: frozenset[int] = frozenset(),
+            heights: Sequence[float | None] = ()) -> None:
         self.rows[title] = rows
+        self.wrapped[title] = wrapped
+        self.heights[title] = heights
 
     def link(self, title: str, ref: str, target: str) -> None:
         """A hyperlink on a streamed cell (e.g. "J2") to a relative file; `target` is a checked, safe path."""
@@ -50,6 +57,8 @@ class BulkRows:
     def save(self, workbook: Workbook, out: BinaryIO) -> None:
         """Save the workbook with openpyxl, then copy it to `out` with the waiting rows streamed in."""
         self.date_style = _date_style(workbook)
+        self.wrap_style = _aligned_style(workbook, wrap=True)
+        self.top_style = _aligned_style(workbook, wrap=False)
         staged = io.BytesIO()
         workbook.save(staged)
         with zipfile.ZipFile(staged) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as dst:
@@ -61,7 +70,7 @@ class BulkRows:
                 if info.filename in targets:
                     title = targets[info.filename]
                     with dst.open(info.filename, "w", force_zip64=True) as fh:
-                        self._write_sheet(data, self.rows[title], self.links.get(title, []), fh)
+                        self._write_sheet(data, title, fh)
                     continue
                 if info.filename in link_rels:
                     data = _with_link_rels(data, link_rels.pop(info.filename))
@@ -69,8 +78,8 @@ class BulkRows:
             for path, links in link_rels.items():  # sheets that had no relationships of their own
                 dst.writestr(path, _with_link_rels(EMPTY_RELS, links), compress_type=zipfile.ZIP_DEFLATED)
 
-    def _write_sheet(self, xml: bytes, rows: Sequence[Sequence[Any]], links: Sequence[tuple[str, str]],
-                     fh: IO[bytes]) -> None:
+    def _write_sheet(self, xml: bytes, title: str, fh: IO[bytes]) -> None:
+        rows, links = self.rows[title], self.links.get(title, [])
         head, marker, tail = xml.partition(b"</sheetData>")
         if not marker:
             raise InternalError("workbook sheet without sheetData: cannot stream its rows")
@@ -81,7 +90,11 @@ class BulkRows:
             head = _DIMENSION.sub(f'<dimension ref="A1:{get_column_letter(width)}{len(rows) + 1}"/>'.encode(), head,
                                   count=1)
         fh.write(head)
-        for chunk in _row_chunks(rows, self.date_style):
+        wrapped = self.wrapped.get(title, frozenset())
+        # a sheet with wrapped text aligns every cell to the top, so a tall row still reads across
+        styles = ([f' s="{self.wrap_style if n in wrapped else self.top_style}"' for n in range(width)]
+                  if wrapped else [])
+        for chunk in _row_chunks(rows, self.date_style, styles, self.heights.get(title, ())):
             fh.write(chunk.encode())
         fh.write(marker + tail)
 
@@ -134,24 +147,29 @@ def _attr(value: str) -> str:
     return value.translate(_ESCAPES).replace('"', "&quot;")
 
 
-def _row_chunks(rows: Sequence[Sequence[Any]], date_style: int) -> Iterator[str]:
-    """The rows as <row> elements from row 2 on, a few thousand at a time."""
+def _row_chunks(rows: Sequence[Sequence[Any]], date_style: int, styles: Sequence[str] = (),
+                heights: Sequence[float | None] = ()) -> Iterator[str]:
+    """The rows as <row> elements from row 2 on, a few thousand at a time; `styles` is each column's style
+    attribute for text (the wrap style, or nothing), `heights` each row's height where one is set."""
     width = max((len(r) for r in rows), default=0)
     letters = [get_column_letter(n) for n in range(1, width + 1)]
+    styles = list(styles) + [""] * (width - len(styles))
+    columns = list(zip(letters, styles, strict=True))
     parts: list[str] = []
     append = parts.append
     for number, row in enumerate(rows, start=2):
         at = str(number)
-        append(f'<row r="{at}">')
-        for letter, value in zip(letters, row, strict=False):
+        height = heights[number - 2] if number - 2 < len(heights) else None
+        append(f'<row r="{at}" ht="{height:g}" customHeight="1">' if height else f'<row r="{at}">')
+        for (letter, style), value in zip(columns, row, strict=False):
             if type(value) is not str or not (value.isascii() and value.isprintable() and len(value) <= MAX_CELL):
                 value = cell_text(value)  # the rare value that needs making safe (lists, control chars, long)
             if type(value) is str:  # most cells: inlined, as the loop runs millions of times
                 if value:  # a blank cell, as Excel keeps an empty one
-                    append(f'<c r="{letter}{at}" t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t>'
-                           '</is></c>')
+                    append(f'<c r="{letter}{at}"{style} t="inlineStr"><is><t xml:space="preserve">{_escape(value)}'
+                           '</t></is></c>')
             elif value is not None:
-                append(_cell(letter + at, value, date_style))
+                append(_cell(letter + at, value, date_style, style))
         append("</row>")
         if number % ROWS_PER_WRITE == 0:
             yield "".join(parts)
@@ -167,16 +185,16 @@ def _escape(value: str) -> str:
     return value
 
 
-def _cell(ref: str, value: Any, date_style: int) -> str:
+def _cell(ref: str, value: Any, date_style: int, style: str = "") -> str:
     if isinstance(value, str):
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t></is></c>'
+        return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t></is></c>'
     if isinstance(value, bool):
-        return f'<c r="{ref}" t="b"><v>{int(value)}</v></c>'
+        return f'<c r="{ref}"{style} t="b"><v>{int(value)}</v></c>'
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
-        return f'<c r="{ref}"><v>{value!r}</v></c>'
+        return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
     if isinstance(value, (datetime.date, datetime.time)):
         return f'<c r="{ref}" s="{date_style}"><v>{_serial(value)!r}</v></c>'
-    return _cell(ref, str(value), date_style)
+    return _cell(ref, str(value), date_style, style)
 
 
 def _serial(value: datetime.date | datetime.time) -> float:
@@ -186,6 +204,18 @@ def _serial(value: datetime.date | datetime.time) -> float:
     moment = value if isinstance(value, datetime.datetime) else datetime.datetime.combine(value, datetime.time())
     delta = moment.replace(tzinfo=None) - _EXCEL_EPOCH
     return delta.days + delta.seconds / 86400 + delta.microseconds / 86400e6
+
+
+def _aligned_style(workbook: Workbook, *, wrap: bool) -> int:
+    """The index of a top-aligned (and wrapping) cell style, registered through a scratch sheet removed again."""
+    from openpyxl.styles import Alignment
+
+    scratch = workbook.create_sheet("s3plan-scratch")
+    cell = scratch.cell(row=1, column=1, value="x")
+    cell.alignment = Alignment(wrap_text=wrap, vertical="top")
+    index = int(cell.style_id)
+    workbook.remove(scratch)
+    return index
 
 
 def _date_style(workbook: Workbook) -> int:

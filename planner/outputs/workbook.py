@@ -45,20 +45,90 @@ class Column:
 text = cell_text  # for the cells openpyxl writes; the streamed rows are made safe as they are written
 
 
+# Long text wraps in its column (top-aligned), and its row grows to show it, so a printed page cuts nothing.
+WRAPPED = frozenset({"Title", "Action", "Resources", "Risk", "Notes", "Why", "User agents", "User agent",
+                     "Blockers", "Sample keys", "Replay", "Failing", "ACL grants", "Key prefixes", "Principal",
+                     "Depends on", "Buckets", "SigV2 callers", "Evidence ids", "Actions", "Source IPs"})
+LINE_POINTS = 15.0   # the height of one line of 11-point text
+MAX_LINES = 12       # a row shows at most this many lines; the cell keeps all its text
+SAMPLED = 2_000      # rows read to size a column
+
+
 def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any], bulk: BulkRows) -> int:
-    """Header, frozen pane, autofilter and widths by openpyxl; the rows, as safe values, wait in `bulk` to be
-    streamed in when the workbook is saved. Past Excel's row limit the rows go on in `<sheet> (2)`, `<sheet> (3)`,
-    ..., each with the same header. Returns the number of rows on the first sheet."""
+    """Header, frozen pane, autofilter and widths (from the content, at most the layout's) by openpyxl; the rows,
+    as safe values, wait in `bulk` to be streamed in when the workbook is saved, long text wrapped and rows as tall
+    as it needs. Past Excel's row limit the rows go on in `<sheet> (2)`, `<sheet> (3)`, ..., each with the same
+    header. Returns the number of rows on the first sheet."""
     values = [[column.value(row) for column in columns] for row in rows]  # made safe as bulk writes them
+    columns = fitted(columns, values)
+    wrapped = frozenset(n for n, c in enumerate(columns) if c.header in WRAPPED)
     title = ws.title
     for part, start in enumerate(range(0, max(len(values), 1), MAX_DATA_ROWS), start=1):
         if part > 1:
             ws = ws.parent.create_sheet(f"{title} ({part})"[:31], ws.parent.index(ws) + 1)
         chunk = values[start:start + MAX_DATA_ROWS]
         _header(ws, columns)
-        bulk.add(ws.title, chunk)
+        bulk.add(ws.title, chunk, wrapped, row_heights(chunk, columns, wrapped))
         _finish(ws, columns, len(chunk))
     return min(len(values), MAX_DATA_ROWS)
+
+
+def fitted(columns: Sequence[Column], values: Sequence[Sequence[Any]]) -> list[Column]:
+    """Each column as wide as its header and its longest value (in the first rows), at most the layout's width."""
+    out = []
+    for n, column in enumerate(columns):
+        longest = max((len(_shown(row[n])) for row in values[:SAMPLED]), default=0)
+        if not longest:  # an empty column (Owner, Notes on a first run) keeps its room for what people type
+            out.append(column)
+            continue
+        width = max(len(column.header) + 2, min(column.width, longest + 2), 6)
+        out.append(Column(column.header, min(width, max(column.width, len(column.header) + 2)), column.value))
+    return out
+
+
+def row_heights(rows: Sequence[Sequence[Any]], columns: Sequence[Column],
+                wrapped: frozenset[int]) -> list[float | None]:
+    """Per row, the height that shows its wrapped text (None: one line, the default)."""
+    if not wrapped:
+        return []
+    widths = {n: max(int(columns[n].width * 1.15), 1) for n in wrapped}  # characters a line holds, about
+    out: list[float | None] = []
+    for row in rows:
+        lines = 1
+        for n, width in widths.items():
+            if n < len(row) and row[n] is not None:
+                text_value = _shown(row[n])
+                if len(text_value) > width or "\n" in text_value:
+                    lines = max(lines, sum(-(-max(len(part), 1) // width) for part in text_value.split("\n")))
+        out.append(LINE_POINTS * min(lines, MAX_LINES) if lines > 1 else None)
+    return out
+
+
+def _shown(value: Any) -> str:
+    """The text a cell shows, as bulk_rows writes it (lists joined)."""
+    if value is None:
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def print_setup(ws: Worksheet, plan: Plan, *, one_page: bool = False, title_row: bool = True) -> None:
+    """Landscape, one page wide (the whole sheet on one page for the Overview), the header row on every page, and
+    the sheet's name, the run's window and the page number in the margins."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 1 if one_page else 0
+    if title_row:
+        ws.print_title_rows = "1:1"
+    window = f"{plan.run.window_seen.since or '?'} to {plan.run.window_seen.until or '?'}".replace("&", "")
+    ws.oddHeader.center.text = f"&A: s3plan, evidence from {window}"  # &A: the sheet's name
+    ws.oddFooter.center.text = "Page &P of &N"
+    ws.page_margins.left = ws.page_margins.right = 0.4
+    ws.page_margins.top = ws.page_margins.bottom = 0.75
+    ws.page_margins.header = ws.page_margins.footer = 0.3
 
 
 def _header(ws: Worksheet, columns: Sequence[Column]) -> None:
@@ -155,13 +225,17 @@ def _field(name: str) -> Callable[[Any], Any]:
     return lambda row: row[name]
 
 
-EVIDENCE_COLUMNS = tuple(
-    Column(name, 14 if name not in ("principal", "user_agent") else 50, _field(name))
-    for name in ("id", "bucket", "event_name", "principal", "principal_type", "account_id", "user_agent",
-                 "signature_version", "auth_method", "acl_required", "acl_header", "requests", "errors",
-                 "first_seen", "last_seen", "region", "bucket_account_id", "source_ips", "source",
-                 "cloudtrail_requests", "access_log_requests", "error_codes", "last_error")
-)
+EVIDENCE_HEADERS = {  # plan.json's field -> the Evidence sheet's header
+    "id": "Evidence id", "bucket": "Bucket", "event_name": "Operation", "principal": "Principal",
+    "principal_type": "Principal type", "account_id": "Account", "user_agent": "User agent",
+    "signature_version": "Signature", "auth_method": "Authentication", "acl_required": "aclRequired",
+    "acl_header": "ACL header", "requests": "Requests", "errors": "Errors", "first_seen": "First seen",
+    "last_seen": "Last seen", "region": "Region", "bucket_account_id": "Bucket owner", "source_ips": "Source IPs",
+    "source": "Logged by", "cloudtrail_requests": "CloudTrail requests", "access_log_requests": "Access log requests",
+    "error_codes": "Error codes", "last_error": "Last error",
+}
+EVIDENCE_COLUMNS = tuple(Column(header, 50 if name in ("principal", "user_agent") else 14, _field(name))
+                         for name, header in EVIDENCE_HEADERS.items())
 
 
 def statement_status(policies: Mapping[str, BucketPolicy], stmt: Statement) -> str:
@@ -195,8 +269,8 @@ def _overview(ws: Worksheet, plan: Plan, open_tasks: int) -> None:
         ws.append([key, text(value)])
     _all_text(ws)
     ws["A1"].font = Font(bold=True, size=14)
-    ws.column_dimensions["A"].width = 32
-    ws.column_dimensions["B"].width = 30
+    for column, width in (("A", 32), ("B", 24), ("C", 2), ("D", 26), ("E", 14), ("F", 10)):
+        ws.column_dimensions[column].width = width  # the small tables beside the charts show their labels whole
     _overview_charts(ws, plan)
 
 
@@ -215,6 +289,7 @@ def _daily_chart(ws: Worksheet, plan: Plan) -> None:
         line.title, line.y_axis.title = "SigV2 requests per day", "requests"
         line.add_data(Reference(ws, min_col=10, min_row=40, max_row=40 + len(days)), titles_from_data=True)
         line.set_categories(Reference(ws, min_col=9, min_row=41, max_row=40 + len(days)))
+        _straight(line)
         ws.add_chart(line, "G38")
 
 
@@ -312,6 +387,8 @@ def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbo
         ws = wb.active if n == 0 else wb.create_sheet(name)
         ws.title = name
         builders[name](ws)
+    for ws in wb.worksheets:
+        print_setup(ws, plan, one_page=ws.title == "Overview", title_row=ws.title not in ("Overview", "Run"))
     return wb, bulk
 
 
@@ -349,6 +426,8 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]],
     widths = dict(layout()["Tasks"])
     columns = [Column(h, widths.get(h, 18), _field(h)) for h in header]
     last = max(write_sheet(ws, columns, [{h: row.get(h) for h in header} for row in rows], bulk) + 1, 2)
+    if "Notes" in header:  # it prints its working columns, up to Notes (the layout puts them first)
+        ws.print_area = f"A1:{get_column_letter(header.index('Notes') + 1)}{last}"
     status_col = get_column_letter(header.index("Status") + 1)
     due_col = get_column_letter(header.index("Due date") + 1)
     status = DataValidation(type="list", formula1='"' + ",".join(STATUSES) + '"', allow_blank=True)
@@ -406,4 +485,14 @@ def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
     chart.add_data(Reference(ws, min_col=first, max_col=first + 2, min_row=1, max_row=ws.max_row),
                    titles_from_data=True)
     chart.set_categories(Reference(ws, min_col=1, min_row=2, max_row=ws.max_row))
+    _straight(chart)
+    if len(trend) < 2:  # a burn-down needs two points: say so instead of showing an empty chart
+        chart.title = "Burn-down: needs a second run (plan again into the same --out)"
     ws.add_chart(chart, "K2")
+
+
+def _straight(chart: LineChart) -> None:
+    """Straight segments between the points: a smoothed line draws traffic that never happened."""
+    chart.smooth = False
+    for series in chart.series:
+        series.smooth = False
