@@ -337,3 +337,11 @@ def test_a_copy_seen_only_in_access_logs_may_have_read_from_any_bucket() -> None
     traced = dataclasses.replace(copy, source="cloudtrail", cloudtrail_requests=3, access_log_requests=0,
                                  copy_sources=("another",))
     assert _verdicts([traced], [_grant(PARTNER, "READ")], {PARTNER: "777766665555"}) == {(PARTNER, "READ"): False}
+
+
+def test_what_people_read_cites_aws_pages_never_this_repository(planned: tuple[dict[str, Any], Path]) -> None:
+    plan, out = planned
+    texts = [t["action"] for t in plan["tasks"]] + [b["detail"] for r in plan["buckets"] for b in r["blockers"]]
+    texts += plan["notes"] + [r["why"] for r in plan["object_acls"]]
+    texts += [p.read_text() for p in (out / "policies").glob("*.md")]
+    assert texts and not [t for t in texts if "facts §" in t or "s3-migration-facts" in t]

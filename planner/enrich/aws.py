@@ -305,7 +305,7 @@ def _object_grant_blocker(sample: ObjectAclSample, grant: Grant, permissions: st
     return Blocker("bucket-acl-grant", (
         f"object ACL on {sample.key} grants {permissions} to {grantee_name(grant, accounts)}{owner}: that access "
         "ends when ACLs are disabled; grant it in the bucket policy first (object ACLs do not stop the switch "
-        "itself, facts §4b)"))
+        "itself: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-ownership-migrating-acls-prerequisites.html)"))
 
 
 def _by_grantee(grants: Iterable[Grant], owner: str | None) -> list[tuple[Grant, str]]:

@@ -170,7 +170,8 @@ def _enforce_task(bucket: str, has_sigv2: bool, related: Sequence[Task], unprove
         id=stable_id("ENF", bucket), kind="enforce-sigv4", title=f"Deny SigV2 on {bucket}",
         principal=None, buckets=(bucket,), evidence=(), depends_on=deps,
         action=("SigV2 callers are still seen here. Once their tasks are done and a full window shows no SigV2, "
-                "s3plan drafts policies/<bucket>.sigv4-deny.json: a Deny on s3:signatureversion = AWS (facts §10b)."))
+                "s3plan drafts policies/<bucket>.sigv4-deny.json: a Deny on s3:signatureversion = AWS "
+                "(https://docs.aws.amazon.com/AmazonS3/latest/API/bucket-policy-s3-sigv4-conditions.html)."))
 
 
 _SDK_KINDS = frozenset({"upgrade-sdk", "configure-sdk", "replace-sdk", "fix-presigned-urls", "investigate-client"})

@@ -196,7 +196,8 @@ def _exercised(index: int, grant: GrantCount, serves: Mapping[str, list[int]], b
     """(True: a request could only have come through this grant; None: it may have, or the window cannot show it;
     False: the window's data events show no request it could have served), the rows, and why."""
     if grant.permission not in PERMISSION_ACTIONS:
-        return None, [], f"permission {grant.permission} does not apply to objects (facts §3a), so it is not matched"
+        return None, [], (f"permission {grant.permission} does not apply to objects, so it is not matched "
+                          "(https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#permissions)")
     only = sorted(e for e, found in serves.items() if found == [index])
     maybe = sorted({e.removesuffix(":copy") for e, found in serves.items() if index in found and found != [index]})
     if only:

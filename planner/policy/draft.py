@@ -56,7 +56,7 @@ def draft_statements(findings: Sequence[AclFinding]) -> tuple[tuple[Statement, .
         groups[(f.access_kind, ev.bucket, ev.principal, f.access, f.scope)].append(f)
     for bucket, requests in sorted(same_account.items()):
         notes.append(f"{bucket}: {requests} same-account request(s) relied on object ACLs of objects another account "
-                     "owns; BucketOwnerEnforced makes the bucket owner own them, so no statement is needed (facts §4c)")
+                     "owns; BucketOwnerEnforced makes the bucket owner own them, so no statement is needed (https://docs.aws.amazon.com/AmazonS3/latest/userguide/about-object-ownership.html)")
     statements = [stmt for key, group in sorted(groups.items()) for stmt in _statements(key, group)]
     return tuple(statements), tuple(notes)
 
