@@ -41,6 +41,8 @@ def _rules_dir(tmp_path: Path, body: str) -> Path:
     (GOOD + GOOD.replace("rules:\n", ""), "custom.yaml:8: duplicate rule id SDK-900 (first at line 2)"),
     (GOOD.replace("    source: team wiki\n", ""), "custom.yaml:2: rule: 'source' is a required property"),
     ("rules: [\n", "custom.yaml:2: not valid YAML"),
+    (GOOD.replace('minimum_version: "2.0"', "minimum_version: 1.10"),
+     'custom.yaml:6: minimum_version: 1.10 is a YAML number (1.1); quote it: "1.10"'),
 ])
 def test_bad_rule_files_name_file_and_line(tmp_path: Path, body: str, message: str) -> None:
     extra = _rules_dir(tmp_path, body)

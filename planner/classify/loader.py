@@ -120,7 +120,23 @@ def _validate(item: Any, schema: dict[str, Any], kind: str, path: Path, line: in
         where = ".".join(str(p) for p in error.absolute_path) or "rule"
         if error.validator == "additionalProperties" and {"match", "when"} & set(error.absolute_path):
             raise RuleError(f"{path}:{line}: unknown operator in match: {error.message}")
+        if error.validator == "type" and isinstance(error.instance, (int, float)) and not isinstance(
+                error.instance, bool) and "string" in str(error.validator_value):
+            # YAML reads `minimum_version: 1.0` as the number 1.0 (and 1.10 as 1.1): a version must be quoted
+            written = _written(path, line, str(error.absolute_path[-1]) if error.absolute_path else "")
+            raise RuleError(f"{path}:{line}: {where}: {written} is a YAML number ({error.instance!r}); quote it: "
+                            f"\"{written}\"")
         raise RuleError(f"{path}:{line}: {where}: {error.message}")
+
+
+def _written(path: Path, line: int, key: str) -> str:
+    """The value as the file spells it on `line` (`key: 1.10`), for a message that quotes it back."""
+    try:
+        text = path.read_text().splitlines()[line - 1]
+    except (OSError, IndexError):
+        return "the value"
+    found = re.search(rf"\b{re.escape(key)}\s*:\s*([^\s,}}#]+)", text)
+    return found.group(1) if found else "the value"
 
 
 def _check_regex(item: Mapping[str, Any], path: Path, line: int) -> None:
