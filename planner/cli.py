@@ -266,7 +266,8 @@ def _data_event_lines(plan_: Plan) -> list[str]:
 
 @main.command("explain-ua")
 @click.argument("user_agent")
-@click.option("--json", "as_json", is_flag=True, help="Print {family, version, minimum_version, remedy, rule}.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {family, version, minimum_version, remedy, target_version, rule, setting, docs}.")
 @click.option("--rules", "rules_dirs", multiple=True, metavar="DIR", help="Extra rule folder (overrides by id).")
 @friendly_errors
 def explain_ua(user_agent: str, as_json: bool, rules_dirs: tuple[str, ...]) -> None:

@@ -149,8 +149,13 @@ def test_explain_ua_json_and_text() -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["explain-ua", "--json", "[Boto3/1.4.4 Python/2.7.12 Darwin/16.5.0 Botocore/1.5.12]"])
     assert result.exit_code == 0
-    assert json.loads(result.stdout) == {"family": "boto3", "version": "1.4.4", "minimum_version": "1.4.6",
-                                         "remedy": "upgrade-sdk", "rule": "SDK-030"}
+    found = json.loads(result.stdout)
+    assert {k: found[k] for k in ("family", "version", "minimum_version", "remedy", "rule", "target_version")} == {
+        "family": "boto3", "version": "1.4.4", "minimum_version": "1.4.6", "remedy": "upgrade-sdk",
+        "rule": "SDK-030", "target_version": "1.4.6"}
+    text_form = runner.invoke(main, ["explain-ua", "[Boto3/1.4.4 Python/2.7.12 Darwin/16.5.0 Botocore/1.5.12]"]).stdout
+    # the JSON carries what the text says: the setting that turns SigV4 on, and the page
+    assert found["setting"] and found["setting"] in text_form and found["docs"].startswith("https://docs.aws.amazon.")
     text = runner.invoke(main, ["explain-ua", "Boto/2.49.0 Python/2.7.18 Linux/4.14.0"]).stdout
     assert "replace-sdk" in text and "use-sigv4" in text
     garbage = runner.invoke(main, ["explain-ua", "--json", "\x00\x01 ???"])

@@ -100,7 +100,8 @@ class Explanation:
 
     def as_json(self) -> dict[str, str | None]:
         return {"family": self.client.family, "version": self.client.version,
-                "minimum_version": self.client.minimum_version, "remedy": self.remedy, "rule": self.client.rule}
+                "minimum_version": self.client.minimum_version, "remedy": self.remedy, "rule": self.client.rule,
+                "target_version": self.target_version, "setting": self.client.setting, "docs": self.client.docs}
 
 
 def explain(user_agent: str, catalogue: ClientCatalogue) -> Explanation:
