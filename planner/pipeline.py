@@ -15,7 +15,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from planner import __version__
-from planner.classify.loader import Rule, load_canonical_ids, load_owners, load_rules, operation_table
+from planner.classify.loader import (
+    Rule,
+    check_rules_layout,
+    load_canonical_ids,
+    load_owners,
+    load_rules,
+    operation_table,
+)
 from planner.classify.owners import OwnerBook
 from planner.classify.remedies import Explanation, classify_acl, classify_sigv2, explain
 from planner.classify.useragent import ClientCatalogue
@@ -111,6 +118,7 @@ class Inputs:
 def read_inputs(config: Config) -> Inputs:
     """Rules, owners, current policies and the previous workbook, and whether --out can be written."""
     _check_writable(config.out)
+    check_rules_layout(config.rules_dirs)
     return Inputs(
         load_rules("clients", config.rules_dirs), load_rules("acl", config.rules_dirs),
         OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook(),

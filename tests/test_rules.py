@@ -104,3 +104,18 @@ def test_version_parser_never_raises(text: str) -> None:
 @given(st.text(max_size=2000))
 def test_identify_never_raises(text: str) -> None:
     assert CATALOGUE.identify(text).family
+
+
+def test_rule_files_in_the_wrong_place_are_reported_not_ignored(tmp_path: Path) -> None:
+    extra = _rules_dir(tmp_path, GOOD)
+    (extra / "sdk.yaml").write_text(GOOD)
+    (extra / "clients" / "more.yml").write_text(GOOD)
+    (extra / "owners").mkdir()
+    (extra / "owners" / "x.yaml").write_text("owners: []\n")
+    mixed_tree(tmp_path / "tree")
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "o"),
+                                       "--rules", str(extra)])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("s3plan: error:")]
+    assert len(errors) == 1 and all(name in errors[0] for name in ("sdk.yaml", "more.yml", "x.yaml"))
+    assert "custom.yaml" not in errors[0] and "DIR/clients/*.yaml" in errors[0]

@@ -65,6 +65,28 @@ def load_rules(kind: str, extra_dirs: Iterable[Path] = ()) -> tuple[Rule, ...]:
     return tuple(rules.values())
 
 
+RULE_KINDS = ("clients", "acl")
+
+
+def misplaced_rule_files(folder: Path) -> list[Path]:
+    """YAML files under a --rules folder that s3plan would not read: the layout is DIR/clients/*.yaml and
+    DIR/acl/*.yaml (or DIR/clients*.yaml, DIR/acl*.yaml at the top); a .yml name, another subfolder or another
+    top-level name would be ignored without a word."""
+    read = {p for kind in RULE_KINDS for p in (*(folder / kind).glob("*.yaml"), *folder.glob(f"{kind}*.yaml"))}
+    found = [p for pattern in ("**/*.yaml", "**/*.yml") for p in folder.glob(pattern) if p.is_file()]
+    return sorted(p for p in found if p not in read)
+
+
+def check_rules_layout(folders: Iterable[Path]) -> None:
+    """Every misplaced rule file of every --rules folder, in one error."""
+    misplaced = [p for folder in folders for p in misplaced_rule_files(folder)]
+    if misplaced:
+        shown = ", ".join(str(p) for p in misplaced[:10]) + (f" and {len(misplaced) - 10} more"
+                                                             if len(misplaced) > 10 else "")
+        raise RuleError(f"{shown}: not read; rule files go in DIR/clients/*.yaml or DIR/acl/*.yaml (or "
+                        "DIR/clients*.yaml, DIR/acl*.yaml); move or rename them")
+
+
 def operation_table(acl_rules: Iterable[Rule]) -> dict[str, Mapping[str, Any]]:
     """rules/acl/actions.yaml by event name: the actions each S3 operation's requests need (what the drafter and
     the safety checks read)."""
