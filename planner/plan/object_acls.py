@@ -69,6 +69,30 @@ class Context:
     bucket_owners: Mapping[str, str]  # bucket -> its owner's canonical id (--enrich)
 
     @cached_property
+    def by_bucket(self) -> Mapping[str, Sequence[Evidence]]:
+        """The evidence rows of each bucket (indexed once: a plan may hold thousands of reports)."""
+        found: dict[str, list[Evidence]] = defaultdict(list)
+        for ev in self.evidence:
+            if ev.bucket:
+                found[ev.bucket].append(ev)
+        return found
+
+    @cached_property
+    def copies(self) -> tuple[Mapping[str, Sequence[Evidence]], Sequence[Evidence]]:
+        """Copies that needed an ACL: by the bucket they read from, and those whose source is not known (seen only
+        in server access logs, which keep no copy-source header)."""
+        by_source: dict[str, list[Evidence]] = defaultdict(list)
+        unsourced: list[Evidence] = []
+        for ev in self.evidence:
+            if not ev.acl_required:
+                continue
+            for source in ev.copy_sources:
+                by_source[source].append(ev)
+            if ev.event_name in COPIES and not ev.copy_sources and not ev.cloudtrail_requests:
+                unsourced.append(ev)
+        return by_source, unsourced
+
+    @cached_property
     def mapped(self) -> frozenset[str]:
         """The accounts whose canonical id is known."""
         return frozenset(self.accounts.values())
@@ -93,27 +117,34 @@ def object_acl_findings(inventory: InventoryResult, ctx: Context, statements: Se
     statuses: dict[str, InventoryStatus] = {}
     blockers: dict[str, list[Blocker]] = defaultdict(list)
     tasks: list[Task] = []
+    drafted: dict[str, list[Statement]] = defaultdict(list)
+    for statement in statements:
+        drafted[statement.bucket].append(statement)
     for report in inventory.reports:
         found = bucket_grants(report, ctx)
         rows.extend(found)
         statuses[report.bucket] = _status(report, ctx)
         blockers[report.bucket].extend(_public_blockers(found) + _unknown_acls(report))
-        statuses[report.bucket] = dataclasses.replace(statuses[report.bucket],
-                                                      owner_notes=_owner_notes(report, ctx, statements, replay))
+        notes = _owner_notes(report, ctx, drafted.get(report.bucket, ()), replay)
+        statuses[report.bucket] = dataclasses.replace(statuses[report.bucket], owner_notes=notes)
         tasks.extend(_confirm_task(report.bucket, found, statuses[report.bucket]))
         tasks.extend(_owned_task(report.bucket, statuses[report.bucket]))
     for failure in inventory.failures:
         if failure.bucket:
             blockers[failure.bucket].append(Blocker(INVENTORY_UNREADABLE, failure.reason))
+    public: dict[str, list[ObjectAcl]] = defaultdict(list)
+    for row in rows:
+        if row.public and row.exercised is not False:
+            public[row.bucket].append(row)
     return ObjectAclParts(tuple(rows), statuses, {b: tuple(v) for b, v in blockers.items() if v}, tuple(tasks),
-                          tuple(_with_public_risk(s, rows) for s in statements))
+                          tuple(_with_public_risk(s, public.get(s.bucket, ())) for s in statements))
 
 
 def bucket_grants(report: InventoryReport, ctx: Context) -> list[ObjectAcl]:
     """The report's grants to others, each with whether the window's requests used it."""
     owner = ctx.owner_of(report.bucket)
     grants = [g for g in report.grants if not (g.grantee_type == "CanonicalUser" and g.grantee == owner)]
-    rows = [e for e in ctx.evidence if e.bucket == report.bucket and e.acl_required]
+    rows = [e for e in ctx.by_bucket.get(report.bucket, ()) if e.acl_required]
     serves = _serving(grants, rows, ctx)
     serves.update(_copy_reads(report.bucket, grants, ctx))
     out = []
@@ -142,13 +173,11 @@ def _copy_reads(bucket: str, grants: Sequence[GrantCount], ctx: Context) -> dict
     """Copies into any bucket that read their source here and needed an ACL: the ACL they needed may be this
     bucket's (reading the source) or the destination's, so the READ grants they could use are at most "may"."""
     out: dict[str, list[int]] = {}
-    for ev in ctx.evidence:
-        # a copy seen only in server access logs has no copy source (they keep no request headers): any bucket
-        unsourced = ev.event_name in COPIES and not ev.copy_sources and not ev.cloudtrail_requests
-        if ev.acl_required and (bucket in ev.copy_sources or unsourced):
-            found = [n for n, g in enumerate(grants) if g.permission in COPY_READS and _caller_may_be(g, ev, ctx)]
-            if found:
-                out[f"{ev.id}:copy"] = [*found, -1]  # -1: the destination's ACL, never one of these
+    by_source, unsourced = ctx.copies
+    for ev in (*by_source.get(bucket, ()), *unsourced):
+        found = [n for n, g in enumerate(grants) if g.permission in COPY_READS and _caller_may_be(g, ev, ctx)]
+        if found:
+            out[f"{ev.id}:copy"] = [*found, -1]  # -1: the destination's ACL, never one of these
     return out
 
 
@@ -322,7 +351,7 @@ def owner_coverage(bucket: str, canonical: str, account: str | None, objects: in
         return (f"Canonical id {canonical} owns {objects} object(s); its account is not known (map it with "
                 "--canonical-ids), so whether any draft covers it cannot be said.")
     mine = [s for s in statements if s.bucket == bucket and _principal_account(s.principal) == account]
-    seen = [e for e in ctx.evidence if e.bucket == bucket and _account_of(e) == account]
+    seen = [e for e in ctx.by_bucket.get(bucket, ()) if _account_of(e) == account]
     if mine:
         kept = sum(r.requests for r in replay if r.bucket == bucket and r.after == "allowed"
                    and r.evidence_id in {e.id for e in seen})
@@ -362,10 +391,11 @@ def _principal_account(principal: str) -> str | None:
 
 
 def _with_public_risk(statement: Statement, rows: Sequence[ObjectAcl]) -> Statement:
-    """A public draft's risk note: how many objects the ACLs made public, against the resources it would open."""
+    """A public draft's risk note: how many objects the ACLs made public (`rows`: the bucket's public grants in
+    use or maybe in use), against the resources it would open."""
     if statement.principal not in ("anonymous", "*"):
         return statement
-    public = [r for r in rows if r.bucket == statement.bucket and r.public and r.exercised is not False]
+    public = rows  # the bucket's public grants that are, or may be, in use
     if not public:
         return statement
     resources = _resources(statement)
