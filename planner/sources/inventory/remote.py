@@ -31,17 +31,16 @@ def download_reports(url: str, cache: Path, *, session: Any = None, threads: int
     if prefix and not prefix.endswith(("/", MANIFEST)):
         prefix += "/"  # a folder: s3://dest/inventory/media must not read media-backup/
     client = s3_client(session, threads)
-    manifests = [prefix] if prefix.endswith(MANIFEST) else _latest_manifests(client, bucket, prefix, 0)
+    manifests = ([(prefix, list_folder(client, bucket, _folder(prefix))[1])] if prefix.endswith(MANIFEST)
+                 else _latest_manifests(client, bucket, prefix, 0))
     if not manifests:
         raise InputError(f"{url}: no S3 Inventory report under it (no YYYY-MM-DDTHH-MMZ/{MANIFEST}); give the "
                          "inventory's destination s3://BUCKET/PREFIX/ or a report's manifest.json")
     reports: list[LocalReport] = []
     skipped: list[SkippedFile] = []
     failures: list[InventoryFailure] = []
-    for key in manifests:
-        folder = key.rsplit("/", 1)[0] + "/" if "/" in key else ""
-        _, listed = list_folder(client, bucket, folder)
-        heads = [f for f in listed if f.key in (key, folder + "manifest.checksum")]
+    for key, listed in manifests:
+        heads = [f for f in listed if f.key in (key, _folder(key) + "manifest.checksum")]
         _, _, _, missed = fetch_objects(client, bucket, heads, cache, threads=threads)
         local = LocalReport(Path(cache, bucket, *key.split("/")), f"s3://{bucket}/{key}", cached=True)
         if missed or not local.path.is_file():
@@ -53,18 +52,24 @@ def download_reports(url: str, cache: Path, *, session: Any = None, threads: int
     return reports, skipped, failures
 
 
-def _latest_manifests(client: Any, bucket: str, prefix: str, depth: int) -> list[str]:
-    """Under `prefix`, the manifest key of each configuration's newest report folder."""
+def _folder(key: str) -> str:
+    return key.rsplit("/", 1)[0] + "/" if "/" in key else ""
+
+
+def _latest_manifests(client: Any, bucket: str, prefix: str, depth: int) -> list[tuple[str, list[RemoteFile]]]:
+    """Under `prefix`, the manifest key of each configuration's newest report folder, with that folder's objects
+    (listed once: they give the sizes the downloads check)."""
     folders, objects = list_folder(client, bucket, prefix)
     if any(o.key == prefix + MANIFEST for o in objects):
-        return [prefix + MANIFEST]  # a report folder itself
+        return [(prefix + MANIFEST, objects)]  # a report folder itself
     reports = sorted(f for f in folders if REPORT_FOLDER.match(f[len(prefix):].rstrip("/")))
     for report in reversed(reports):  # the newest report with its manifest (one being written has none yet)
-        if any(o.key == report + MANIFEST for o in list_folder(client, bucket, report)[1]):
-            return [report + MANIFEST]
+        listed = list_folder(client, bucket, report)[1]
+        if any(o.key == report + MANIFEST for o in listed):
+            return [(report + MANIFEST, listed)]
     if reports or depth >= MAX_DEPTH:
         return []
-    found = []
+    found: list[tuple[str, list[RemoteFile]]] = []
     for folder in folders:
         found.extend(_latest_manifests(client, bucket, folder, depth + 1))
     return found
