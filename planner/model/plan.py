@@ -187,6 +187,14 @@ class InventoryStatus:
     has_acl_fields: bool = True
     owner_notes: tuple[str, ...] = ()  # per other owner: whether the drafts and the replay keep its access
 
+    @property
+    def known_foreign(self) -> int:
+        """Objects the report shows owned by someone other than the bucket owner (0 when that owner is unknown):
+        all of them when `foreign_owned_objects` is set, a lower bound otherwise."""
+        if self.bucket_owner is None:
+            return 0
+        return sum(n for canonical, _, n in self.owners if canonical != self.bucket_owner)
+
 
 @dataclass(frozen=True)
 class ObjectAcl:

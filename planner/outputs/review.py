@@ -51,7 +51,7 @@ def object_acl_section(plan: Plan, report: BucketReport | None) -> list[str]:
     status = report.inventory if report else None
     if report is None or status is None:
         return []
-    known = sum(n for canonical, _, n in status.owners if canonical != status.bucket_owner)
+    known = status.known_foreign
     if status.bucket_owner is None:
         foreign = ("not known (the bucket owner's canonical id is not known: give it in --canonical-ids, or run "
                    "with --enrich)")

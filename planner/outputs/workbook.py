@@ -216,8 +216,7 @@ def _foreign(bucket: BucketReport) -> int | str:
     if status.bucket_owner is None:
         return "bucket owner's id unknown"
     if status.foreign_owned_objects is None:  # some ACLs (and so owners) the report could not show
-        known = sum(n for canonical, _, n in status.owners if canonical != status.bucket_owner)
-        return f"at least {known}"
+        return f"at least {status.known_foreign}"
     return status.foreign_owned_objects
 
 

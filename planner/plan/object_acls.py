@@ -333,7 +333,7 @@ def _owned_task(bucket: str, status: InventoryStatus) -> list[Task]:
     lines = status.owner_notes
     if not lines:
         return []
-    known = sum(n for canonical, _, n in status.owners if canonical != status.bucket_owner)
+    known = status.known_foreign
     count = f"{known}" if status.foreign_owned_objects is not None else f"at least {known}"
     return [Task(
         id=stable_id("OWN", bucket), kind=OWNED_KIND,
