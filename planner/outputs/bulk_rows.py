@@ -207,22 +207,23 @@ def _serial(value: datetime.date | datetime.time) -> float:
 
 
 def _aligned_style(workbook: Workbook, *, wrap: bool) -> int:
-    """The index of a top-aligned (and wrapping) cell style, registered through a scratch sheet removed again."""
+    """The index of a top-aligned (and wrapping) cell style."""
     from openpyxl.styles import Alignment
 
-    scratch = workbook.create_sheet("s3plan-scratch")
-    cell = scratch.cell(row=1, column=1, value="x")
-    cell.alignment = Alignment(wrap_text=wrap, vertical="top")
-    index = int(cell.style_id)
-    workbook.remove(scratch)
-    return index
+    return _registered_style(workbook, "x", alignment=Alignment(wrap_text=wrap, vertical="top"))
 
 
 def _date_style(workbook: Workbook) -> int:
-    """The index of a yyyy-mm-dd cell style, registered through a scratch sheet that is removed again."""
+    """The index of a yyyy-mm-dd cell style."""
+    return _registered_style(workbook, datetime.date(2000, 1, 1), number_format="yyyy-mm-dd")
+
+
+def _registered_style(workbook: Workbook, value: Any, **style: Any) -> int:
+    """The index openpyxl gives a cell style, registered through a scratch sheet that is removed again."""
     scratch = workbook.create_sheet("s3plan-scratch")
-    cell = scratch.cell(row=1, column=1, value=datetime.date(2000, 1, 1))
-    cell.number_format = "yyyy-mm-dd"
+    cell = scratch.cell(row=1, column=1, value=value)
+    for name, setting in style.items():
+        setattr(cell, name, setting)
     index = int(cell.style_id)
     workbook.remove(scratch)
     return index

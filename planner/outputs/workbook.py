@@ -105,12 +105,8 @@ def row_heights(rows: Sequence[Sequence[Any]], columns: Sequence[Column],
 
 
 def _shown(value: Any) -> str:
-    """The text a cell shows, as bulk_rows writes it (lists joined)."""
-    if value is None:
-        return ""
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value)
-    return str(value)
+    """The text a cell shows, as bulk_rows writes it (`cell_text`: lists joined, made safe)."""
+    return "" if value is None else str(cell_text(value))
 
 
 def print_setup(ws: Worksheet, plan: Plan, *, one_page: bool = False, title_row: bool = True) -> None:
