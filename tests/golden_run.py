@@ -84,7 +84,9 @@ def _cell(cell: Any, paths: dict[str, str]) -> Any:
     if isinstance(value, str):
         value = _anonymous(value, paths)
         return value if cell.data_type == "s" else {"formula": value}
-    return value if isinstance(value, (int, float, bool)) else str(value)
+    if isinstance(value, (int, float, bool)):
+        return value
+    return {"date": str(value), "format": cell.number_format} if cell.is_date else str(value)
 
 
 def write_golden(tmp: Path) -> list[Path]:

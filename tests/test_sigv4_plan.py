@@ -164,3 +164,20 @@ def test_explain_ua_json_and_text() -> None:
 
 def test_clients_doc_is_current() -> None:
     assert DOCS.read_text() == render(load_rules("clients")), "docs/clients.md is stale: run `make docs`"
+
+
+def test_a_stream_is_named_by_its_busiest_bucket_or_principal() -> None:
+    from planner.model import Task
+    from planner.plan.graph import stream_name
+
+    def task(kind: str, buckets: tuple[str, ...], requests: int, principal: str | None = None) -> Task:
+        return Task(id=f"X-{kind}", kind=kind, title=f"{kind} title", principal=principal, buckets=buckets,
+                    evidence=(), action="", requests=requests)
+
+    assert stream_name([task("upgrade-sdk", ("b1", "b2"), 5), task("upgrade-sdk", ("b2",), 1),
+                        task("enforce-sigv4", ("b3",), 0)]) == "SigV4: b2 and 2 more buckets"
+    assert stream_name([task("stop-setting-acls", (), 3, "arn:aws:iam::1:role/a"),
+                        task("stop-setting-acls", (), 9, "arn:aws:iam::1:role/b")]) == (
+        "ACLs: arn:aws:iam::1:role/b and 1 more principal")
+    assert stream_name([task("upgrade-sdk", ("b1",), 2), task("disable-acls", ("b1",), 0)]) == "b1"
+    assert stream_name([task("investigate-client", (), 0)]) == "SigV4: investigate-client title"

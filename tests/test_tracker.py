@@ -207,3 +207,24 @@ def test_the_workbook_prints_overview_on_one_page_and_each_sheet_one_page_wide(t
     assert sheets.count("Overview") == 1
     assert sheets.count("Tasks") <= 3  # one page wide: the rows go down, never across
     assert len(pages) < 30  # it was 97 to 105 pages before print setup
+
+
+def test_a_due_date_stays_a_date_and_the_old_stream_column_is_retired(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    out = tmp_path / "out"
+    _plan(tmp_path / "tree", out)
+    _, first = _rows(out / "migration-plan.xlsx")
+    task = next(iter(first))
+    book = load_workbook(out / "migration-plan.xlsx")
+    ws = book["Tasks"]
+    header = [c.value for c in ws[1]]
+    ws.cell(row=1, column=header.index("Work stream") + 1, value="Stream")  # as s3plan before "Work stream" wrote it
+    book.save(out / "migration-plan.xlsx")
+    _edit(out / "migration-plan.xlsx", {task: {"Due date": datetime.date(2026, 12, 24)}})
+    _plan(tmp_path / "tree", out)
+    ws = load_workbook(out / "migration-plan.xlsx")["Tasks"]
+    header = [c.value for c in ws[1]]
+    assert "Stream" not in header and header.count("Work stream") == 1
+    row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == task)
+    due = row[header.index("Due date")]
+    assert due.value == datetime.datetime(2026, 12, 24) and due.number_format == "yyyy-mm-dd"

@@ -172,3 +172,70 @@ def test_columns_are_as_wide_as_their_content_at_most_the_layouts() -> None:
     columns = [Column("Id", 30, lambda r: r), Column("Owner", 24, lambda r: r), Column("Title", 20, lambda r: r)]
     found = fitted(columns, [["E-1", None, "a" * 50], ["E-22", None, "b"]])
     assert [c.width for c in found] == [6, 24, 20]  # content + 2; an empty column keeps its room; the cap
+
+
+def test_a_number_or_date_is_never_cut_below_what_it_shows() -> None:
+    import datetime
+
+    from planner.outputs.workbook import Column, fitted
+
+    columns = [Column("Seen", 10, lambda r: r), Column("Count", 4, lambda r: r), Column("Agents", 20, lambda r: r)]
+    found = fitted(columns, [[datetime.datetime(2026, 11, 2, 10, 0), 123_456_789_012, ("a" * 40, "b" * 40)]])
+    assert [c.width for c in found] == [26, 15, 20]  # "2026-11-02 10:00:00 UTC", 12 digits (+ 3: never ###); text wraps
+
+
+def test_times_are_excel_dates_in_utc_and_counts_are_numbers(tmp_path: Path) -> None:
+    import datetime
+
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    wb = load_workbook(path)
+    moment = 'yyyy-mm-dd hh:mm:ss "UTC"'
+    for sheet, header in (("Tasks", "First seen"), ("Tasks", "Last seen"), ("SigV2 clients", "Last seen"),
+                          ("ACL dependencies", "Last seen"), ("Evidence", "First seen"), ("Evidence", "Last seen")):
+        ws = wb[sheet]
+        col = [c.value for c in ws[1]].index(header)
+        cells = [row[col] for row in ws.iter_rows(min_row=2) if row[col].value is not None]
+        assert cells, (sheet, header)
+        assert all(isinstance(c.value, datetime.datetime) and c.number_format == moment for c in cells), (sheet, header)
+    first = min(e.first_seen for e in plan.evidence if e.first_seen)
+    evidence = wb["Evidence"]
+    col = [c.value for c in evidence[1]].index("First seen")
+    assert min(r[col].value for r in evidence.iter_rows(min_row=2)) == datetime.datetime.fromisoformat(first[:19])
+    requests = [c.value for c in evidence[1]].index("Requests")
+    assert all(type(r[requests].value) is int for r in evidence.iter_rows(min_row=2))
+    run = {r[0].value: r[1] for r in wb["Run"].iter_rows() if r[0].value}
+    assert run["Generated at"].value == datetime.datetime(2026, 11, 23) and run["Generated at"].number_format == moment
+    assert type(run["Records scanned"].value) is int
+    trend = wb["Trend"]
+    assert trend["A2"].value == datetime.datetime(2026, 11, 23) and trend["A2"].number_format == moment
+    assert type(trend["F2"].value) is int  # SigV2 callers
+    days = [r for r in wb["Overview"].iter_rows(min_row=41, min_col=9, max_col=10) if r[0].value is not None]
+    assert days and all(isinstance(d.value, datetime.datetime) and d.number_format == "yyyy-mm-dd" for d, _ in days)
+    assert all(type(n.value) is int for _, n in days)
+
+
+def test_a_time_that_is_not_iso_stays_as_written() -> None:
+    import datetime
+
+    from planner.outputs.workbook import excel_moment
+
+    assert excel_moment("2026-11-02T10:00:00Z") == datetime.datetime(2026, 11, 2, 10, 0)
+    assert excel_moment("2026-11-02T12:00:00+02:00") == datetime.datetime(2026, 11, 2, 10, 0)
+    assert excel_moment("2026-13-02T10:00:00Z") == "2026-13-02T10:00:00Z"
+    assert excel_moment("=HYPERLINK(1)") == "=HYPERLINK(1)" and excel_moment(None) is None and excel_moment(7) == 7
+
+
+def test_work_streams_are_named_by_their_migration_and_main_bucket(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    ws = load_workbook(path)["Tasks"]
+    header = [c.value for c in ws[1]]
+    shown = {r[0].value: r[header.index("Work stream")].value for r in ws.iter_rows(min_row=2)}
+    for task in plan.tasks:
+        assert task.stream_name and shown[task.id] == f"{task.stream}: {task.stream_name}"
+    kinds = {t.stream_name.split(":")[0] for t in plan.tasks if t.kind == "enforce-sigv4"}
+    assert kinds == {"SigV4"}
+    assert {t.stream_name.split(":")[0] for t in plan.tasks if t.kind == "disable-acls"} == {"ACLs"}

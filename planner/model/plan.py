@@ -57,6 +57,7 @@ class Task:
     wave: int = 0
     owner: Owner | None = None
     stream: int = 0
+    stream_name: str = ""  # what people call the stream: its main bucket (or principal)
     failing: str | None = None  # e.g. "still failing since ... (SignatureDoesNotMatch)", from the logs' errors
     regions: tuple[str, ...] = ()   # where its evidence was seen: a narrower re-run can tell it is out of scope
     accounts: tuple[str, ...] = ()  # the bucket owners' accounts of its evidence (or its buckets)

@@ -18,6 +18,7 @@ from typing import IO, Any, BinaryIO
 from xml.etree import ElementTree
 
 from openpyxl import Workbook
+from openpyxl.styles import Alignment
 from openpyxl.utils import get_column_letter
 
 from planner.errors import InternalError
@@ -30,6 +31,8 @@ _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"}
 _DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
 _EXCEL_EPOCH = datetime.datetime(1899, 12, 30)
 ROWS_PER_WRITE = 2_000
+DATE_FORMAT = "yyyy-mm-dd"
+MOMENT_FORMAT = 'yyyy-mm-dd hh:mm:ss "UTC"'  # every time s3plan writes is UTC; the cell says so
 
 
 @dataclass
@@ -40,7 +43,8 @@ class BulkRows:
     links: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     wrapped: dict[str, frozenset[int]] = field(default_factory=dict)  # sheet -> columns (0-based) whose text wraps
     heights: dict[str, Sequence[float | None]] = field(default_factory=dict)  # sheet -> row heights (points)
-    date_style: int = 0
+    date_style: int = 0    # a date (Due date)
+    moment_style: int = 0  # a date and time (First seen, Last seen)
     wrap_style: int = 0
     top_style: int = 0
 
@@ -56,7 +60,11 @@ class BulkRows:
 
     def save(self, workbook: Workbook, out: BinaryIO) -> None:
         """Save the workbook with openpyxl, then copy it to `out` with the waiting rows streamed in."""
-        self.date_style = _date_style(workbook)
+        top = Alignment(vertical="top")  # as the text beside it, when a row grows
+        self.date_style = _registered_style(workbook, datetime.date(2000, 1, 1), number_format=DATE_FORMAT,
+                                            alignment=top)
+        self.moment_style = _registered_style(workbook, datetime.datetime(2000, 1, 1), number_format=MOMENT_FORMAT,
+                                              alignment=top)
         self.wrap_style = _aligned_style(workbook, wrap=True)
         self.top_style = _aligned_style(workbook, wrap=False)
         staged = io.BytesIO()
@@ -94,7 +102,8 @@ class BulkRows:
         # a sheet with wrapped text aligns every cell to the top, so a tall row still reads across
         styles = ([f' s="{self.wrap_style if n in wrapped else self.top_style}"' for n in range(width)]
                   if wrapped else [])
-        for chunk in _row_chunks(rows, self.date_style, styles, self.heights.get(title, ())):
+        dates = (self.date_style, self.moment_style)
+        for chunk in _row_chunks(rows, dates, styles, self.heights.get(title, ())):
             fh.write(chunk.encode())
         fh.write(marker + tail)
 
@@ -147,10 +156,11 @@ def _attr(value: str) -> str:
     return value.translate(_ESCAPES).replace('"', "&quot;")
 
 
-def _row_chunks(rows: Sequence[Sequence[Any]], date_style: int, styles: Sequence[str] = (),
+def _row_chunks(rows: Sequence[Sequence[Any]], dates: tuple[int, int], styles: Sequence[str] = (),
                 heights: Sequence[float | None] = ()) -> Iterator[str]:
-    """The rows as <row> elements from row 2 on, a few thousand at a time; `styles` is each column's style
-    attribute for text (the wrap style, or nothing), `heights` each row's height where one is set."""
+    """The rows as <row> elements from row 2 on, a few thousand at a time; `dates` the styles of a date and of a
+    date with a time, `styles` each column's style attribute for text (the wrap style, or nothing), `heights` each
+    row's height where one is set."""
     width = max((len(r) for r in rows), default=0)
     letters = [get_column_letter(n) for n in range(1, width + 1)]
     styles = list(styles) + [""] * (width - len(styles))
@@ -169,7 +179,7 @@ def _row_chunks(rows: Sequence[Sequence[Any]], date_style: int, styles: Sequence
                     append(f'<c r="{letter}{at}"{style} t="inlineStr"><is><t xml:space="preserve">{_escape(value)}'
                            '</t></is></c>')
             elif value is not None:
-                append(_cell(letter + at, value, date_style, style))
+                append(_cell(letter + at, value, dates, style))
         append("</row>")
         if number % ROWS_PER_WRITE == 0:
             yield "".join(parts)
@@ -185,7 +195,7 @@ def _escape(value: str) -> str:
     return value
 
 
-def _cell(ref: str, value: Any, date_style: int, style: str = "") -> str:
+def _cell(ref: str, value: Any, dates: tuple[int, int], style: str = "") -> str:
     if isinstance(value, str):
         return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t></is></c>'
     if isinstance(value, bool):
@@ -193,8 +203,9 @@ def _cell(ref: str, value: Any, date_style: int, style: str = "") -> str:
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
     if isinstance(value, (datetime.date, datetime.time)):
-        return f'<c r="{ref}" s="{date_style}"><v>{_serial(value)!r}</v></c>'
-    return _cell(ref, str(value), date_style, style)
+        number = dates[1] if isinstance(value, (datetime.datetime, datetime.time)) else dates[0]
+        return f'<c r="{ref}" s="{number}"><v>{_serial(value)!r}</v></c>'
+    return _cell(ref, str(value), dates, style)
 
 
 def _serial(value: datetime.date | datetime.time) -> float:
@@ -208,14 +219,7 @@ def _serial(value: datetime.date | datetime.time) -> float:
 
 def _aligned_style(workbook: Workbook, *, wrap: bool) -> int:
     """The index of a top-aligned (and wrapping) cell style."""
-    from openpyxl.styles import Alignment
-
     return _registered_style(workbook, "x", alignment=Alignment(wrap_text=wrap, vertical="top"))
-
-
-def _date_style(workbook: Workbook) -> int:
-    """The index of a yyyy-mm-dd cell style."""
-    return _registered_style(workbook, datetime.date(2000, 1, 1), number_format="yyyy-mm-dd")
 
 
 def _registered_style(workbook: Workbook, value: Any, **style: Any) -> int:

@@ -16,7 +16,8 @@ def task_graph(plan: Plan) -> nx.DiGraph:
     """Tasks as nodes (kind, title, wave, stream), dependencies as edges from the prerequisite."""
     graph = nx.DiGraph()
     for task in plan.tasks:  # a title quotes principals and user agents from the logs
-        graph.add_node(task.id, kind=task.kind, title=xml_safe(task.title), wave=task.wave, stream=task.stream)
+        graph.add_node(task.id, kind=task.kind, title=xml_safe(task.title), wave=task.wave, stream=task.stream,
+                       stream_name=xml_safe(task.stream_name))
     for task in plan.tasks:
         for dep in task.depends_on:
             graph.add_edge(dep, task.id)

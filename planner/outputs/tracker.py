@@ -21,6 +21,7 @@ from planner.model import Plan, Scope, Task
 # Columns people fill in; s3plan writes them only for new tasks (owner from --owners, status Todo).
 USER_COLUMNS = ("Owner", "Status", "Due date", "Notes")
 OBSERVED = "Observed state"
+RETIRED = frozenset({"Stream"})  # columns earlier versions wrote and this one replaced ("Work stream")
 UNNAMED = "(unnamed column"
 GONE = "no longer observed since "
 OUT_OF_SCOPE = "not in this run's scope"
@@ -98,7 +99,7 @@ def tracker_rows(plan: Plan, ours: Sequence[str], values: Mapping[str, Any], pre
                  ) -> tuple[list[str], list[dict[str, Any]]]:
     """Header and rows of the Tasks sheet: this run's tasks with carried-over user columns, then tasks that are
     no longer observed. `values(task)` gives our columns for a task. Extra columns people added stay, on the right."""
-    extra = [h for h in previous.header if h not in ours]
+    extra = [h for h in previous.header if h not in ours and h not in RETIRED]
     last_day = plan.run.window_seen.until or plan.run.generated_at[:10]
     narrower = plan.run.scope.narrower_than(previous.scope) if previous.scope else []
     rows = []
@@ -185,7 +186,8 @@ def task_values(task: Task) -> dict[str, Any]:
         owner = task.owner.team + (f" ({task.owner.contact})" if task.owner.contact else "")
     return {
         "Task id": task.id, "Kind": task.kind, "Title": task.title, "Owner": owner, "Wave": task.wave,
-        "Stream": task.stream, "Status": "Todo", "Due date": None, "Notes": None,
+        "Work stream": f"{task.stream}: {task.stream_name}" if task.stream_name else task.stream,
+        "Status": "Todo", "Due date": None, "Notes": None,
         "Depends on": ", ".join(task.depends_on), "Buckets": ", ".join(task.buckets), "Requests": task.requests,
         "First seen": task.first_seen, "Last seen": task.last_seen, "Principal": task.principal,
         "Action": task.action, "User agents": ", ".join(task.user_agents), "Source IPs": ", ".join(task.source_ips),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from planner.atomic import write_with
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
 from planner.model import BucketPolicy, BucketReport, Plan, ReplayRow, Statement, Task, policy_file
-from planner.outputs.bulk_rows import BulkRows
+from planner.outputs.bulk_rows import DATE_FORMAT, MOMENT_FORMAT, BulkRows
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
 from planner.outputs.xml_text import cell_text
@@ -49,6 +50,8 @@ text = cell_text  # for the cells openpyxl writes; the streamed rows are made sa
 WRAPPED = frozenset({"Title", "Action", "Resources", "Risk", "Notes", "Why", "User agents", "User agent",
                      "Blockers", "Sample keys", "Replay", "Failing", "ACL grants", "Key prefixes", "Principal",
                      "Depends on", "Buckets", "SigV2 callers", "Evidence ids", "Actions", "Source IPs"})
+# Times from logs (ISO 8601, UTC) become Excel dates with a time, so they sort, filter and compute as dates.
+MOMENTS = frozenset({"First seen", "Last seen", "Last error", "Run", "Generated at"})
 LINE_POINTS = 15.0   # the height of one line of 11-point text
 MAX_LINES = 12       # a row shows at most this many lines; the cell keeps all its text
 SAMPLED = 2_000      # rows read to size a column
@@ -60,6 +63,9 @@ def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any], b
     as it needs. Past Excel's row limit the rows go on in `<sheet> (2)`, `<sheet> (3)`, ..., each with the same
     header. Returns the number of rows on the first sheet."""
     values = [[column.value(row) for column in columns] for row in rows]  # made safe as bulk writes them
+    for n in [n for n, c in enumerate(columns) if c.header in MOMENTS]:
+        for row in values:
+            row[n] = excel_moment(row[n])
     columns = fitted(columns, values)
     wrapped = frozenset(n for n, c in enumerate(columns) if c.header in WRAPPED)
     title = ws.title
@@ -74,15 +80,19 @@ def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any], b
 
 
 def fitted(columns: Sequence[Column], values: Sequence[Sequence[Any]]) -> list[Column]:
-    """Each column as wide as its header and its longest value (in the first rows), at most the layout's width."""
+    """Each column as wide as its header and its longest value (in the first rows), at most the layout's width,
+    but never narrower than a number or date in it: a cut number shows as ###."""
     out = []
     for n, column in enumerate(columns):
-        longest = max((len(_shown(row[n])) for row in values[:SAMPLED]), default=0)
+        sample = [row[n] for row in values[:SAMPLED]]
+        longest = max((len(_shown(v)) for v in sample), default=0)
         if not longest:  # an empty column (Owner, Notes on a first run) keeps its room for what people type
             out.append(column)
             continue
         width = max(len(column.header) + 2, min(column.width, longest + 2), 6)
-        out.append(Column(column.header, min(width, max(column.width, len(column.header) + 2)), column.value))
+        width = min(width, max(column.width, len(column.header) + 2))
+        numbers = max((len(_shown(v)) for v in sample if isinstance(v, (int, float, date))), default=0)
+        out.append(Column(column.header, max(width, numbers + 3 if numbers else 0), column.value))
     return out
 
 
@@ -105,8 +115,23 @@ def row_heights(rows: Sequence[Sequence[Any]], columns: Sequence[Column],
 
 
 def _shown(value: Any) -> str:
-    """The text a cell shows, as bulk_rows writes it (`cell_text`: lists joined, made safe)."""
+    """The text a cell shows, as bulk_rows writes it (`cell_text`: lists joined, made safe; a time as its
+    number format shows it)."""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S} UTC"
     return "" if value is None else str(cell_text(value))
+
+
+def excel_moment(value: Any) -> Any:
+    """An ISO 8601 time s3plan recorded ("2026-11-02T10:00:00Z") as a datetime in UTC without a zone, as Excel
+    holds times; any other value (None, a time people typed, text that is not a time) as it is."""
+    if type(value) is not str or len(value) < 19 or value[4] != "-" or value[10] != "T":
+        return value
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def print_setup(ws: Worksheet, plan: Plan, *, one_page: bool = False, title_row: bool = True) -> None:
@@ -262,11 +287,11 @@ def _overview(ws: Worksheet, plan: Plan, open_tasks: int) -> None:
     ]
     for key, value in rows:
         ws.append([key, text(value)])
-    _all_text(ws)
     ws["A1"].font = Font(bold=True, size=14)
-    for column, width in (("A", 32), ("B", 24), ("C", 2), ("D", 26), ("E", 14), ("F", 10)):
+    for column, width in (("A", 32), ("B", 24), ("C", 2), ("D", 26), ("E", 14), ("F", 10), ("I", 12)):
         ws.column_dimensions[column].width = width  # the small tables beside the charts show their labels whole
     _overview_charts(ws, plan)
+    _typed_cells(ws)
 
 
 def _daily_chart(ws: Worksheet, plan: Plan) -> None:
@@ -277,7 +302,7 @@ def _daily_chart(ws: Worksheet, plan: Plan) -> None:
             days[day] = days.get(day, 0) + count
     ws["I40"], ws["J40"] = "Day", "SigV2 requests"
     for n, (day, count) in enumerate(sorted(days.items()), start=41):
-        ws.cell(row=n, column=9, value=text(day)).data_type = "s"
+        ws.cell(row=n, column=9, value=_day(day))
         ws.cell(row=n, column=10, value=count)
     if days:
         line = LineChart()
@@ -286,6 +311,14 @@ def _daily_chart(ws: Worksheet, plan: Plan) -> None:
         line.set_categories(Reference(ws, min_col=9, min_row=41, max_row=40 + len(days)))
         _straight(line)
         ws.add_chart(line, "G38")
+
+
+def _day(day: str) -> date | str:
+    """A day of the evidence ("2026-11-02") as an Excel date; anything else as text."""
+    try:
+        return date.fromisoformat(day)
+    except ValueError:
+        return str(text(day))
 
 
 def _overview_charts(ws: Worksheet, plan: Plan) -> None:
@@ -322,7 +355,7 @@ def _overview_charts(ws: Worksheet, plan: Plan) -> None:
 def _run(ws: Worksheet, plan: Plan) -> None:
     run = plan.run
     for key, value in (
-        ("Tool version", run.tool_version), ("Generated at", run.generated_at), ("Sources", run.sources),
+        ("Tool version", run.tool_version), ("Generated at", excel_moment(run.generated_at)), ("Sources", run.sources),
         ("Window requested", f"{run.window_requested.since or 'open'} to {run.window_requested.until or 'open'}"),
         ("Window seen", f"{run.window_seen.since or '?'} to {run.window_seen.until or '?'}"),
         ("Records scanned", run.records), ("Files read", run.files_read), ("Files pruned by path", run.files_pruned),
@@ -337,15 +370,19 @@ def _run(ws: Worksheet, plan: Plan) -> None:
         ws.append([text(skipped.path), text(skipped.reason)])
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 80
-    _all_text(ws)
+    _typed_cells(ws)
 
 
-def _all_text(ws: Worksheet) -> None:
-    """Every string cell of a sheet as text: never a formula, whatever it starts with."""
+def _typed_cells(ws: Worksheet) -> None:
+    """Every string cell of a sheet as text (never a formula, whatever it starts with), every date shown as one."""
     for row in ws.iter_rows():
         for cell in row:
             if isinstance(cell.value, str):
                 cell.data_type = "s"
+            elif isinstance(cell.value, datetime):
+                cell.number_format = MOMENT_FORMAT
+            elif isinstance(cell.value, date):
+                cell.number_format = DATE_FORMAT
 
 
 def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbook, BulkRows]:
@@ -420,7 +457,8 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]],
     """The tracker: our columns, then any people added; Status drop-down; blocked red, done green, overdue amber."""
     widths = dict(layout()["Tasks"])
     columns = [Column(h, widths.get(h, 18), _field(h)) for h in header]
-    last = max(write_sheet(ws, columns, [{h: row.get(h) for h in header} for row in rows], bulk) + 1, 2)
+    values = [{h: _due(row.get(h)) if h == "Due date" else row.get(h) for h in header} for row in rows]
+    last = max(write_sheet(ws, columns, values, bulk) + 1, 2)
     if "Notes" in header:  # it prints its working columns, up to Notes (the layout puts them first)
         ws.print_area = f"A1:{get_column_letter(header.index('Notes') + 1)}{last}"
     status_col = get_column_letter(header.index("Status") + 1)
@@ -434,6 +472,13 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]],
     ws.conditional_formatting.add(area, FormulaRule(
         formula=[f'AND(ISNUMBER(${due_col}2),${due_col}2<TODAY(),${status_col}2<>"Done",${status_col}2<>"Won\'t do")'],
         fill=ORANGE))
+
+
+def _due(value: Any) -> Any:
+    """A due date read back from the previous workbook (Excel keeps a date as a time at midnight) as a date."""
+    if isinstance(value, datetime) and value.time() == datetime.min.time():
+        return value.date()
+    return value
 
 
 def _replay_order(plan: Plan) -> list[ReplayRow]:
@@ -470,9 +515,9 @@ def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
     """One row per run, and a burn-down chart of open tasks and callers."""
     ws.append(list(TREND_HEADER))
     for row in trend:
-        ws.append([text(v) for v in row])
-    _all_text(ws)
-    for col, width in zip("ABCDEFGHI", (22, 26, 16, 16, 40, 14, 24, 12, 40), strict=True):
+        ws.append([text(excel_moment(v) if h == "Run" else v) for h, v in zip(TREND_HEADER, row, strict=True)])
+    _typed_cells(ws)
+    for col, width in zip("ABCDEFGHI", (25, 26, 16, 16, 40, 14, 24, 12, 40), strict=True):
         ws.column_dimensions[col].width = width
     chart = LineChart()
     chart.title, chart.y_axis.title, chart.x_axis.title = "Burn-down", "count", "run"

@@ -72,12 +72,13 @@ def build_plan(bucket_requests: Mapping[str, int], bucket_accounts: Mapping[str,
     work += _bucket_tasks(buckets, work, sigv2, acl, blockers, by_bucket)
     graph = _graph(work)
     waves = {task_id: n for n, generation in enumerate(nx.topological_generations(graph), 1) for task_id in generation}
-    streams = _streams(graph)
+    streams = _streams(graph, work)
     book = owners or OwnerBook()
     where = _where(sigv2, acl, bucket_accounts)
     places = {t.id: where(t) for t in work}
     tasks = sorted((dataclasses.replace(t, wave=waves[t.id], owner=_owner(book, t, bucket_accounts),
-                                        stream=streams[t.id], regions=places[t.id][0], accounts=places[t.id][1])
+                                        stream=streams[t.id][0], stream_name=streams[t.id][1],
+                                        regions=places[t.id][0], accounts=places[t.id][1])
                     for t in work), key=lambda t: (t.wave, t.kind, t.id))
     totals = _bucket_totals(sigv2, acl)
     reports = tuple(dataclasses.replace(
@@ -107,10 +108,40 @@ def _where(sigv2: Sequence[SigV2Finding], acl: Sequence[AclFinding], bucket_acco
     return where
 
 
-def _streams(graph: nx.DiGraph) -> dict[str, int]:
-    """Work streams: the connected components of the task graph, numbered largest first (ties by smallest id)."""
+def _streams(graph: nx.DiGraph, work: Sequence[Task]) -> dict[str, tuple[int, str]]:
+    """Work streams: the connected components of the task graph, numbered largest first (ties by smallest id),
+    each named for people by what most of its requests touch."""
     components = sorted(nx.weakly_connected_components(graph), key=lambda c: (-len(c), min(c)))
-    return {task_id: n for n, component in enumerate(components, 1) for task_id in component}
+    by_id = {t.id: t for t in work}
+    out: dict[str, tuple[int, str]] = {}
+    for n, component in enumerate(components, 1):
+        name = stream_name([by_id[t] for t in sorted(component)])
+        out.update((task_id, (n, name)) for task_id in component)
+    return out
+
+
+def stream_name(tasks: Sequence[Task]) -> str:
+    """The migration and the bucket most of the tasks' requests reach ("SigV4: bucket-a and 2 more buckets");
+    without buckets the principal with the most requests; else the first task's title."""
+    sigv4 = {t.kind in _SDK_KINDS or t.kind == "enforce-sigv4" for t in tasks}
+    migration = "" if len(sigv4) != 1 else "SigV4: " if sigv4 == {True} else "ACLs: "
+    return migration + _main_subject(tasks)
+
+
+def _main_subject(tasks: Sequence[Task]) -> str:
+    buckets: dict[str, int] = defaultdict(int)
+    principals: dict[str, int] = defaultdict(int)
+    for task in tasks:
+        for bucket in task.buckets:
+            buckets[bucket] += task.requests
+        if task.principal:
+            principals[task.principal] += task.requests
+    for named, what in ((buckets, "bucket"), (principals, "principal")):
+        if named:
+            top = min(named, key=lambda k: (-named[k], k))
+            more = len(named) - 1
+            return top + (f" and {more} more {what}{'s' if more > 1 else ''}" if more else "")
+    return tasks[0].title if tasks else ""
 
 
 def _owner(book: OwnerBook, task: Task, bucket_accounts: Mapping[str, str]) -> Owner | None:
