@@ -88,7 +88,8 @@ def friendly_errors(func: F) -> F:
         except S3PlanError as err:
             if debug:
                 raise
-            click.echo(f"s3plan: error: {err}", err=True)
+            for line in str(err).splitlines() or [""]:  # several problems (rule files): one line each
+                click.echo(f"s3plan: error: {line}", err=True)
             sys.exit(err.exit_code)
         except Exception as err:  # a bug (InternalError or anything unforeseen): one line, exit 3, never 1
             if debug or isinstance(err, CLICK_FLOW):

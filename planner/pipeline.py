@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING, Any
 from planner import __version__
 from planner.classify.loader import (
     Rule,
-    check_rules_layout,
     load_canonical_ids,
-    load_owners,
+    load_rule_sets,
     load_rules,
     operation_table,
 )
@@ -118,10 +117,9 @@ class Inputs:
 def read_inputs(config: Config) -> Inputs:
     """Rules, owners, current policies and the previous workbook, and whether --out can be written."""
     _check_writable(config.out)
-    check_rules_layout(config.rules_dirs)
+    rules = load_rule_sets(config.rules_dirs, config.owners)
     return Inputs(
-        load_rules("clients", config.rules_dirs), load_rules("acl", config.rules_dirs),
-        OwnerBook(load_owners(config.owners)) if config.owners else OwnerBook(),
+        rules.clients, rules.acl, OwnerBook(rules.owners),
         CurrentPolicies() if config.enrich else load_current_policies(config.current_policies),
         read_previous(config.previous or config.out / WORKBOOK),
         load_canonical_ids(config.canonical_ids) if config.canonical_ids else {})

@@ -119,3 +119,28 @@ def test_rule_files_in_the_wrong_place_are_reported_not_ignored(tmp_path: Path) 
     errors = [line for line in result.output.splitlines() if line.startswith("s3plan: error:")]
     assert len(errors) == 1 and all(name in errors[0] for name in ("sdk.yaml", "more.yml", "x.yaml"))
     assert "custom.yaml" not in errors[0] and "DIR/clients/*.yaml" in errors[0]
+
+
+def test_every_problem_of_every_rule_file_is_reported_in_one_run(tmp_path: Path) -> None:
+    bad_regex = GOOD.replace("'^my-uploader/(?P<version>[0-9.]+)'", "'^my-uploader/(?P<version>[0-9.]+'")
+    two_keys = GOOD.replace("SDK-900", "SDK-901").replace('minimum_version: "2.0"', "minimum_version: 1.0").replace(
+        "    source: team wiki\n", "    source: team wiki\n    colour: blue\n")
+    extra = _rules_dir(tmp_path, bad_regex + two_keys.replace("rules:\n", ""))
+    (extra / "clients" / "other.yaml").write_text("rules: [\n")
+    (extra / "acl").mkdir()
+    (extra / "acl" / "dup.yaml").write_text(GOOD.replace("rules:", "rules:\n  - {}"))
+    with pytest.raises(RuleError) as raised:
+        load_rules("clients", [extra])
+    lines = str(raised.value).splitlines()
+    assert [line.split(": ")[0].rsplit("/", 1)[-1] for line in lines] == [
+        "custom.yaml:5", "custom.yaml:12", "custom.yaml:14", "other.yaml:2"]
+    assert "bad regex" in lines[0] and 'minimum_version: 1.0 is a YAML number (1.0); quote it: "1.0"' in lines[1]
+    assert "'colour' was unexpected" in lines[2] and "not valid YAML" in lines[3]
+    mixed_tree(tmp_path / "tree")
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "o"),
+                                       "--rules", str(extra)])
+    assert result.exit_code == 2
+    errors = [line for line in result.output.splitlines() if line.startswith("s3plan: error:")]
+    places = ["custom.yaml:5", "custom.yaml:12", "custom.yaml:14", "other.yaml:2",
+              "dup.yaml:2", "dup.yaml:3", "dup.yaml:5"]  # the acl rules' problems too, in the same run
+    assert len(errors) == len(places) and all(place in errors[n] for n, place in enumerate(places))

@@ -181,3 +181,15 @@ def test_a_stream_is_named_by_its_busiest_bucket_or_principal() -> None:
         "ACLs: arn:aws:iam::1:role/b and 1 more principal")
     assert stream_name([task("upgrade-sdk", ("b1",), 2), task("disable-acls", ("b1",), 0)]) == "b1"
     assert stream_name([task("investigate-client", (), 0)]) == "SigV4: investigate-client title"
+
+
+def test_every_owners_file_problem_is_reported_in_one_run(tmp_path: Path) -> None:
+    owners = tmp_path / "owners.yaml"
+    owners.write_text(OWNERS.replace("198.51.100.0/24", "198.51.100.0/99").replace(
+        'user_agent: "Mozilla/"', 'user_agent: "Mozilla/("'))
+    _tree(tmp_path / "tree")
+    result = CliRunner().invoke(main, ["plan", "--cloudtrail", str(tmp_path / "tree"), "--out", str(tmp_path / "o"),
+                                       "--owners", str(owners)])
+    lines = [line for line in result.stderr.splitlines() if line.startswith("s3plan: error:")]
+    assert result.exit_code == 2 and len(lines) == 2, result.output
+    assert "owners.yaml:7: bad regex" in lines[0] and "owners.yaml:9: bad CIDR" in lines[1]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -54,15 +55,46 @@ def load_rules(kind: str, extra_dirs: Iterable[Path] = ()) -> tuple[Rule, ...]:
     for extra in extra_dirs:
         files += sorted((extra / kind).glob("*.yaml")) + sorted(extra.glob(f"{kind}*.yaml"))
     rules: dict[str, Rule] = {}
+    problems = Problems()
     for path in files:
         shipped = path.is_relative_to(RULES_DIR)
-        for rule in _load_file(path, kind):
-            if rule.id in rules and shipped:
-                first = rules[rule.id]
-                raise RuleError(f"{rule.file}:{rule.line}: duplicate rule id {rule.id} "
-                                f"(first at {first.file}:{first.line})")
-            rules[rule.id] = rule
+        with problems.collected():
+            for rule in _load_file(path, kind):
+                if rule.id in rules and shipped:
+                    first = rules[rule.id]
+                    problems.add(f"{rule.file}:{rule.line}: duplicate rule id {rule.id} "
+                                 f"(first at {first.file}:{first.line})")
+                rules[rule.id] = rule
+    problems.raise_any()
     return tuple(rules.values())
+
+
+MAX_SHOWN = 50  # problems listed at most; the rest are counted
+
+
+@dataclass
+class Problems:
+    """Every rule-file problem of a load, so one run reports them all, not one per run."""
+
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+
+    @contextmanager
+    def collected(self) -> Iterator[None]:
+        """Run a check; a RuleError it raises (each of its lines) is kept, and the load goes on."""
+        try:
+            yield
+        except RuleError as err:
+            self.lines.extend(str(err).splitlines())
+
+    def raise_any(self) -> None:
+        if len(self.lines) > MAX_SHOWN:
+            more = len(self.lines) - MAX_SHOWN
+            raise RuleError("\n".join([*self.lines[:MAX_SHOWN], f"... and {more} more problems in rule files"]))
+        if self.lines:
+            raise RuleError("\n".join(self.lines))
 
 
 RULE_KINDS = ("clients", "acl")
@@ -85,6 +117,32 @@ def check_rules_layout(folders: Iterable[Path]) -> None:
                                                              if len(misplaced) > 10 else "")
         raise RuleError(f"{shown}: not read; rule files go in DIR/clients/*.yaml or DIR/acl/*.yaml (or "
                         "DIR/clients*.yaml, DIR/acl*.yaml); move or rename them")
+
+
+@dataclass(frozen=True)
+class RuleSets:
+    """The rules a plan reads: the client catalogue, the ACL mapping and the owners file's entries."""
+
+    clients: tuple[Rule, ...]
+    acl: tuple[Rule, ...]
+    owners: tuple[Rule, ...]
+
+
+def load_rule_sets(rules_dirs: Iterable[Path], owners: Path | None) -> RuleSets:
+    """Every rule file a plan reads, checked together: misplaced files, each kind's files and the owners file
+    report all their problems in one error."""
+    folders = tuple(rules_dirs)
+    problems = Problems()
+    with problems.collected():
+        check_rules_layout(folders)
+    loaded: dict[str, tuple[Rule, ...]] = {}
+    for kind in RULE_KINDS:
+        with problems.collected():
+            loaded[kind] = load_rules(kind, folders)
+    with problems.collected():
+        loaded["owners"] = load_owners(owners) if owners else ()
+    problems.raise_any()
+    return RuleSets(loaded["clients"], loaded["acl"], loaded["owners"])
 
 
 def operation_table(acl_rules: Iterable[Rule]) -> dict[str, Mapping[str, Any]]:
@@ -117,38 +175,61 @@ def _load_file(path: Path, kind: str, list_key: str = "rules") -> list[Rule]:
     schema = _schema()
     seen: dict[str, int] = {}
     out = []
+    problems = Problems()
     for item in doc[list_key]:
         line = item.get("__line__", 0) if isinstance(item, dict) else 0
         keylines: dict[str, int] = item.get("__keylines__", {}) if isinstance(item, dict) else {}
         clean = _strip_lines(item)
-        _validate(clean, schema, kind, path, line, keylines)
-        clean.setdefault("id", f"{path.name}:{line}")
-        if clean["id"] in seen:
-            raise RuleError(f"{path}:{line}: duplicate rule id {clean['id']} (first at line {seen[clean['id']]})")
-        seen[clean["id"]] = line
-        _check_regex(clean, path, keylines.get("match", line))
-        out.append(Rule(clean["id"], kind, clean, str(path), line))
+        with problems.collected():
+            _validate(clean, schema, kind, path, line, keylines)
+            clean.setdefault("id", f"{path.name}:{line}")
+            if clean["id"] in seen:
+                raise RuleError(f"{path}:{line}: duplicate rule id {clean['id']} (first at line {seen[clean['id']]})")
+            seen[clean["id"]] = line
+            _check_regex(clean, path, keylines.get("match", line))
+            out.append(Rule(clean["id"], kind, clean, str(path), line))
+    problems.raise_any()
     return out
 
 
 def _validate(item: Any, schema: dict[str, Any], kind: str, path: Path, line: int,
               keylines: Mapping[str, int]) -> None:
+    """The rule against its schema: one problem per key that is wrong (the most relevant error of each), all of
+    them in one RuleError."""
     definition = "acl_decision" if kind == "acl" and isinstance(item, dict) and "decision" in item else kind
     sub = {"$defs": schema["$defs"], **schema["$defs"][definition]}
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(sub).iter_errors(item))
-    if error is not None:
-        if error.absolute_path:
-            line = keylines.get(str(error.absolute_path[0]), line)
-        where = ".".join(str(p) for p in error.absolute_path) or "rule"
-        if error.validator == "additionalProperties" and {"match", "when"} & set(error.absolute_path):
-            raise RuleError(f"{path}:{line}: unknown operator in match: {error.message}")
-        if error.validator == "type" and isinstance(error.instance, (int, float)) and not isinstance(
-                error.instance, bool) and "string" in str(error.validator_value):
-            # YAML reads `minimum_version: 1.0` as the number 1.0 (and 1.10 as 1.1): a version must be quoted
-            written = _written(path, line, str(error.absolute_path[-1]) if error.absolute_path else "")
-            raise RuleError(f"{path}:{line}: {where}: {written} is a YAML number ({error.instance!r}); quote it: "
-                            f"\"{written}\"")
-        raise RuleError(f"{path}:{line}: {where}: {error.message}")
+    by_key: dict[str, list[jsonschema.ValidationError]] = {}
+    for error in jsonschema.Draft202012Validator(sub).iter_errors(item):
+        key = str(error.absolute_path[0]) if error.absolute_path else _unexpected_key(error)
+        by_key.setdefault(key, []).append(error)
+    messages = []
+    for key in sorted(by_key, key=lambda k: (keylines.get(k, line), k)):
+        error = jsonschema.exceptions.best_match(by_key[key])
+        if error is not None:
+            messages.append(_schema_message(error, path, keylines.get(key, line) if key else line))
+    if messages:
+        raise RuleError("\n".join(messages))
+
+
+def _unexpected_key(error: jsonschema.ValidationError) -> str:
+    """For a rule-level error about a key the schema does not know, that key (its line is the one to show)."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return ""
+    known = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+    return min((str(k) for k in error.instance if k not in known), default="")
+
+
+def _schema_message(error: jsonschema.ValidationError, path: Path, line: int) -> str:
+    """`file:line: key: what is wrong`, with the fix where there is a known one."""
+    where = ".".join(str(p) for p in error.absolute_path) or "rule"
+    if error.validator == "additionalProperties" and {"match", "when"} & set(error.absolute_path):
+        return f"{path}:{line}: unknown operator in match: {error.message}"
+    if error.validator == "type" and isinstance(error.instance, (int, float)) and not isinstance(
+            error.instance, bool) and "string" in str(error.validator_value):
+        # YAML reads `minimum_version: 1.0` as the number 1.0 (and 1.10 as 1.1): a version must be quoted
+        written = _written(path, line, str(error.absolute_path[-1]) if error.absolute_path else "")
+        return f"{path}:{line}: {where}: {written} is a YAML number ({error.instance!r}); quote it: \"{written}\""
+    return f"{path}:{line}: {where}: {error.message}"
 
 
 def _written(path: Path, line: int, key: str) -> str:
