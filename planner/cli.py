@@ -32,6 +32,7 @@ from planner.pipeline import (
     run_plan,
 )
 from planner.plan.readiness import NO_DATA_EVENTS, WRITE_ONLY
+from planner.progress import Reporter, mode_for
 from planner.samples import SHAPES, write_sample_logs
 from planner.sources.athena.sql import Table
 from planner.sources.cloudtrail.prefilter import scan_path
@@ -47,7 +48,7 @@ PLAN_OPTION_GROUPS = {  # `s3plan plan --help` lists the options under these hea
     "Object ACLs": ("inventory", "canonical_ids"),
     "Policies": ("current_policies", "rules_dirs", "prefix_depth", "enrich", "validate_online"),
     "AWS access": ("profile", "aws_region", "athena_workgroup", "athena_output", "refresh"),
-    "Outputs": ("out", "previous", "owners", "strict", "fail_on_blockers"),
+    "Outputs": ("out", "previous", "owners", "strict", "fail_on_blockers", "quiet"),
 }
 
 
@@ -187,10 +188,12 @@ def main(debug: bool) -> None:
 @click.option("--threads", type=int, help="Worker processes and engine threads (default: all cores).")
 @click.option("--prefilter/--no-prefilter", default=True, show_default=True,
               help="Pre-filter records in C before the engine (--no-prefilter: the engine reads every record).")
+@click.option("-q", "--quiet", is_flag=True,
+              help="No progress: neither the status line on a terminal nor, piped, the line per stage.")
 @friendly_errors
-def plan(**options: Any) -> None:
+def plan(quiet: bool, **options: Any) -> None:
     """Read CloudTrail logs and write the migration plan."""
-    config = make_config(**options, progress=sys.stderr.isatty())
+    config = make_config(**options, progress=mode_for(sys.stderr, quiet))
     result = run_plan(config)
     for skipped in result.plan.run.skipped:
         click.echo(f"s3plan: skipped {skipped.path}: {skipped.reason}", err=True)
@@ -412,12 +415,18 @@ def qualified(database: str | None, table: str | None) -> str | None:
 @click.option("--shape", type=click.Choice(SHAPES), default="default", show_default=True,
               help="busy: a large organisation's variety (hundreds of principals, thousands of user agents and key "
                    "prefixes, ~3% candidate records)")
+@click.option("-q", "--quiet", is_flag=True, help="No progress line.")
 @friendly_errors
-def sample_logs(directory: Path, records: int, seed: int, start: str, days: int, shape: str) -> None:
+def sample_logs(directory: Path, records: int, seed: int, start: str, days: int, shape: str, quiet: bool) -> None:
     """Write a synthetic CloudTrail log tree (and its ground truth) to DIRECTORY."""
     first = parse_day("--start", start)
     assert isinstance(first, date)
-    result = write_sample_logs(directory, records=records, seed=seed, start=first, days=days, shape=shape)
+    reporter = Reporter(mode_for(sys.stderr, quiet))
+    with reporter.stage("sample logs") as stage:
+        result = write_sample_logs(directory, records=records, seed=seed, start=first, days=days, shape=shape,
+                                   on_progress=lambda files, done, planned: reporter.status(
+                                       f"{files:,} files, {done:,} of {planned:,} records"))
+        stage.done(f"{result.records:,} records in {result.files:,} files")
     click.echo(f"Wrote {result.records:,} records in {result.files} log files (+{result.digest_files} digest files) "
                f"under {result.root}; ground truth: {result.ground_truth}")
 

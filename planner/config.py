@@ -10,6 +10,7 @@ from pathlib import Path
 
 from planner.errors import UsageError
 from planner.model import RunInfo, ScanResult, Window
+from planner.progress import MODES
 from planner.sources.athena.client import AthenaTable
 from planner.sources.athena.sql import table_name
 from planner.sources.s3.urls import parse_inventory_url, parse_log_url, parse_s3_url
@@ -45,7 +46,7 @@ class Config:
     strict: bool = False
     fail_on_blockers: bool = False
     threads: int | None = None
-    progress: bool = False
+    progress: str = "off"  # planner.progress.MODES: terminal, lines (one per stage) or off
     prefilter: bool = True
     prefix_depth: int = 1
     inventory: tuple[Path, ...] = ()       # --inventory manifests or folders on disk
@@ -111,11 +112,13 @@ def make_config(*, cloudtrail: Iterable[str], out: str, athena_results: Iterable
                 validate_online: bool = False,
                 profile: str | None = None, aws_region: str | None = None,
                 strict: bool = False, fail_on_blockers: bool = False, threads: int | None = None,
-                progress: bool = False, prefilter: bool = True, prefix_depth: int = 1,
+                progress: str = "off", prefilter: bool = True, prefix_depth: int = 1,
                 cache: str | None = None, enrich: bool = False, access_logs: Iterable[str] = (),
                 access_log_table: str | None = None, access_log_dated: bool = False,
                 inventory: Iterable[str] = (), canonical_ids: str | None = None) -> Config:
     """Validate option values into a Config."""
+    if progress not in MODES:
+        raise UsageError(f"progress {progress!r}: must be one of {', '.join(MODES)}")
     if (athena or athena_database) and not (athena_table or access_log_table):
         raise UsageError("--athena: give the table with --athena-table and/or --access-log-table "
                          "(and --athena-database)")

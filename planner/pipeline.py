@@ -6,7 +6,6 @@ import dataclasses
 import errno
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,6 +42,7 @@ from planner.policy.deny import sigv4_deny_policy
 from planner.policy.draft import draft_statements
 from planner.policy.replay import replay_plan, sigv2_deny_refusals, with_replay_blockers
 from planner.policy.validate import AccessAnalyzer, validate_online
+from planner.progress import Reporter
 from planner.sources.athena.access_log_sql import access_log_ddl as access_log_table_ddl
 from planner.sources.athena.access_log_sql import combined_evidence_query
 from planner.sources.athena.console_csv import AthenaResultCsv
@@ -83,8 +83,9 @@ class RunResult:
         return tuple(b.detail for r in self.plan.buckets for b in r.blockers if b.kind == "current-policy-unreadable")
 
 
-def scan(config: Config) -> ScanResult:
-    """Gather evidence from the configured source."""
+def scan(config: Config, reporter: Reporter | None = None) -> ScanResult:
+    """Gather evidence from the configured source; `reporter` shows its progress on a terminal."""
+    status = reporter.status if reporter is not None and reporter.mode == "terminal" else None
     if config.athena_results:
         return AthenaResultCsv(config.athena_results, config.prefix_depth).scan()
     if config.athena is not None:
@@ -92,7 +93,7 @@ def scan(config: Config) -> ScanResult:
     return LocalLogs(config.cloudtrail, config.access_logs, config.cloudtrail_s3, config.access_logs_s3,
                      Selection(config.since, config.until, config.regions, config.accounts), config.cache,
                      lambda: aws_session(config), config.threads, config.prefilter, config.prefix_depth,
-                     _progress if config.progress else None).scan()
+                     status).scan()
 
 
 def aws_session(config: Config) -> Any:
@@ -276,21 +277,37 @@ def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Ex
 def run_plan(config: Config) -> RunResult:
     """Read the side inputs, scan, plan and write every output; `--strict` turns skipped files into an error
     before writing."""
-    inputs = read_inputs(config)
-    result = scan(config)
-    if config.progress:
-        print("\r\033[K", end="", file=sys.stderr, flush=True)
+    reporter = Reporter(config.progress)
+    inputs = read_inputs(config)  # quick, and an error in it is the run's only line
+    with reporter.stage("scan") as stage:
+        result = scan(config, reporter)
+        stage.done(f"{result.records:,} records from {result.files_read:,} files, {len(result.evidence):,} "
+                   f"evidence rows, {len(result.skipped)} files skipped")
     if config.strict and result.skipped:
         first = result.skipped[0]
         raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
-    inventory = scan_inventory(config)
-    plan = make_plan(config, result, read_states(config, result) if config.enrich else None, inputs, inventory)
+    inventory, states = NO_INVENTORY, None
+    if config.inventory or config.inventory_s3:
+        with reporter.stage("inventory") as stage:
+            inventory = scan_inventory(config)
+            stage.done(f"{len(inventory.reports)} reports read, {len(inventory.failures)} unreadable")
+    if config.enrich:
+        with reporter.stage("bucket state") as stage:
+            states = read_states(config, result)
+            stage.done(f"{len(states)} buckets read")
+    with reporter.stage("plan") as stage:
+        plan = make_plan(config, result, states, inputs, inventory)
+        stage.done(f"{len(plan.tasks)} tasks, {len(plan.statements)} policy statements")
     if config.validate_online:
-        plan = with_online_validation(plan, access_analyzer(config))
-    try:
-        written = write_outputs(plan, config.out, inputs.previous)
-    except OSError as err:
-        raise OutputError(f"{err.filename or config.out}: cannot write the outputs ({err.strerror or err})") from err
+        with reporter.stage("online validation"):
+            plan = with_online_validation(plan, access_analyzer(config))
+    with reporter.stage("write") as stage:
+        try:
+            written = write_outputs(plan, config.out, inputs.previous)
+        except OSError as err:
+            raise OutputError(f"{err.filename or config.out}: cannot write the outputs ({err.strerror or err})"
+                              ) from err
+        stage.done(f"{len(written)} files in {config.out}")
     return RunResult(plan, config.out, tuple(written))
 
 
@@ -352,6 +369,3 @@ def _now() -> str:
     return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def _progress(message: str) -> None:
-    """One status line on a terminal, rewritten in place (only used when stderr is a terminal)."""
-    print(f"\r\033[Ks3plan: {message}", end="", file=sys.stderr, flush=True)

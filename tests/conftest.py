@@ -13,6 +13,14 @@ from hypothesis import settings
 
 from tests.aws import moto_server, read_only  # noqa: F401  (fixtures shared by the AWS tests)
 
+
+@pytest.fixture(autouse=True)
+def _progress_off(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI runs in tests print no progress lines (a piped run's stage lines), so tests of errors and warnings read
+    only those; tests marked `progress` see the lines a piped run prints."""
+    if request.node.get_closest_marker("progress") is None:
+        monkeypatch.setattr("planner.cli.mode_for", lambda stream, quiet: "off")
+
 # The property tests draw the same examples on every run (CI included), so a result can be reproduced and a run
 # never fails on a draw the last one did not make; HYPOTHESIS_PROFILE=explore draws new examples each run.
 settings.register_profile("repeatable", derandomize=True)

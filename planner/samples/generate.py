@@ -11,6 +11,7 @@ import json
 import math
 import os
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import accumulate
@@ -204,12 +205,14 @@ def _atomic_write(path: Path, data: bytes) -> None:
 def write_sample_logs(root: Path, *, records: int = 20_000, seed: int = 7,
                       start: date = date(2026, 11, 1), days: int = 7,
                       records_per_file: int = 5_000, org_id: str | None = None,
-                      shape: str = "default") -> SampleSummary:
+                      shape: str = "default", on_progress: Callable[[int, int, int], None] | None = None
+                      ) -> SampleSummary:
     """Write a deterministic CloudTrail tree of S3 (and other) events under `root`, plus ground-truth.json.
 
     `records_per_file` is an upper bound: small samples are spread over more, smaller files so that
     every (account, region) stream and several days appear. `shape` "busy" gives the variety of a large
     organisation (samples/busy.py): ~3% candidate records over hundreds of principals and thousands of agents.
+    `on_progress(files, records, planned)` is called after each (account, Region, day) slot is written.
     """
     if records < 1 or days < 1 or records_per_file < 1:
         raise ValueError("records, days and records_per_file must be at least 1")
@@ -219,8 +222,12 @@ def write_sample_logs(root: Path, *, records: int = 20_000, seed: int = 7,
         raise ValueError(f"org_id {org_id!r} is not an organization id (o-xxxxxxxxxx)")
     root = Path(root)
     writer = _Writer(root, seed, start, org_id, shape)
-    for slot in _plan(writer.rng, records, records_per_file, start, days):
+    slots = _plan(writer.rng, records, records_per_file, start, days)
+    planned = sum(sum(slot.sizes) for slot in slots)
+    for slot in slots:
         writer.slot(slot)
+        if on_progress is not None:
+            on_progress(writer.files, writer.truth.records, planned)
     truth = writer.truth.to_json(seed, writer.files, writer.digests)
     gt_path = root / GROUND_TRUTH
     _atomic_write(gt_path, (json.dumps(truth, indent=1) + "\n").encode())
