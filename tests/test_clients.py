@@ -17,13 +17,16 @@ CASES = Path(__file__).parent / "rule_cases"
 AGENTS = FIXTURES / "user-agents"
 RULES = load_rules("clients")
 CATALOGUE = ClientCatalogue(RULES)
-NOT_SDK = {"browser", "http-library", "aws-internal", "unknown"}
+SERVICES = {"aws-cloudtrail", "amazon-s3", "aws-trusted-advisor", "amazon-redshift", "amazon-athena", "aws-glue",
+            "emr-serverless", "aws-config", "aws-cloudformation", "aws-backup", "aws-lambda"}
+NOT_SDK = {"browser", "http-library", "aws-internal", "unknown", *SERVICES}
 FAMILIES = {
     "aws-cli-v1", "aws-cli-v2", "boto3", "botocore", "boto2", "aws-sdk-java-v1", "aws-sdk-java-v2", "aws-sdk-js-v2",
     "aws-sdk-js-v3", "aws-sdk-go-v1", "aws-sdk-go-v2", "aws-sdk-dotnet", "aws-sdk-php-v2", "aws-sdk-php-v3",
     "aws-sdk-ruby-v1", "aws-sdk-ruby-v2", "aws-sdk-ruby-v3", "aws-sdk-cpp", "aws-sdk-rust", "aws-powershell",
     "hadoop-s3a", "emrfs", "jets3t", "s3cmd", "rclone", "minio", "cyberduck", "s3-console", "aws-internal", "browser",
-    "http-library", "unknown",
+    "http-library", "unknown", "aws-sdk-php-v1", "aws-sdk-swift", "aws-sdk-kotlin", "aws-sdk-ios", "aws-sdk-android",
+    "aws-amplify", *SERVICES,
 }
 
 
@@ -98,3 +101,16 @@ def test_user_agents_cut_at_1kb_keep_their_family() -> None:
 def test_empty_and_garbage_agents_are_unknown(agent: str) -> None:
     client = CATALOGUE.identify(agent)
     assert (client.family, client.rule) == ("unknown", UNKNOWN_RULE)
+
+
+def test_aws_services_by_name_get_no_task_and_sdks_do() -> None:
+    from planner.classify.remedies import sigv2_remedy
+
+    for ua in ("athena.amazonaws.com", "AWS Redshift/Spectrum", "[S3Console/0.4]", "AWS Internal/3"):
+        client = CATALOGUE.identify(ua)
+        assert client.aws_operated and sigv2_remedy(client, presigned=False) == (None, None), ua
+    for ua, remedy in (("aws-sdk-php/1.6.2 PHP/5.3.3", "replace-sdk"), ("aws-sdk-js/2.45.0 callback", "upgrade-sdk"),
+                       ("aws-sdk-iOS/2.0.4 iPhone-OS/9.3 en_US", "configure-sdk")):
+        client = CATALOGUE.identify(ua)
+        assert not client.aws_operated and sigv2_remedy(client, presigned=False)[0] == remedy, ua
+    assert {r.fields["family"] for r in RULES if r.get("remedy") == "none"} == {"aws-internal", "s3-console", *SERVICES}

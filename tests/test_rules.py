@@ -75,7 +75,7 @@ def test_user_rules_add_families(tmp_path: Path) -> None:
     ("aws-sdk-go/1.44.237 (go1.19.7; linux; arm64)", "aws-sdk-go-v1", "1.44.237"),
     ("AWSPowerShell/3.3.365.0 .NET_Runtime/4.0 .NET_Framework/4.0", "aws-powershell", "3.3.365.0"),
     ("aws-sdk-ruby2/2.11.19 ruby/2.3.1 x86_64-linux", "aws-sdk-ruby-v2", "2.11.19"),
-    ("cloudtrail.amazonaws.com", "aws-internal", None),
+    ("cloudtrail.amazonaws.com", "aws-cloudtrail", None),
     ("AWS Internal", "aws-internal", None),
     ("[Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36]", "browser", None),
     ("curl/7.15.1", "http-library", None),

@@ -11,7 +11,6 @@ from planner.classify.useragent import ClientCatalogue
 from planner.classify.version import version_lt
 from planner.model import Client, Evidence
 
-NO_TASK_FAMILIES = frozenset({"aws-internal", "s3-console"})
 INVESTIGATE_FAMILIES = frozenset({"unknown", "browser", "http-library"})
 ACL_WRITE_EVENTS = frozenset({"PutObjectAcl", "PutBucketAcl", "PutObjectVersionAcl"})
 HARMLESS_CANNED_ACL = "bucket-owner-full-control"
@@ -65,7 +64,7 @@ def sigv2_remedy(client: Client, presigned: bool) -> tuple[str | None, str | Non
     The decision rests on the evidence as well as the user agent: a presigned URL is fixed where it is signed,
     and a version at or above the minimum that still signs SigV2 needs a setting, not an upgrade.
     """
-    if client.family in NO_TASK_FAMILIES:
+    if client.aws_operated:  # an AWS service's or the console's signature is AWS's to change
         return None, None
     if presigned:
         return "fix-presigned-urls", None

@@ -47,7 +47,7 @@ class ClientCatalogue:
                     family=rule.fields["family"], version=version,
                     minimum_version=rule.get("minimum_version"), rule=rule.id,
                     setting=rule.get("setting"), docs=rule.get("docs"),
-                    end_of_life=bool(rule.get("end_of_life", False)),
+                    end_of_life=bool(rule.get("end_of_life", False)), aws_operated=rule.get("remedy") == "none",
                 )
         return Client(family="unknown", version=None, minimum_version=None, rule=UNKNOWN_RULE)
 

@@ -23,6 +23,7 @@ class Client:
     setting: str | None = None
     docs: str | None = None
     end_of_life: bool = False
+    aws_operated: bool = False  # an AWS service or console (its rule's remedy: none): informational, no task
 
 
 @dataclass(frozen=True)
