@@ -179,9 +179,17 @@ def test_a_number_or_date_is_never_cut_below_what_it_shows() -> None:
 
     from planner.outputs.workbook import Column, fitted
 
-    columns = [Column("Seen", 10, lambda r: r), Column("Count", 4, lambda r: r), Column("Agents", 20, lambda r: r)]
+    columns = [Column("Seen", 10, lambda r: r), Column("Count", 4, lambda r: r), Column("User agents", 20, lambda r: r)]
     found = fitted(columns, [[datetime.datetime(2026, 11, 2, 10, 0), 123_456_789_012, ("a" * 40, "b" * 40)]])
-    assert [c.width for c in found] == [26, 15, 20]  # "2026-11-02 10:00:00 UTC", 12 digits (+ 3: never ###); text wraps
+    assert [c.width for c in found] == [28, 15, 20]  # "2026-11-02 10:00:00 UTC" + 5, 12 digits + 3: never ###
+
+
+def test_text_that_does_not_wrap_grows_to_show_whole() -> None:
+    from planner.outputs.workbook import Column, fitted
+
+    columns = [Column("Sid", 40, lambda r: r), Column("Draft file", 30, lambda r: r), Column("Title", 20, lambda r: r)]
+    found = fitted(columns, [["S" * 48, "p" * 90, "t" * 90]])
+    assert [c.width for c in found] == [50, 60, 20]  # whole up to 60; Title wraps within its layout width
 
 
 def test_times_are_excel_dates_in_utc_and_counts_are_numbers(tmp_path: Path) -> None:
@@ -239,3 +247,18 @@ def test_work_streams_are_named_by_their_migration_and_main_bucket(tmp_path: Pat
     kinds = {t.stream_name.split(":")[0] for t in plan.tasks if t.kind == "enforce-sigv4"}
     assert kinds == {"SigV4"}
     assert {t.stream_name.split(":")[0] for t in plan.tasks if t.kind == "disable-acls"} == {"ACLs"}
+
+
+def test_high_risk_statements_are_red_and_other_risks_amber(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    assert any("high risk" in " ".join(s.risk) for s in plan.statements)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    ws = load_workbook(path)["Policy statements"]
+    header = [c.value for c in ws[1]]
+    risk = chr(65 + header.index("Risk"))
+    rules = [(str(r.sqref), rule.formula[0], rule.dxf.fill.bgColor.rgb)
+             for r in ws.conditional_formatting for rule in r.rules]
+    assert rules == [(f"A2:{chr(64 + len(header))}{len(plan.statements) + 1}", f'ISNUMBER(SEARCH("high risk",${risk}2))',
+                      "00FFC7CE"),
+                     (f"A2:{chr(64 + len(header))}{len(plan.statements) + 1}", f"LEN(${risk}2)>0", "00FFEB9C")]

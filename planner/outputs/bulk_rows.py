@@ -60,7 +60,7 @@ class BulkRows:
 
     def save(self, workbook: Workbook, out: BinaryIO) -> None:
         """Save the workbook with openpyxl, then copy it to `out` with the waiting rows streamed in."""
-        top = Alignment(vertical="top")  # as the text beside it, when a row grows
+        top = Alignment(vertical="top", horizontal="left", indent=1)  # apart from a number before it
         self.date_style = _registered_style(workbook, datetime.date(2000, 1, 1), number_format=DATE_FORMAT,
                                             alignment=top)
         self.moment_style = _registered_style(workbook, datetime.datetime(2000, 1, 1), number_format=MOMENT_FORMAT,

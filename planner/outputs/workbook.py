@@ -55,6 +55,7 @@ MOMENTS = frozenset({"First seen", "Last seen", "Last error", "Run", "Generated 
 LINE_POINTS = 15.0   # the height of one line of 11-point text
 MAX_LINES = 12       # a row shows at most this many lines; the cell keeps all its text
 SAMPLED = 2_000      # rows read to size a column
+UNWRAPPED_MAX = 60   # the widest a column of text that does not wrap grows to show its values whole
 
 
 def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any], bulk: BulkRows) -> int:
@@ -80,8 +81,9 @@ def write_sheet(ws: Worksheet, columns: Sequence[Column], rows: Iterable[Any], b
 
 
 def fitted(columns: Sequence[Column], values: Sequence[Sequence[Any]]) -> list[Column]:
-    """Each column as wide as its header and its longest value (in the first rows), at most the layout's width,
-    but never narrower than a number or date in it: a cut number shows as ###."""
+    """Each column as wide as its header and its longest value (in the first rows): wrapped text at most the
+    layout's width, other text (a Sid, a file name) up to UNWRAPPED_MAX so it is not cut, and never narrower than
+    a number or date in it, which would show as ###."""
     out = []
     for n, column in enumerate(columns):
         sample = [row[n] for row in values[:SAMPLED]]
@@ -89,10 +91,12 @@ def fitted(columns: Sequence[Column], values: Sequence[Sequence[Any]]) -> list[C
         if not longest:  # an empty column (Owner, Notes on a first run) keeps its room for what people type
             out.append(column)
             continue
-        width = max(len(column.header) + 2, min(column.width, longest + 2), 6)
-        width = min(width, max(column.width, len(column.header) + 2))
-        numbers = max((len(_shown(v)) for v in sample if isinstance(v, (int, float, date))), default=0)
-        out.append(Column(column.header, max(width, numbers + 3 if numbers else 0), column.value))
+        cap = column.width if column.header in WRAPPED else max(column.width, UNWRAPPED_MAX)
+        width = max(len(column.header) + 2, min(cap, longest + 2), 6)
+        width = min(width, max(cap, len(column.header) + 2))
+        numbers = max((len(_shown(v)) + (5 if isinstance(v, datetime) else 3) for v in sample
+                       if isinstance(v, (int, float, date))), default=0)
+        out.append(Column(column.header, max(width, numbers), column.value))
     return out
 
 
@@ -502,6 +506,7 @@ def _statements(ws: Worksheet, plan: Plan, bulk: BulkRows) -> None:
     policies = {p.bucket: p for p in plan.policies}
     write_sheet(ws, columns, [(s, statement_status(policies, s)) for s in plan.statements], bulk)
     headers = [c.header for c in columns]
+    _highlight_risks(ws, headers, min(len(plan.statements), MAX_DATA_ROWS) + 1)
     if "Draft file" not in headers:
         return
     col = headers.index("Draft file") + 1
@@ -509,6 +514,18 @@ def _statements(ws: Worksheet, plan: Plan, bulk: BulkRows) -> None:
     for n, stmt in enumerate(plan.statements[:MAX_DATA_ROWS], start=2):
         if stmt.bucket in written:
             bulk.link(ws.title, f"{get_column_letter(col)}{n}", f"policies/{policy_file(stmt.bucket)}")
+
+
+def _highlight_risks(ws: Worksheet, headers: Sequence[str], last: int) -> None:
+    """High-risk statements (their risk says so: a public grant) red, any other with a risk amber, so a reviewer
+    sees them first."""
+    if "Risk" not in headers or last < 2:
+        return
+    risk = get_column_letter(headers.index("Risk") + 1)
+    area = f"A2:{get_column_letter(len(headers))}{last}"
+    ws.conditional_formatting.add(area, FormulaRule(formula=[f'ISNUMBER(SEARCH("high risk",${risk}2))'], fill=RED,
+                                                    stopIfTrue=True))
+    ws.conditional_formatting.add(area, FormulaRule(formula=[f'LEN(${risk}2)>0'], fill=ORANGE))
 
 
 def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
