@@ -27,7 +27,8 @@ from tests.conftest import FIXTURES
 ROOT = Path(__file__).resolve().parents[1]
 CLOUDTRAIL = FIXTURES / "otrf"
 DATA_FILES = {"planner/rules/rules.schema.json", "planner/rules/acl/actions.yaml", "planner/rules/acl/decisions.yaml",
-              "planner/rules/clients/sdk.yaml", "planner/templates/workbook.yaml",
+              "planner/rules/clients/sdk.yaml", "planner/rules/clients/aws-services.yaml",
+              "planner/templates/workbook.yaml",
               "planner/templates/sql/evidence.sql", "planner/templates/sql/access_log_records.sql"}
 NOT_SHIPPED = ("build", "dist", "demo", "out", ".venv", ".git", "*.so", "__pycache__", "*.egg-info", ".*_cache")
 
