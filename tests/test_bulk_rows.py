@@ -84,3 +84,13 @@ def test_the_workbook_keeps_links_filters_and_validations(tmp_path: Path) -> Non
     assert tasks.auto_filter.ref == f"A1:{tasks.cell(1, tasks.max_column).column_letter}{len(plan.tasks) + 1}"
     assert [r.max_row for r in tasks.data_validations.dataValidation[0].sqref.ranges] == [len(plan.tasks) + 1]
     assert [c.font.bold for c in tasks[1]] == [True] * tasks.max_column
+
+
+def test_only_times_s3plan_recorded_say_utc() -> None:
+    from planner.outputs.bulk_rows import DATE_FORMAT, DATETIME_FORMAT, MOMENT_FORMAT, TIME_FORMAT, UtcMoment
+
+    rows: list[list[object]] = [[UtcMoment(2026, 11, 2, 10, 0), datetime.datetime(2026, 12, 24),
+                                 datetime.datetime(2026, 12, 24, 9, 30), datetime.time(9, 30)]]
+    sheet = saved(rows)["Data"]
+    assert [c.number_format for c in sheet[2]] == [MOMENT_FORMAT, DATE_FORMAT, DATETIME_FORMAT, TIME_FORMAT]
+    assert sheet["A2"].value == datetime.datetime(2026, 11, 2, 10, 0)

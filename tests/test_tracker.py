@@ -220,11 +220,13 @@ def test_a_due_date_stays_a_date_and_the_old_stream_column_is_retired(tmp_path: 
     header = [c.value for c in ws[1]]
     ws.cell(row=1, column=header.index("Work stream") + 1, value="Stream")  # as s3plan before "Work stream" wrote it
     book.save(out / "migration-plan.xlsx")
-    _edit(out / "migration-plan.xlsx", {task: {"Due date": datetime.date(2026, 12, 24)}})
+    _edit(out / "migration-plan.xlsx", {task: {"Due date": datetime.date(2026, 12, 24),
+                                               "Go-live": datetime.datetime(2027, 1, 5, 9, 30)}}, extra_column="Go-live")
     _plan(tmp_path / "tree", out)
     ws = load_workbook(out / "migration-plan.xlsx")["Tasks"]
     header = [c.value for c in ws[1]]
     assert "Stream" not in header and header.count("Work stream") == 1
     row = next(r for r in ws.iter_rows(min_row=2) if r[0].value == task)
-    due = row[header.index("Due date")]
+    due, live = row[header.index("Due date")], row[header.index("Go-live")]
     assert due.value == datetime.datetime(2026, 12, 24) and due.number_format == "yyyy-mm-dd"
+    assert live.value == datetime.datetime(2027, 1, 5, 9, 30) and live.number_format == "yyyy-mm-dd hh:mm"  # no UTC

@@ -232,6 +232,10 @@ def test_a_time_that_is_not_iso_stays_as_written() -> None:
     assert excel_moment("2026-11-02T10:00:00Z") == datetime.datetime(2026, 11, 2, 10, 0)
     assert excel_moment("2026-11-02T12:00:00+02:00") == datetime.datetime(2026, 11, 2, 10, 0)
     assert excel_moment("2026-13-02T10:00:00Z") == "2026-13-02T10:00:00Z"
+    for odd in ("0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00", "1899-12-29T00:00:00Z"):
+        assert excel_moment(odd) == odd  # out of Excel's range, or of Python's once moved to UTC: kept as text
+    read_back = excel_moment(datetime.datetime(2026, 11, 2))  # from an earlier workbook: still s3plan's UTC time
+    assert type(read_back).__name__ == "UtcMoment" and read_back == datetime.datetime(2026, 11, 2)
     assert excel_moment("=HYPERLINK(1)") == "=HYPERLINK(1)" and excel_moment(None) is None and excel_moment(7) == 7
 
 

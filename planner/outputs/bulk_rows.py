@@ -32,7 +32,35 @@ _DIMENSION = re.compile(rb'<dimension ref="[^"]*"\s*/>')
 _EXCEL_EPOCH = datetime.datetime(1899, 12, 30)
 ROWS_PER_WRITE = 2_000
 DATE_FORMAT = "yyyy-mm-dd"
-MOMENT_FORMAT = 'yyyy-mm-dd hh:mm:ss "UTC"'  # every time s3plan writes is UTC; the cell says so
+MOMENT_FORMAT = 'yyyy-mm-dd hh:mm:ss "UTC"'  # a time s3plan recorded (always UTC); the cell says so
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm"  # a date and time someone typed: its zone is theirs, not said
+TIME_FORMAT = "hh:mm:ss"
+
+
+class UtcMoment(datetime.datetime):
+    """A time s3plan recorded from the logs, in UTC: shown with "UTC", unlike a time someone typed."""
+
+    @classmethod
+    def of(cls, moment: datetime.datetime) -> UtcMoment:
+        return cls(moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+                   moment.microsecond)
+
+
+@dataclass(frozen=True)
+class DateStyles:
+    """The cell styles of a date, an s3plan time (UTC), a typed date and time, and a time of day."""
+
+    date: int = 0
+    moment: int = 0
+    typed: int = 0  # a date and time someone typed
+    clock: int = 0  # a time of day
+
+    def of(self, value: datetime.date | datetime.time) -> int:
+        if isinstance(value, UtcMoment):
+            return self.moment
+        if isinstance(value, datetime.datetime):  # a typed date comes back from Excel as a time at midnight
+            return self.date if value.time() == datetime.time() else self.typed
+        return self.clock if isinstance(value, datetime.time) else self.date
 
 
 @dataclass
@@ -43,8 +71,7 @@ class BulkRows:
     links: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     wrapped: dict[str, frozenset[int]] = field(default_factory=dict)  # sheet -> columns (0-based) whose text wraps
     heights: dict[str, Sequence[float | None]] = field(default_factory=dict)  # sheet -> row heights (points)
-    date_style: int = 0    # a date (Due date)
-    moment_style: int = 0  # a date and time (First seen, Last seen)
+    dates: DateStyles = field(default_factory=DateStyles)
     wrap_style: int = 0
     top_style: int = 0
 
@@ -61,10 +88,11 @@ class BulkRows:
     def save(self, workbook: Workbook, out: BinaryIO) -> None:
         """Save the workbook with openpyxl, then copy it to `out` with the waiting rows streamed in."""
         top = Alignment(vertical="top", horizontal="left", indent=1)  # apart from a number before it
-        self.date_style = _registered_style(workbook, datetime.date(2000, 1, 1), number_format=DATE_FORMAT,
-                                            alignment=top)
-        self.moment_style = _registered_style(workbook, datetime.datetime(2000, 1, 1), number_format=MOMENT_FORMAT,
-                                              alignment=top)
+        styles = {name: _registered_style(workbook, datetime.datetime(2000, 1, 1), number_format=number_format,
+                                          alignment=top)
+                  for name, number_format in (("date", DATE_FORMAT), ("moment", MOMENT_FORMAT),
+                                              ("typed", DATETIME_FORMAT), ("clock", TIME_FORMAT))}
+        self.dates = DateStyles(**styles)
         self.wrap_style = _aligned_style(workbook, wrap=True)
         self.top_style = _aligned_style(workbook, wrap=False)
         staged = io.BytesIO()
@@ -102,8 +130,7 @@ class BulkRows:
         # a sheet with wrapped text aligns every cell to the top, so a tall row still reads across
         styles = ([f' s="{self.wrap_style if n in wrapped else self.top_style}"' for n in range(width)]
                   if wrapped else [])
-        dates = (self.date_style, self.moment_style)
-        for chunk in _row_chunks(rows, dates, styles, self.heights.get(title, ())):
+        for chunk in _row_chunks(rows, self.dates, styles, self.heights.get(title, ())):
             fh.write(chunk.encode())
         fh.write(marker + tail)
 
@@ -156,11 +183,11 @@ def _attr(value: str) -> str:
     return value.translate(_ESCAPES).replace('"', "&quot;")
 
 
-def _row_chunks(rows: Sequence[Sequence[Any]], dates: tuple[int, int], styles: Sequence[str] = (),
+def _row_chunks(rows: Sequence[Sequence[Any]], dates: DateStyles, styles: Sequence[str] = (),
                 heights: Sequence[float | None] = ()) -> Iterator[str]:
-    """The rows as <row> elements from row 2 on, a few thousand at a time; `dates` the styles of a date and of a
-    date with a time, `styles` each column's style attribute for text (the wrap style, or nothing), `heights` each
-    row's height where one is set."""
+    """The rows as <row> elements from row 2 on, a few thousand at a time; `dates` the styles of dates and times,
+    `styles` each column's style attribute for text (the wrap style, or nothing), `heights` each row's height
+    where one is set."""
     width = max((len(r) for r in rows), default=0)
     letters = [get_column_letter(n) for n in range(1, width + 1)]
     styles = list(styles) + [""] * (width - len(styles))
@@ -195,7 +222,7 @@ def _escape(value: str) -> str:
     return value
 
 
-def _cell(ref: str, value: Any, dates: tuple[int, int], style: str = "") -> str:
+def _cell(ref: str, value: Any, dates: DateStyles, style: str = "") -> str:
     if isinstance(value, str):
         return f'<c r="{ref}"{style} t="inlineStr"><is><t xml:space="preserve">{_escape(value)}</t></is></c>'
     if isinstance(value, bool):
@@ -203,8 +230,7 @@ def _cell(ref: str, value: Any, dates: tuple[int, int], style: str = "") -> str:
     if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):
         return f'<c r="{ref}"{style}><v>{value!r}</v></c>'
     if isinstance(value, (datetime.date, datetime.time)):
-        number = dates[1] if isinstance(value, (datetime.datetime, datetime.time)) else dates[0]
-        return f'<c r="{ref}" s="{number}"><v>{_serial(value)!r}</v></c>'
+        return f'<c r="{ref}" s="{dates.of(value)}"><v>{_serial(value)!r}</v></c>'
     return _cell(ref, str(value), dates, style)
 
 

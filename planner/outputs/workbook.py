@@ -22,10 +22,11 @@ from planner.atomic import write_with
 from planner.classify.remedies import INVESTIGATE_FAMILIES
 from planner.errors import InternalError
 from planner.model import BucketPolicy, BucketReport, Plan, ReplayRow, Statement, Task, policy_file
-from planner.outputs.bulk_rows import DATE_FORMAT, MOMENT_FORMAT, BulkRows
+from planner.outputs.bulk_rows import DATE_FORMAT, MOMENT_FORMAT, BulkRows, UtcMoment
 from planner.outputs.plan_json import evidence_to_dict
 from planner.outputs.tracker import TREND_HEADER, Previous, task_values, tracker_rows, trend_rows
 from planner.outputs.xml_text import cell_text
+from planner.policy.draft import HIGH_RISK
 from planner.resources import templates_dir
 
 MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
@@ -52,6 +53,7 @@ WRAPPED = frozenset({"Title", "Action", "Resources", "Risk", "Notes", "Why", "Us
                      "Depends on", "Buckets", "SigV2 callers", "Evidence ids", "Actions", "Source IPs"})
 # Times from logs (ISO 8601, UTC) become Excel dates with a time, so they sort, filter and compute as dates.
 MOMENTS = frozenset({"First seen", "Last seen", "Last error", "Run", "Generated at"})
+EXCEL_FIRST_DAY = datetime(1900, 3, 1)  # Excel's 1900 dates are off by one before (its 29 February 1900)
 LINE_POINTS = 15.0   # the height of one line of 11-point text
 MAX_LINES = 12       # a row shows at most this many lines; the cell keeps all its text
 SAMPLED = 2_000      # rows read to size a column
@@ -127,15 +129,19 @@ def _shown(value: Any) -> str:
 
 
 def excel_moment(value: Any) -> Any:
-    """An ISO 8601 time s3plan recorded ("2026-11-02T10:00:00Z") as a datetime in UTC without a zone, as Excel
-    holds times; any other value (None, a time people typed, text that is not a time) as it is."""
+    """A time s3plan recorded ("2026-11-02T10:00:00Z", or read back from an earlier workbook) as a UtcMoment, as
+    Excel holds times; anything else (None, text that is not a time, a time Excel cannot show) as it is."""
+    if isinstance(value, datetime):
+        return value if isinstance(value, UtcMoment) else UtcMoment.of(value)
     if type(value) is not str or len(value) < 19 or value[4] != "-" or value[10] != "T":
         return value
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
+    try:  # Python 3.10 reads no "Z"
+        moment = datetime.fromisoformat(value[:-1] + "+00:00" if value.endswith("Z") else value)
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):  # a zone that pushes year 1 or 9999 out of range
         return value
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return UtcMoment.of(moment) if moment >= EXCEL_FIRST_DAY else value
 
 
 def print_setup(ws: Worksheet, plan: Plan, *, one_page: bool = False, title_row: bool = True) -> None:
@@ -461,8 +467,7 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]],
     """The tracker: our columns, then any people added; Status drop-down; blocked red, done green, overdue amber."""
     widths = dict(layout()["Tasks"])
     columns = [Column(h, widths.get(h, 18), _field(h)) for h in header]
-    values = [{h: _due(row.get(h)) if h == "Due date" else row.get(h) for h in header} for row in rows]
-    last = max(write_sheet(ws, columns, values, bulk) + 1, 2)
+    last = max(write_sheet(ws, columns, [{h: row.get(h) for h in header} for row in rows], bulk) + 1, 2)
     if "Notes" in header:  # it prints its working columns, up to Notes (the layout puts them first)
         ws.print_area = f"A1:{get_column_letter(header.index('Notes') + 1)}{last}"
     status_col = get_column_letter(header.index("Status") + 1)
@@ -476,13 +481,6 @@ def _tasks(ws: Worksheet, header: Sequence[str], rows: Sequence[dict[str, Any]],
     ws.conditional_formatting.add(area, FormulaRule(
         formula=[f'AND(ISNUMBER(${due_col}2),${due_col}2<TODAY(),${status_col}2<>"Done",${status_col}2<>"Won\'t do")'],
         fill=ORANGE))
-
-
-def _due(value: Any) -> Any:
-    """A due date read back from the previous workbook (Excel keeps a date as a time at midnight) as a date."""
-    if isinstance(value, datetime) and value.time() == datetime.min.time():
-        return value.date()
-    return value
 
 
 def _replay_order(plan: Plan) -> list[ReplayRow]:
@@ -523,8 +521,8 @@ def _highlight_risks(ws: Worksheet, headers: Sequence[str], last: int) -> None:
         return
     risk = get_column_letter(headers.index("Risk") + 1)
     area = f"A2:{get_column_letter(len(headers))}{last}"
-    ws.conditional_formatting.add(area, FormulaRule(formula=[f'ISNUMBER(SEARCH("high risk",${risk}2))'], fill=RED,
-                                                    stopIfTrue=True))
+    ws.conditional_formatting.add(area, FormulaRule(formula=[f'ISNUMBER(SEARCH("{HIGH_RISK}",${risk}2))'],
+                                                    fill=RED, stopIfTrue=True))
     ws.conditional_formatting.add(area, FormulaRule(formula=[f'LEN(${risk}2)>0'], fill=ORANGE))
 
 

@@ -121,8 +121,9 @@ def _streams(graph: nx.DiGraph, work: Sequence[Task]) -> dict[str, tuple[int, st
 
 
 def stream_name(tasks: Sequence[Task]) -> str:
-    """The migration and the bucket most of the tasks' requests reach ("SigV4: bucket-a and 2 more buckets");
-    without buckets the principal with the most requests; else the first task's title."""
+    """The migration and the busiest bucket, the one the tasks' requests name most (a task's requests count for
+    each bucket it lists): "SigV4: bucket-a and 2 more buckets"; without buckets the principal with the most
+    requests; else the first task's title."""
     sigv4 = {t.kind in _SDK_KINDS or t.kind == "enforce-sigv4" for t in tasks}
     migration = "" if len(sigv4) != 1 else "SigV4: " if sigv4 == {True} else "ACLs: "
     return migration + _main_subject(tasks)

@@ -27,8 +27,9 @@ _LITERAL = {"*": "${*}", "?": "${?}", "$": "${$}"}
 LOG_DELIVERY = "logging.s3.amazonaws.com"
 DRAFTED = ("cross-account", "anonymous", "log-delivery")
 SID_PREFIX = {"cross-account": "S3PlanAcl", "anonymous": "S3PlanPublic", "log-delivery": "S3PlanLogDelivery"}
+HIGH_RISK = "high risk"  # how a risk note starts when a reviewer must look first (the workbook colours it red)
 PUBLIC_RISKS = (
-    "high risk: Principal * makes these objects public, as the public ACL did; confirm they must stay public",
+    f"{HIGH_RISK}: Principal * makes these objects public, as the public ACL did; confirm they must stay public",
     "Block Public Access must allow public bucket policies (BlockPublicPolicy and RestrictPublicBuckets off) "
     "or S3 refuses or ignores this statement",
 )
