@@ -32,7 +32,7 @@ from planner.pipeline import (
     run_plan,
 )
 from planner.plan.readiness import NO_DATA_EVENTS, WRITE_ONLY
-from planner.progress import Reporter, mode_for
+from planner.progress import Reporter, counted, mode_for
 from planner.samples import SHAPES, write_sample_logs
 from planner.sources.athena.sql import Table
 from planner.sources.cloudtrail.prefilter import scan_path
@@ -426,7 +426,7 @@ def sample_logs(directory: Path, records: int, seed: int, start: str, days: int,
         result = write_sample_logs(directory, records=records, seed=seed, start=first, days=days, shape=shape,
                                    on_progress=lambda files, done, planned: reporter.status(
                                        f"{files:,} files, {done:,} of {planned:,} records"))
-        stage.done(f"{result.records:,} records in {result.files:,} files")
+        stage.done(f"{counted(result.records, 'record')} in {counted(result.files, 'file')}")
     click.echo(f"Wrote {result.records:,} records in {result.files} log files (+{result.digest_files} digest files) "
                f"under {result.root}; ground truth: {result.ground_truth}")
 

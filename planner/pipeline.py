@@ -42,7 +42,7 @@ from planner.policy.deny import sigv4_deny_policy
 from planner.policy.draft import draft_statements
 from planner.policy.replay import replay_plan, sigv2_deny_refusals, with_replay_blockers
 from planner.policy.validate import AccessAnalyzer, validate_online
-from planner.progress import Reporter
+from planner.progress import Reporter, counted
 from planner.sources.athena.access_log_sql import access_log_ddl as access_log_table_ddl
 from planner.sources.athena.access_log_sql import combined_evidence_query
 from planner.sources.athena.console_csv import AthenaResultCsv
@@ -281,23 +281,24 @@ def run_plan(config: Config) -> RunResult:
     inputs = read_inputs(config)  # quick, and an error in it is the run's only line
     with reporter.stage("scan") as stage:
         result = scan(config, reporter)
-        stage.done(f"{result.records:,} records from {result.files_read:,} files, {len(result.evidence):,} "
-                   f"evidence rows, {len(result.skipped)} files skipped")
-    if config.strict and result.skipped:
-        first = result.skipped[0]
-        raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
+        if config.strict and result.skipped:  # inside the stage: a bad input stays the run's only line
+            first = result.skipped[0]
+            raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
+        files = f" from {counted(result.files_read, 'file')}" if result.files_read else ""
+        stage.done(f"{counted(result.records, 'record')}{files}, {counted(len(result.evidence), 'evidence row')}, "
+                   f"{counted(len(result.skipped), 'file')} skipped")
     inventory, states = NO_INVENTORY, None
     if config.inventory or config.inventory_s3:
         with reporter.stage("inventory") as stage:
             inventory = scan_inventory(config)
-            stage.done(f"{len(inventory.reports)} reports read, {len(inventory.failures)} unreadable")
+            stage.done(f"{counted(len(inventory.reports), 'report')} read, {len(inventory.failures)} unreadable")
     if config.enrich:
         with reporter.stage("bucket state") as stage:
             states = read_states(config, result)
-            stage.done(f"{len(states)} buckets read")
+            stage.done(f"{counted(len(states), 'bucket')} looked up (each one's errors are its blockers)")
     with reporter.stage("plan") as stage:
         plan = make_plan(config, result, states, inputs, inventory)
-        stage.done(f"{len(plan.tasks)} tasks, {len(plan.statements)} policy statements")
+        stage.done(f"{counted(len(plan.tasks), 'task')}, {counted(len(plan.statements), 'policy statement')}")
     if config.validate_online:
         with reporter.stage("online validation"):
             plan = with_online_validation(plan, access_analyzer(config))
@@ -307,7 +308,7 @@ def run_plan(config: Config) -> RunResult:
         except OSError as err:
             raise OutputError(f"{err.filename or config.out}: cannot write the outputs ({err.strerror or err})"
                               ) from err
-        stage.done(f"{len(written)} files in {config.out}")
+        stage.done(f"{counted(len(written), 'file')} in {config.out}")
     return RunResult(plan, config.out, tuple(written))
 
 

@@ -13,6 +13,11 @@ from typing import TextIO
 MODES = ("terminal", "lines", "off")
 
 
+def counted(n: int, what: str) -> str:
+    """`1 file`, `2 files`: a count with its noun."""
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
 def mode_for(stream: TextIO, quiet: bool) -> str:
     """The mode a command's stderr asks for: off with --quiet, in place on a terminal, else a line per stage."""
     if quiet:
@@ -63,8 +68,10 @@ class Reporter:
         stage = Stage(name)
         self.status(f"{name}...")
         start = time.monotonic()
-        yield stage
-        self.clear()
+        try:
+            yield stage
+        finally:  # an error's line, or Ctrl-C's, starts on a clean line
+            self.clear()
         if self.mode == "lines":
             summary = f": {stage.summary}" if stage.summary else ""
             self.stream.write(f"s3plan: {name}{summary} ({time.monotonic() - start:.1f} s)\n")

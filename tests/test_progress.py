@@ -51,6 +51,25 @@ def test_piped_gets_one_plain_line_per_stage_and_no_status() -> None:
     assert all(line.endswith(" s)") for line in lines) and "\r" not in out.getvalue()
 
 
+def test_a_failing_stage_clears_the_terminal_line_for_the_error() -> None:
+    out = _Tty()
+    with pytest.raises(ValueError), Reporter("terminal", out).stage("write"):
+        raise ValueError("boom")
+    assert out.getvalue() == "\r\033[Ks3plan: write...\r\033[K"
+
+
+@pytest.mark.progress
+def test_a_piped_strict_run_with_a_bad_file_is_one_line(tmp_path: Path) -> None:
+    mixed_tree(tmp_path / "tree")
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "loose" / "broken.json.gz").write_bytes(b"\x1f\x8bnot really gzip")
+    result = CliRunner().invoke(main, ["plan", "--strict", "--cloudtrail", str(tmp_path / "tree"), "--cloudtrail",
+                                       str(tmp_path / "loose"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("s3plan: error: ") and "broken.json.gz" in (
+        result.stderr)
+
+
 def test_a_failing_stage_says_nothing_and_off_says_nothing() -> None:
     out = io.StringIO()
     with pytest.raises(ValueError), Reporter("lines", out).stage("scan"):
