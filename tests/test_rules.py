@@ -144,3 +144,13 @@ def test_every_problem_of_every_rule_file_is_reported_in_one_run(tmp_path: Path)
     places = ["custom.yaml:5", "custom.yaml:12", "custom.yaml:14", "other.yaml:2",
               "dup.yaml:2", "dup.yaml:3", "dup.yaml:5"]  # the acl rules' problems too, in the same run
     assert len(errors) == len(places) and all(place in errors[n] for n, place in enumerate(places))
+
+
+def test_past_fifty_problems_the_rest_are_counted_right(tmp_path: Path) -> None:
+    body = "rules:\n" + "".join(f"  - {{id: SDK-{900 + n}, title: t, family: f, match: {{regex: '('}}, source: s}}\n"
+                                for n in range(60))
+    with pytest.raises(RuleError) as raised:
+        load_rules("clients", [_rules_dir(tmp_path, body)])
+    lines = str(raised.value).splitlines()
+    assert len(lines) == 51 and all("bad regex" in line for line in lines[:50])
+    assert lines[-1] == "... and 10 more problems"

@@ -72,6 +72,17 @@ def load_rules(kind: str, extra_dirs: Iterable[Path] = ()) -> tuple[Rule, ...]:
 MAX_SHOWN = 50  # problems listed at most; the rest are counted
 
 
+class RuleProblems(RuleError):
+    """Several rule-file problems: all of them in `lines`, the first MAX_SHOWN in the message."""
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        self.lines = tuple(lines)
+        shown = list(self.lines[:MAX_SHOWN])
+        if len(self.lines) > MAX_SHOWN:
+            shown.append(f"... and {len(self.lines) - MAX_SHOWN} more problems")
+        super().__init__("\n".join(shown))
+
+
 @dataclass
 class Problems:
     """Every rule-file problem of a load, so one run reports them all, not one per run."""
@@ -83,18 +94,17 @@ class Problems:
 
     @contextmanager
     def collected(self) -> Iterator[None]:
-        """Run a check; a RuleError it raises (each of its lines) is kept, and the load goes on."""
+        """Run a check; a RuleError it raises (each of its problems) is kept, and the load goes on."""
         try:
             yield
+        except RuleProblems as err:
+            self.lines.extend(err.lines)
         except RuleError as err:
             self.lines.extend(str(err).splitlines())
 
     def raise_any(self) -> None:
-        if len(self.lines) > MAX_SHOWN:
-            more = len(self.lines) - MAX_SHOWN
-            raise RuleError("\n".join([*self.lines[:MAX_SHOWN], f"... and {more} more problems in rule files"]))
         if self.lines:
-            raise RuleError("\n".join(self.lines))
+            raise RuleProblems(self.lines)
 
 
 RULE_KINDS = ("clients", "acl")
