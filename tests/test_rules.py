@@ -154,3 +154,16 @@ def test_past_fifty_problems_the_rest_are_counted_right(tmp_path: Path) -> None:
     lines = str(raised.value).splitlines()
     assert len(lines) == 51 and all("bad regex" in line for line in lines[:50])
     assert lines[-1] == "... and 10 more problems"
+
+
+def test_a_bad_pattern_is_reported_beside_another_wrong_key_and_odd_types_do_not_crash(tmp_path: Path) -> None:
+    body = ("rules:\n  - {id: SDK-901, title: t, family: f, match: {regex: '('}, source: s, colour: x}\n"
+            "  - {id: SDK-902, title: t, family: f, match: 5, source: s}\n"
+            "  - {id: SDK-903, title: t, family: f, match: {regex: 7}, source: s}\n  - just text\n")
+    with pytest.raises(RuleError) as raised:
+        load_rules("clients", [_rules_dir(tmp_path, body)])
+    lines = str(raised.value).splitlines()
+    assert any("custom.yaml:2:" in x and "colour" in x for x in lines)
+    assert any("custom.yaml:2: bad regex" in x for x in lines)
+    assert any("custom.yaml:3:" in x for x in lines) and any("custom.yaml:4:" in x for x in lines)
+    assert len(lines) == 5  # the fourth item, a bare string, is one more problem

@@ -186,17 +186,22 @@ def _load_file(path: Path, kind: str, list_key: str = "rules") -> list[Rule]:
     seen: dict[str, int] = {}
     out = []
     problems = Problems()
+    list_line = doc.get("__keylines__", {}).get(list_key, 1)  # where an item that is no mapping is reported
     for item in doc[list_key]:
-        line = item.get("__line__", 0) if isinstance(item, dict) else 0
+        line = item.get("__line__", list_line) if isinstance(item, dict) else list_line
         keylines: dict[str, int] = item.get("__keylines__", {}) if isinstance(item, dict) else {}
         clean = _strip_lines(item)
         with problems.collected():
             _validate(clean, schema, kind, path, line, keylines)
+        if not isinstance(clean, dict):
+            continue
+        with problems.collected():  # a pattern is checked even when another key of the rule is wrong
+            _check_regex(clean, path, keylines.get("match", line))
+        with problems.collected():
             clean.setdefault("id", f"{path.name}:{line}")
             if clean["id"] in seen:
                 raise RuleError(f"{path}:{line}: duplicate rule id {clean['id']} (first at line {seen[clean['id']]})")
             seen[clean["id"]] = line
-            _check_regex(clean, path, keylines.get("match", line))
             out.append(Rule(clean["id"], kind, clean, str(path), line))
     problems.raise_any()
     return out
@@ -253,16 +258,19 @@ def _written(path: Path, line: int, key: str) -> str:
 
 
 def _check_regex(item: Mapping[str, Any], path: Path, line: int) -> None:
-    match = item.get("match") or {}
+    """The rule's regexes compile and its CIDR parses (values of the wrong type are the schema's to report)."""
+    match = item.get("match")
+    if not isinstance(match, dict):
+        return
     for key in ("regex", "user_agent"):
         pattern = match.get(key)
-        if pattern is None:
+        if not isinstance(pattern, str):
             continue
         try:
             re.compile(pattern)
         except re.error as err:
             raise RuleError(f"{path}:{line}: bad regex {pattern!r}: {err}") from err
-    if "cidr" in match:
+    if isinstance(match.get("cidr"), str):
         try:
             ipaddress.ip_network(match["cidr"], strict=False)
         except ValueError as err:
