@@ -266,3 +266,17 @@ def test_high_risk_statements_are_red_and_other_risks_amber(tmp_path: Path) -> N
     assert rules == [(f"A2:{chr(64 + len(header))}{len(plan.statements) + 1}", f'ISNUMBER(SEARCH("high risk",${risk}2))',
                       "00FFC7CE"),
                      (f"A2:{chr(64 + len(header))}{len(plan.statements) + 1}", f"LEN(${risk}2)>0", "00FFEB9C")]
+
+
+def test_the_run_and_trend_sheets_wrap_long_text_and_show_counts_with_separators(tmp_path: Path) -> None:
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    wb = load_workbook(path)
+    run = {r[0].value: r for r in wb["Run"].iter_rows() if r[0].value}
+    rules = run["Rules"]
+    assert rules[1].alignment.wrap_text and rules[0].alignment.vertical == "top"
+    assert wb["Run"].row_dimensions[rules[1].row].height >= 30  # the rule list takes several lines
+    assert run["Records scanned"][1].number_format == "#,##0"
+    trend = wb["Trend"]
+    assert trend["A1"].font.bold and trend["E2"].alignment.wrap_text

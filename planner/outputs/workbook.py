@@ -13,7 +13,7 @@ import yaml
 from openpyxl import Workbook
 from openpyxl.chart import BarChart, LineChart, Reference
 from openpyxl.formatting.rule import FormulaRule
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
@@ -33,6 +33,7 @@ MAX_DATA_ROWS = 1_048_575  # Excel's 1,048,576 rows, less the header
 STATUSES = ("Todo", "In progress", "Blocked", "Done", "Won't do")
 HEADER_FONT = Font(bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="305496")
+WRAP_TOP = Alignment(wrap_text=True, vertical="top")
 
 
 @dataclass(frozen=True)
@@ -380,7 +381,20 @@ def _run(ws: Worksheet, plan: Plan) -> None:
         ws.append([text(skipped.path), text(skipped.reason)])
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 80
+    _wrap_column(ws, "B", 80)  # the rule list, skip reasons: long
     _typed_cells(ws)
+
+
+def _wrap_column(ws: Worksheet, column: str, width: int) -> None:
+    """Text in `column` (that wide) wraps top-aligned, and each row is as tall as its text needs."""
+    for (cell,) in ws.iter_rows(min_col=ws[f"{column}1"].column, max_col=ws[f"{column}1"].column):
+        cell.alignment = WRAP_TOP
+        if isinstance(cell.value, str) and len(cell.value) > width:
+            lines = -(-len(cell.value) // max(int(width * 1.15), 1))
+            ws.row_dimensions[cell.row].height = LINE_POINTS * min(lines, MAX_LINES)
+            for other in ws[cell.row]:  # the row's label reads beside the top of its text
+                if other is not cell:
+                    other.alignment = Alignment(vertical="top")
 
 
 def _typed_cells(ws: Worksheet) -> None:
@@ -389,10 +403,11 @@ def _typed_cells(ws: Worksheet) -> None:
         for cell in row:
             if isinstance(cell.value, str):
                 cell.data_type = "s"
-            elif isinstance(cell.value, datetime):
-                cell.number_format = MOMENT_FORMAT
-            elif isinstance(cell.value, date):
-                cell.number_format = DATE_FORMAT
+            elif isinstance(cell.value, int) and not isinstance(cell.value, bool):
+                cell.number_format = "#,##0"
+            elif isinstance(cell.value, date):  # a datetime too: an s3plan time in these sheets
+                cell.number_format = MOMENT_FORMAT if isinstance(cell.value, datetime) else DATE_FORMAT
+                cell.alignment = Alignment(horizontal="left", vertical="top", indent=1)  # apart from a count
 
 
 def build_workbook(plan: Plan, previous: Previous | None = None) -> tuple[Workbook, BulkRows]:
@@ -529,8 +544,11 @@ def _highlight_risks(ws: Worksheet, headers: Sequence[str], last: int) -> None:
 def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
     """One row per run, and a burn-down chart of open tasks and callers."""
     ws.append(list(TREND_HEADER))
+    for cell in ws[1]:
+        cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     for row in trend:
         ws.append([text(excel_moment(v) if h == "Run" else v) for h, v in zip(TREND_HEADER, row, strict=True)])
+    _wrap_column(ws, "E", 40)  # the sources read
     _typed_cells(ws)
     for col, width in zip("ABCDEFGHI", (25, 26, 16, 16, 40, 14, 24, 12, 40), strict=True):
         ws.column_dimensions[col].width = width
