@@ -275,27 +275,12 @@ def explain_user_agent(user_agent: str, rules_dirs: tuple[Path, ...] = ()) -> Ex
 
 
 def run_plan(config: Config) -> RunResult:
-    """Read the side inputs, scan, plan and write every output; `--strict` turns skipped files into an error
-    before writing."""
+    """Read the side inputs, scan, plan and write every output, saying each stage's end (planner.progress);
+    `--strict` turns skipped files into an error before writing."""
     reporter = Reporter(config.progress)
     inputs = read_inputs(config)  # quick, and an error in it is the run's only line
-    with reporter.stage("scan") as stage:
-        result = scan(config, reporter)
-        if config.strict and result.skipped:  # inside the stage: a bad input stays the run's only line
-            first = result.skipped[0]
-            raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
-        files = f" from {counted(result.files_read, 'file')}" if result.files_read else ""
-        stage.done(f"{counted(result.records, 'record')}{files}, {counted(len(result.evidence), 'evidence row')}, "
-                   f"{counted(len(result.skipped), 'file')} skipped")
-    inventory, states = NO_INVENTORY, None
-    if config.inventory or config.inventory_s3:
-        with reporter.stage("inventory") as stage:
-            inventory = scan_inventory(config)
-            stage.done(f"{counted(len(inventory.reports), 'report')} read, {len(inventory.failures)} unreadable")
-    if config.enrich:
-        with reporter.stage("bucket state") as stage:
-            states = read_states(config, result)
-            stage.done(f"{counted(len(states), 'bucket')} looked up (each one's errors are its blockers)")
+    result = _scanned(config, reporter)
+    inventory, states = _side_evidence(config, result, reporter)
     with reporter.stage("plan") as stage:
         plan = make_plan(config, result, states, inputs, inventory)
         stage.done(f"{counted(len(plan.tasks), 'task')}, {counted(len(plan.statements), 'policy statement')}")
@@ -310,6 +295,35 @@ def run_plan(config: Config) -> RunResult:
                               ) from err
         stage.done(f"{counted(len(written), 'file')} in {config.out}")
     return RunResult(plan, config.out, tuple(written))
+
+
+def _scanned(config: Config, reporter: Reporter) -> ScanResult:
+    """The scan as a stage; with --strict a skipped file fails it (inside the stage, so that error is the only
+    line a piped run prints)."""
+    with reporter.stage("scan") as stage:
+        result = scan(config, reporter)
+        if config.strict and result.skipped:
+            first = result.skipped[0]
+            raise InputError(f"{first.path}: {first.reason} ({len(result.skipped)} file(s) skipped; --strict)")
+        files = f" from {counted(result.files_read, 'file')}" if result.files_read else ""
+        stage.done(f"{counted(result.records, 'record')}{files}, {counted(len(result.evidence), 'evidence row')}, "
+                   f"{counted(len(result.skipped), 'file')} skipped")
+    return result
+
+
+def _side_evidence(config: Config, result: ScanResult, reporter: Reporter
+                   ) -> tuple[InventoryResult, Mapping[str, BucketState] | None]:
+    """--inventory's reports and --enrich's bucket states, each a stage when asked for."""
+    inventory, states = NO_INVENTORY, None
+    if config.inventory or config.inventory_s3:
+        with reporter.stage("inventory") as stage:
+            inventory = scan_inventory(config)
+            stage.done(f"{counted(len(inventory.reports), 'report')} read, {len(inventory.failures)} unreadable")
+    if config.enrich:
+        with reporter.stage("bucket state") as stage:
+            states = read_states(config, result)
+            stage.done(f"{counted(len(states), 'bucket')} looked up (each one's errors are its blockers)")
+    return inventory, states
 
 
 def access_analyzer(config: Config) -> AccessAnalyzer:
