@@ -108,17 +108,20 @@ def row_heights(rows: Sequence[Sequence[Any]], columns: Sequence[Column],
     """Per row, the height that shows its wrapped text (None: one line, the default)."""
     if not wrapped:
         return []
-    widths = {n: max(int(columns[n].width * 1.15), 1) for n in wrapped}  # characters a line holds, about
     out: list[float | None] = []
     for row in rows:
-        lines = 1
-        for n, width in widths.items():
-            if n < len(row) and row[n] is not None:
-                text_value = _shown(row[n])
-                if len(text_value) > width or "\n" in text_value:
-                    lines = max(lines, sum(-(-max(len(part), 1) // width) for part in text_value.split("\n")))
+        lines = max((lines_needed(_shown(row[n]), columns[n].width) for n in wrapped
+                     if n < len(row) and row[n] is not None), default=1)
         out.append(LINE_POINTS * min(lines, MAX_LINES) if lines > 1 else None)
     return out
+
+
+def lines_needed(text_value: str, width: int) -> int:
+    """The lines a text takes when it wraps in a column `width` wide (about 1.15 characters per unit)."""
+    per_line = max(int(width * 1.15), 1)
+    if len(text_value) <= per_line and "\n" not in text_value:
+        return 1
+    return sum(-(-max(len(part), 1) // per_line) for part in text_value.split("\n"))
 
 
 def _shown(value: Any) -> str:
@@ -381,16 +384,16 @@ def _run(ws: Worksheet, plan: Plan) -> None:
         ws.append([text(skipped.path), text(skipped.reason)])
     ws.column_dimensions["A"].width = 60
     ws.column_dimensions["B"].width = 80
-    _wrap_column(ws, "B", 80)  # the rule list, skip reasons: long
+    _wrap_column(ws, 2, 80)  # the rule list, skip reasons: long
     _typed_cells(ws)
 
 
-def _wrap_column(ws: Worksheet, column: str, width: int) -> None:
-    """Text in `column` (that wide) wraps top-aligned, and each row is as tall as its text needs."""
-    for (cell,) in ws.iter_rows(min_col=ws[f"{column}1"].column, max_col=ws[f"{column}1"].column):
+def _wrap_column(ws: Worksheet, column: int, width: int) -> None:
+    """Text in `column` (1-based, that wide) wraps top-aligned, and each row is as tall as its text needs."""
+    for (cell,) in ws.iter_rows(min_col=column, max_col=column):
         cell.alignment = WRAP_TOP
-        if isinstance(cell.value, str) and len(cell.value) > width:
-            lines = -(-len(cell.value) // max(int(width * 1.15), 1))
+        lines = lines_needed(cell.value, width) if isinstance(cell.value, str) else 1
+        if lines > 1:
             ws.row_dimensions[cell.row].height = LINE_POINTS * min(lines, MAX_LINES)
             for other in ws[cell.row]:  # the row's label reads beside the top of its text
                 if other is not cell:
@@ -548,7 +551,7 @@ def _trend(ws: Worksheet, trend: Sequence[Sequence[Any]]) -> None:
         cell.font, cell.fill = HEADER_FONT, HEADER_FILL
     for row in trend:
         ws.append([text(excel_moment(v) if h == "Run" else v) for h, v in zip(TREND_HEADER, row, strict=True)])
-    _wrap_column(ws, "E", 40)  # the sources read
+    _wrap_column(ws, 5, 40)  # the sources read
     _typed_cells(ws)
     for col, width in zip("ABCDEFGHI", (25, 26, 16, 16, 40, 14, 24, 12, 40), strict=True):
         ws.column_dimensions[col].width = width
