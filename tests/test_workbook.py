@@ -26,6 +26,14 @@ def _plan(tmp_path: Path):
     return make_plan(config, scan(config))
 
 
+def _book(tmp_path: Path):
+    """The sample plan, and its workbook written and read back."""
+    plan = _plan(tmp_path)
+    path = tmp_path / "plan.xlsx"
+    write_workbook(plan, path)
+    return plan, load_workbook(path)
+
+
 def _evil(plan, agent: str):
     first = plan.evidence[0]
     evil: Evidence = dataclasses.replace(first, user_agent=agent, principal=agent)
@@ -33,10 +41,7 @@ def _evil(plan, agent: str):
 
 
 def test_sheets_and_tracker_columns(tmp_path: Path) -> None:
-    plan = _plan(tmp_path)
-    path = tmp_path / "plan.xlsx"
-    write_workbook(plan, path)
-    wb = load_workbook(path)
+    plan, wb = _book(tmp_path)
     assert wb.sheetnames == SHEETS
     tasks = wb["Tasks"]
     header = [c.value for c in tasks[1]]
@@ -114,10 +119,7 @@ def test_rows_past_the_sheet_limit_go_on_in_a_continuation_sheet(tmp_path: Path,
 
 
 def test_the_replay_sheet_puts_what_breaks_first_and_disable_tasks_count_it(tmp_path: Path) -> None:
-    plan = _plan(tmp_path)
-    path = tmp_path / "plan.xlsx"
-    write_workbook(plan, path)
-    wb = load_workbook(path)
+    plan, wb = _book(tmp_path)
     sheet = [[c.value for c in row] for row in wb["Replay"].iter_rows()]
     assert sheet[0][:2] == ["Bucket", "After ACLs are disabled"] and len(sheet) == len(plan.replay) + 1
     order = [row[1] for row in sheet[1:]]
@@ -135,10 +137,7 @@ def test_the_replay_sheet_puts_what_breaks_first_and_disable_tasks_count_it(tmp_
 
 
 def test_every_sheet_prints_landscape_one_page_wide_with_its_header(tmp_path: Path) -> None:
-    plan = _plan(tmp_path)
-    path = tmp_path / "plan.xlsx"
-    write_workbook(plan, path)
-    wb = load_workbook(path)
+    plan, wb = _book(tmp_path)
     for ws in wb.worksheets:
         assert ws.page_setup.orientation == "landscape" and ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
         assert ws.page_setup.fitToWidth == 1, ws.title
@@ -151,10 +150,8 @@ def test_every_sheet_prints_landscape_one_page_wide_with_its_header(tmp_path: Pa
 
 
 def test_long_text_wraps_and_its_row_grows(tmp_path: Path) -> None:
-    plan = _plan(tmp_path)
-    path = tmp_path / "plan.xlsx"
-    write_workbook(plan, path)
-    ws = load_workbook(path)["Tasks"]
+    _, wb = _book(tmp_path)
+    ws = wb["Tasks"]
     header = [c.value for c in ws[1]]
     action = header.index("Action")
     width = ws.column_dimensions[chr(65 + action)].width
@@ -195,10 +192,7 @@ def test_text_that_does_not_wrap_grows_to_show_whole() -> None:
 def test_times_are_excel_dates_in_utc_and_counts_are_numbers(tmp_path: Path) -> None:
     import datetime
 
-    plan = _plan(tmp_path)
-    path = tmp_path / "plan.xlsx"
-    write_workbook(plan, path)
-    wb = load_workbook(path)
+    plan, wb = _book(tmp_path)
     moment = 'yyyy-mm-dd hh:mm:ss "UTC"'
     for sheet, header in (("Tasks", "First seen"), ("Tasks", "Last seen"), ("SigV2 clients", "Last seen"),
                           ("ACL dependencies", "Last seen"), ("Evidence", "First seen"), ("Evidence", "Last seen")):
@@ -240,10 +234,8 @@ def test_a_time_that_is_not_iso_stays_as_written() -> None:
 
 
 def test_work_streams_are_named_by_their_migration_and_main_bucket(tmp_path: Path) -> None:
-    plan = _plan(tmp_path)
-    path = tmp_path / "plan.xlsx"
-    write_workbook(plan, path)
-    ws = load_workbook(path)["Tasks"]
+    plan, wb = _book(tmp_path)
+    ws = wb["Tasks"]
     header = [c.value for c in ws[1]]
     shown = {r[0].value: r[header.index("Work stream")].value for r in ws.iter_rows(min_row=2)}
     for task in plan.tasks:
@@ -269,10 +261,7 @@ def test_high_risk_statements_are_red_and_other_risks_amber(tmp_path: Path) -> N
 
 
 def test_the_run_and_trend_sheets_wrap_long_text_and_show_counts_with_separators(tmp_path: Path) -> None:
-    plan = _plan(tmp_path)
-    path = tmp_path / "plan.xlsx"
-    write_workbook(plan, path)
-    wb = load_workbook(path)
+    _, wb = _book(tmp_path)
     run = {r[0].value: r for r in wb["Run"].iter_rows() if r[0].value}
     rules = run["Rules"]
     assert rules[1].alignment.wrap_text and rules[0].alignment.vertical == "top"
